@@ -1,0 +1,100 @@
+"""Client secrets of one app that rotate without downtime, the current one kept in Key Vault."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import pulumi
+import pulumi_azuread as azuread
+from pulumi_azure_native import keyvault
+
+from lkps import rules
+from lkps.config import KeyVaultSettings
+from lkps.rotation import SLOTS, RotationPlan, epoch_seconds, rfc3339
+
+TYPE_TOKEN: Final = "lkps:credentials:RotatingClientSecret"
+
+
+@dataclass(frozen=True)
+class RotatingClientSecretArgs:
+    """The application (resource ID `/applications/<objectId>`), the plan and the vault target."""
+
+    application_id: pulumi.Input[str]
+    plan: RotationPlan
+    key_vault: KeyVaultSettings
+    vault_secret_name: str
+    vault_secret_tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    protect_vault_secret: bool = False
+
+
+class RotatingClientSecret(pulumi.ComponentResource):
+    """Two client secrets in alternating slots; the newer one is published to Key Vault.
+
+    A rotation replaces only the older slot (deleting it first, so an app never has more than two
+    secrets), then publishes the new secret; the other one keeps working meanwhile.
+    """
+
+    client_secret: pulumi.Output[str]
+    key_id: pulumi.Output[str]
+    end_date: pulumi.Output[str]
+    next_rotation_date: pulumi.Output[str]
+    vault_secret_name: pulumi.Output[str]
+    vault_secret_uri: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: RotatingClientSecretArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        passwords = {}
+        for slot in SLOTS:
+            generation = args.plan.in_slot(slot)
+            passwords[slot] = azuread.ApplicationPassword(
+                f"{name}-{slot}",
+                application_id=args.application_id,
+                display_name=f"{rules.CLIENT_SECRET_DISPLAY_NAME}-{generation.starts.isoformat()}",
+                end_date=rfc3339(generation.expires),
+                rotate_when_changed={"generation": str(generation.number)},
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, protect=False),
+            )
+        current = args.plan.current
+        published = passwords[current.slot]
+        keyvault.Secret(
+            f"{name}-vault",
+            resource_group_name=args.key_vault.resource_group_name,
+            vault_name=args.key_vault.vault_name,
+            secret_name=args.vault_secret_name,
+            properties=keyvault.SecretPropertiesArgs(
+                value=published.value.apply(pulumi.Output.secret),
+                content_type=rules.CLIENT_SECRET_CONTENT_TYPE,
+                attributes=keyvault.SecretAttributesArgs(
+                    enabled=True,
+                    not_before=epoch_seconds(current.starts),
+                    expires=epoch_seconds(current.expires),
+                ),
+            ),
+            tags=args.vault_secret_tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect_vault_secret),
+        )
+        self.client_secret = published.value.apply(pulumi.Output.secret)
+        self.key_id = published.key_id
+        self.end_date = pulumi.Output.from_input(rfc3339(current.expires))
+        self.next_rotation_date = pulumi.Output.from_input(rfc3339(args.plan.next_rotation))
+        self.vault_secret_name = pulumi.Output.from_input(args.vault_secret_name)
+        self.vault_secret_uri = pulumi.Output.from_input(
+            rules.vault_secret_uri(args.key_vault.vault_name, args.vault_secret_name)
+        )
+        self.register_outputs(
+            {
+                "client_secret": self.client_secret,
+                "key_id": self.key_id,
+                "end_date": self.end_date,
+                "next_rotation_date": self.next_rotation_date,
+                "vault_secret_name": self.vault_secret_name,
+                "vault_secret_uri": self.vault_secret_uri,
+            }
+        )

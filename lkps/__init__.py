@@ -1,0 +1,1 @@
+"""Domain model of LKPS onboarding: shared rules, stack settings and secret rotation."""

@@ -1,0 +1,329 @@
+"""Stack settings: the schema of the `lkps:` config namespace and its validation.
+
+All problems of a stack's config are reported at once, one line each, naming the key and the
+allowed form, before any resource is registered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Final
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+from lkps import rules
+from lkps.rules import Environment, Region, Role
+
+
+class ConfigError(Exception):
+    """Invalid stack config; `problems` holds one line per problem, each naming its key."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.stack = stack
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"stack '{stack}' has {len(problems)} config problem(s):\n{lines}")
+
+
+def _matching(pattern: Any, form: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"must be {form}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _https_url(value: str) -> str:
+    if not value.startswith("https://") or len(value) <= len("https://") or " " in value:
+        raise ValueError("must be an https:// URL")
+    return value.rstrip("/")
+
+
+def _token_scope(value: str) -> str:
+    if not (value.startswith(("api://", "https://")) and value.endswith("/.default")):
+        raise ValueError("must be a scope like 'api://<app id URI>/.default'")
+    return value
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    duplicates = sorted({str(v) for v in values if values.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"must not repeat a value (repeated: {', '.join(duplicates)})")
+    return values
+
+
+Guid = Annotated[str, _matching(rules.GUID, rules.GUID_FORM)]
+BeatId = Annotated[str, _matching(rules.BEAT_ID, rules.BEAT_ID_FORM)]
+AppBaseName = Annotated[
+    str,
+    Field(max_length=rules.APP_BASE_NAME_MAX_LENGTH),
+    _matching(rules.APP_BASE_NAME, rules.APP_BASE_NAME_FORM),
+]
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+TokenScope = Annotated[str, AfterValidator(_token_scope)]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        strict=False,
+    )
+
+
+class KeyVaultSettings(_Settings):
+    """The team's existing Key Vault that receives the current client secret of every app."""
+
+    subscription_id: Guid
+    resource_group_name: Annotated[
+        str, _matching(rules.RESOURCE_GROUP_NAME, rules.RESOURCE_GROUP_NAME_FORM)
+    ]
+    vault_name: Annotated[str, _matching(rules.KEY_VAULT_NAME, rules.KEY_VAULT_NAME_FORM)]
+
+
+class OcelotSettings(_Settings):
+    """Where Ocelot's management API is and which Entra scope its tokens are for."""
+
+    api_url: HttpsUrl
+    token_scope: TokenScope
+
+
+class ApplicationSettings(_Settings):
+    """One application onboarded to LKPS: an AI agent or a client app."""
+
+    name: AppBaseName
+    role: Role
+    beat_id: BeatId
+    owners: Annotated[list[Guid], AfterValidator(_unique)]
+    regions: Annotated[list[Region], Field(min_length=1), AfterValidator(_unique)]
+    description: Annotated[str, Field(max_length=200)] = ""
+
+    def display_name(self, environment: Environment) -> str:
+        return rules.display_name(self.name, environment)
+
+
+class StackSettings(_Settings):
+    """Everything one stack (one environment) is built from."""
+
+    environment: Environment
+    tenant_id: Guid
+    key_vault: KeyVaultSettings
+    ocelot: OcelotSettings
+    secret_lifetime_days: Annotated[int, Field(ge=2, le=730)]
+    secret_rotation_days: Annotated[int, Field(ge=1, le=365)]
+    minimum_owners: Annotated[int, Field(ge=1, le=20)] = 2
+    protect: bool | None = None
+    applications: Annotated[list[ApplicationSettings], Field(min_length=1)]
+
+    @property
+    def protect_resources(self) -> bool:
+        """Whether app registrations and vault secrets are protected; by default only in prod."""
+        return self.environment == "prod" if self.protect is None else self.protect
+
+
+def _key(loc: Iterable[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path
+
+
+_MESSAGES: Final[Mapping[str, str]] = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known key",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "model_type": "must be an object with keys",
+    "model_attributes_type": "must be an object with keys",
+    "dict_type": "must be an object with keys",
+}
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx", {})
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = ctx.get("ge", ctx.get("le"))
+        relation = "at least" if kind == "greater_than_equal" else "at most"
+        return f"must be {relation} {bound}"
+    if kind in ("too_short", "too_long", "string_too_long"):
+        if "min_length" in ctx:
+            return f"must have at least {ctx['min_length']} item(s)"
+        return f"must have at most {ctx['max_length']} character(s) or item(s)"
+    return _MESSAGES.get(kind, str(error["msg"]))
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> str:
+    model: type[BaseModel] = StackSettings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = next((f for f in model.model_fields.values() if f.alias == part), None)
+        nested = [t for t in _model_types(field.annotation if field else None)]
+        if not nested:
+            return ""
+        model = nested[0]
+    return ", ".join(f.alias or name for name, f in model.model_fields.items())
+
+
+def _model_types(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in getattr(annotation, "__args__", ()) for m in _model_types(arg)]
+
+
+def _describe(error: Mapping[str, Any], secret_keys: set[str]) -> str:
+    key = _key(error["loc"])
+    message = _message(error)
+    if error["type"] == "extra_forbidden":
+        message += f" (known keys: {_known_keys(tuple(error['loc']))})"
+    if error["type"] in ("missing", "extra_forbidden") or key.split(".")[0] in secret_keys:
+        return f"{key}: {message}"
+    value = error.get("input")
+    shown = value if isinstance(value, str | int | float | bool) else json.dumps(value)
+    return f"{key}: {shown!r} {message}"
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
+    """Rules across keys, checked on the raw values so that they are reported with field errors."""
+    problems: list[str] = []
+    environment = raw.get("environment")
+    if (
+        environment in rules.ENVIRONMENTS
+        and stack != environment
+        and not stack.startswith(f"{environment}-")
+    ):
+        problems.append(
+            f"environment: '{environment}' does not match stack '{stack}' "
+            f"(a stack of environment '{environment}' is named '{environment}' "
+            f"or '{environment}-<suffix>')"
+        )
+
+    lifetime, rotation = raw.get("secretLifetimeDays"), raw.get("secretRotationDays")
+    if isinstance(lifetime, int) and isinstance(rotation, int) and lifetime < 2 * rotation:
+        problems.append(
+            f"secretLifetimeDays: {lifetime} must be at least twice secretRotationDays "
+            f"({2 * rotation}), so that the previous secret outlives the next rotation"
+        )
+
+    apps = [_as_dict(app) for app in _as_list(raw.get("applications"))]
+    seen: dict[str, int] = {}
+    for index, app in enumerate(apps):
+        name = app.get("name")
+        if isinstance(name, str):
+            if name.upper() in seen:
+                problems.append(
+                    f"applications[{index}].name: '{name}' is already used by "
+                    f"applications[{seen[name.upper()]}]; each application needs its own name"
+                )
+            seen.setdefault(name.upper(), index)
+            if name.upper().endswith(rules.NON_PROD_SUFFIX):
+                problems.append(
+                    f"applications[{index}].name: '{name}' must not end with "
+                    f"'{rules.NON_PROD_SUFFIX}'; the suffix is added in np and never used in prod"
+                )
+
+    minimum = raw.get("minimumOwners", 2)
+    if isinstance(minimum, int):
+        for index, app in enumerate(apps):
+            owners = app.get("owners")
+            if isinstance(owners, list) and len(owners) < minimum:
+                problems.append(
+                    f"applications[{index}].owners: has {len(owners)} owner(s), must have at "
+                    f"least {minimum} (minimumOwners) Entra object IDs"
+                )
+
+    if isinstance(environment, str) and environment in rules.ENVIRONMENTS:
+        problems.extend(_environment_problems(raw, environment))
+    return problems
+
+
+def _environment_problems(raw: Mapping[str, Any], environment: str) -> list[str]:
+    values = {
+        "keyVault.resourceGroupName": _as_dict(raw.get("keyVault")).get("resourceGroupName"),
+        "keyVault.vaultName": _as_dict(raw.get("keyVault")).get("vaultName"),
+        "ocelot.apiUrl": _as_dict(raw.get("ocelot")).get("apiUrl"),
+        "ocelot.tokenScope": _as_dict(raw.get("ocelot")).get("tokenScope"),
+    }
+    problems = []
+    for key, value in values.items():
+        if not isinstance(value, str):
+            continue
+        marked = rules.is_non_prod_value(value)
+        if environment == "prod" and marked:
+            problems.append(f"{key}: '{value}' is a non-prod value and must not be used in prod")
+        elif environment == "np" and not marked:
+            problems.append(
+                f"{key}: '{value}' is not marked non-prod; in np it must contain "
+                f"an 'np' or 'nonprod' part (e.g. 'kv-lkps-np')"
+            )
+    return problems
+
+
+def parse_settings(
+    raw: Mapping[str, Any], stack: str, secret_keys: Iterable[str] = ()
+) -> StackSettings:
+    """Validate raw config values (camelCase keys, no namespace); raise ConfigError listing all."""
+    problems: list[str] = []
+    settings: StackSettings | None = None
+    try:
+        settings = StackSettings.model_validate(raw)
+    except ValidationError as exc:
+        hidden = set(secret_keys)
+        problems.extend(_describe(error, hidden) for error in exc.errors(include_url=False))
+    problems.extend(_consistency_problems(raw, stack))
+    if problems or settings is None:
+        raise ConfigError(stack, list(dict.fromkeys(problems)))
+    return settings
+
+
+def _decode(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def read_stack_config() -> tuple[dict[str, Any], set[str]]:
+    """The raw values of every key under the project namespace, and which of them are secret."""
+    prefix = f"{pulumi.get_project()}:"
+    keys = [key for key in runtime_config.CONFIG.get() if key.startswith(prefix)]
+    raw = {key.removeprefix(prefix): _decode(str(runtime_config.get_config(key))) for key in keys}
+    secret = {key.removeprefix(prefix) for key in keys if runtime_config.is_config_secret(key)}
+    return raw, secret
+
+
+def load_settings() -> StackSettings:
+    """Read and validate this stack's settings; raise ConfigError listing every problem."""
+    raw, secret_keys = read_stack_config()
+    return parse_settings(raw, pulumi.get_stack(), secret_keys)

@@ -1,0 +1,97 @@
+"""Naming and environment rules shared by config validation, components and the policy pack."""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+Environment = Literal["np", "prod"]
+Region = Literal["eu", "us"]
+Role = Literal["agent", "client"]
+
+ENVIRONMENTS: Final[tuple[Environment, ...]] = ("np", "prod")
+REGIONS: Final[tuple[Region, ...]] = ("eu", "us")
+ROLES: Final[tuple[Role, ...]] = ("agent", "client")
+
+BEAT_ID: Final = re.compile(r"BEAT\d{8}")
+BEAT_ID_FORM: Final = "'BEAT' followed by 8 digits"
+
+GUID: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+GUID_FORM: Final = "a GUID like 00000000-0000-0000-0000-000000000000"
+
+APP_BASE_NAME: Final = re.compile(r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*")
+APP_BASE_NAME_FORM: Final = (
+    "uppercase words of letters and digits joined by single hyphens, e.g. 'MY-LIVEKIT-AGENT', "
+    "without the '-NP' suffix (it is added in np)"
+)
+APP_BASE_NAME_MAX_LENGTH: Final = 80
+
+NON_PROD_SUFFIX: Final = "-NP"
+NON_PROD_MARKER: Final = re.compile(r"(?i)(?<![a-z0-9])(?:np|nonprod|non-prod)(?![a-z0-9])")
+
+KEY_VAULT_NAME: Final = re.compile(r"[a-zA-Z](?:[a-zA-Z0-9]|-(?!-)){1,22}[a-zA-Z0-9]")
+KEY_VAULT_NAME_FORM: Final = (
+    "3 to 24 letters, digits and single hyphens, starting with a letter, not ending with a hyphen"
+)
+RESOURCE_GROUP_NAME: Final = re.compile(r"[-\w.()]{0,89}[-\w()]")
+RESOURCE_GROUP_NAME_FORM: Final = (
+    "1 to 90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'"
+)
+
+CLIENT_SECRET_DISPLAY_NAME: Final = "lkps-integration"
+CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
+
+
+def is_non_prod_value(value: str) -> bool:
+    """Whether a name, host or URL is marked as non-prod (a standalone 'np' or 'nonprod' part)."""
+    return NON_PROD_MARKER.search(value) is not None
+
+
+def display_name(base_name: str, environment: Environment) -> str:
+    """The Entra display name of an application: `<NAME>-NP` in np, `<NAME>` in prod."""
+    return f"{base_name}{NON_PROD_SUFFIX}" if environment == "np" else base_name
+
+
+def lkps_host(region: Region, environment: Environment) -> str:
+    """The LKPS host of a region, which is also the id of its Ocelot route."""
+    suffix = "-np" if environment == "np" else ""
+    return f"{region}-livekit-platform-service{suffix}.int.bayer.com"
+
+
+def route_ids(environment: Environment) -> tuple[str, ...]:
+    """The Ocelot route ids (LKPS hosts) of an environment, one per region."""
+    return tuple(lkps_host(region, environment) for region in REGIONS)
+
+
+def environment_of_route(route_id: str) -> Environment | None:
+    """The environment a known LKPS route belongs to, or None for an unknown route."""
+    for environment in ENVIRONMENTS:
+        if route_id in route_ids(environment):
+            return environment
+    return None
+
+
+def ocelot_ui_url(route_id: str) -> str:
+    """The Ocelot UI page of a route, where people approve and inspect its Client Access List."""
+    host = (
+        "devtools-np.bayer.com" if environment_of_route(route_id) == "np" else "devtools.bayer.com"
+    )
+    return f"https://{host}/ocelot?route={route_id}"
+
+
+def lkps_scope(environment: Environment) -> str:
+    """The token scope an application requests from Entra to call LKPS."""
+    suffix = "-np" if environment == "np" else ""
+    return f"api://livekit-platform-service{suffix}.int.bayer.com/.default"
+
+
+def vault_secret_name(app_display_name: str) -> str:
+    """The Key Vault secret name holding an application's current client secret."""
+    return f"{app_display_name.lower()}-client-secret"
+
+
+def vault_secret_uri(vault_name: str, secret_name: str) -> str:
+    """The versionless URI of a Key Vault secret, which always resolves to its current version."""
+    return f"https://{vault_name}.vault.azure.net/secrets/{secret_name}"

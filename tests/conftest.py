@@ -1,0 +1,23 @@
+import copy
+from typing import Any
+
+import pytest
+
+from lkps.rules import ENVIRONMENTS, Environment
+from tests.harness import stack_config
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def environment(request: pytest.FixtureRequest) -> Environment:
+    env: Environment = request.param
+    return env
+
+
+@pytest.fixture
+def np_config() -> dict[str, Any]:
+    return copy.deepcopy(stack_config("np"))
+
+
+@pytest.fixture
+def prod_config() -> dict[str, Any]:
+    return copy.deepcopy(stack_config("prod"))

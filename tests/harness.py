@@ -1,0 +1,187 @@
+"""Runs the stack program under Pulumi mocks and records what it registers.
+
+Azure cannot be reached here, so the Azure providers are replaced by mocks that return what the
+real providers return (IDs, client IDs, secret password values); everything else is the real
+program and the real Pulumi SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+
+from lkps.program import run
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "lkps-onboarding"
+CANARY_SECRET = "CANARY-client-secret-4f1d9c"
+DEPLOYER_OBJECT_ID = "0f0e0d0c-0b0a-4999-8888-777766665555"
+
+
+def stack_config(environment: str) -> dict[str, Any]:
+    """The committed stack file's config as raw values (namespace removed)."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{environment}.yaml").read_text())
+    prefix = f"{PROJECT}:"
+    return {key.removeprefix(prefix): value for key, value in document["config"].items()}
+
+
+def as_engine_config(raw: Mapping[str, Any]) -> dict[str, str]:
+    """Config as the engine hands it to a program: namespaced keys, strings, objects as JSON."""
+    return {
+        f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in raw.items()
+    }
+
+
+def _fake_guid(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
+
+
+@dataclass
+class Registration:
+    """One resource registration as the engine received it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    protect: bool | None
+    delete_before_replace: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+class AzureMocks(pulumi_mocks.Mocks):
+    """Answers for the Azure resources and invokes, shaped like the real providers' outputs."""
+
+    def new_resource(
+        self, args: pulumi_mocks.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ == "azuread:index/application:Application":
+            object_id = _fake_guid("object", args.name)
+            outputs |= {"clientId": _fake_guid("client", args.name), "objectId": object_id}
+            return f"/applications/{object_id}", outputs
+        if args.typ == "azuread:index/servicePrincipal:ServicePrincipal":
+            object_id = _fake_guid("sp", args.name)
+            return f"/servicePrincipals/{object_id}", outputs | {"objectId": object_id}
+        if args.typ == "azuread:index/applicationPassword:ApplicationPassword":
+            key_id = _fake_guid("key", args.name, json.dumps(args.inputs, sort_keys=True))
+            secret = rpc.wrap_rpc_secret(f"{CANARY_SECRET}-{key_id}")
+            return f"{args.inputs['applicationId']}/password/{key_id}", outputs | {
+                "keyId": key_id,
+                "value": secret,
+            }
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        if args.token == "azuread:index/getClientConfig:getClientConfig":
+            return {
+                "clientId": _fake_guid("deployer-client"),
+                "objectId": DEPLOYER_OBJECT_ID,
+                "tenantId": _fake_guid("tenant"),
+            }, []
+        raise NotImplementedError(f"no mock for invoke {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping the options of each registration."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    custom=request.custom,
+                    protect=request.protect if request.HasField("protect") else None,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    inputs=rpc.deserialize_properties(request.object),
+                    outputs=self.resources[response.urn].state,
+                )
+            )
+        return response
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program registered and exported."""
+
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+    secret_outputs: dict[str, bool]
+    client_secret_is_secret: dict[str, bool]
+    route_clients: dict[str, dict[str, str]]
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_token]
+
+    def named(self, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
+        return matches[0]
+
+    def parent_of(self, child: Registration) -> Registration | None:
+        return next((r for r in self.registrations if r.urn == child.parent), None)
+
+
+def run_program(
+    raw_config: Mapping[str, Any],
+    stack: str,
+    today: date,
+    preview: bool = False,
+) -> ProgramRun:
+    """Run the real program under mocks with the given raw config, stack name and clock."""
+    monitor = RecordingMonitor(AzureMocks())
+    settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(as_engine_config(raw_config))
+    pulumi.runtime.set_mocks(
+        AzureMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor
+    )
+    result: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        environment = run(today=today)
+        stack_outputs = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
+
+        async def collect() -> None:
+            result["outputs"] = await pulumi.Output.from_input(stack_outputs).future()
+            result["secret"] = {
+                name: await pulumi.Output.from_input(value).is_secret()
+                for name, value in stack_outputs.items()
+            }
+            result["client_secret"] = {
+                name: await app.credentials.client_secret.is_secret()
+                for name, app in environment.applications.items()
+            }
+            result["route_clients"] = await environment.route_clients.future()
+
+        return pulumi.Output.from_input(collect())
+
+    program()
+    return ProgramRun(
+        monitor.registrations,
+        result["outputs"],
+        result["secret"],
+        result["client_secret"],
+        result["route_clients"],
+    )

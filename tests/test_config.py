@@ -1,0 +1,274 @@
+"""Stack config validation: one test per rule, each checking the line it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pulumi
+import pytest
+
+from lkps.config import ConfigError, parse_settings
+from tests.harness import run_program, stack_config
+
+TODAY = date(2026, 11, 26)
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _problems(raw: dict[str, Any], stack: str = "np") -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, stack)
+    return caught.value.problems
+
+
+@pytest.mark.parametrize("env", ["np", "prod"])
+def test_committed_stack_configs_are_valid(env: str) -> None:
+    settings = parse_settings(stack_config(env), env)
+    assert settings.environment == env
+    assert len(settings.applications) >= 2
+
+
+def test_committed_configs_differ_in_every_environment_specific_value() -> None:
+    np_settings = parse_settings(stack_config("np"), "np")
+    prod_settings = parse_settings(stack_config("prod"), "prod")
+    assert np_settings.key_vault.subscription_id != prod_settings.key_vault.subscription_id
+    assert np_settings.key_vault.resource_group_name != prod_settings.key_vault.resource_group_name
+    assert np_settings.key_vault.vault_name != prod_settings.key_vault.vault_name
+    assert np_settings.ocelot.api_url != prod_settings.ocelot.api_url
+    assert np_settings.ocelot.token_scope != prod_settings.ocelot.token_scope
+    assert np_settings.protect_resources is False
+    assert prod_settings.protect_resources is True
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(raw: dict[str, Any]) -> None:
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        target: Any = raw
+        for part in parents:
+            target = target[part]
+        target[last] = value
+
+    return mutate
+
+
+def _delete(path: str) -> Mutation:
+    def mutate(raw: dict[str, Any]) -> None:
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        target: Any = raw
+        for part in parents:
+            target = target[part]
+        del target[last]
+
+    return mutate
+
+
+def _duplicate_first_app(raw: dict[str, Any]) -> None:
+    raw["applications"].append(dict(raw["applications"][0]))
+
+
+CASES: list[tuple[str, Mutation, str]] = [
+    ("missing key", _delete("tenantId"), "tenantId: is required"),
+    ("missing nested key", _delete("keyVault.vaultName"), "keyVault.vaultName: is required"),
+    (
+        "missing app key",
+        _delete("applications.1.beatId"),
+        "applications[1].beatId: is required",
+    ),
+    (
+        "unknown key",
+        _set("secretLifetimeDay", 90),
+        "secretLifetimeDay: is not a known key (known keys: environment, tenantId",
+    ),
+    (
+        "unknown role",
+        _set("applications.0.role", "bot"),
+        "applications[0].role: 'bot' must be one of 'agent' or 'client'",
+    ),
+    (
+        "unknown region",
+        _set("applications.0.regions", ["eu", "ap"]),
+        "applications[0].regions[1]: 'ap' must be one of 'eu' or 'us'",
+    ),
+    (
+        "no region",
+        _set("applications.0.regions", []),
+        "applications[0].regions: '[]' must have at least 1 item(s)",
+    ),
+    (
+        "repeated region",
+        _set("applications.0.regions", ["eu", "eu"]),
+        'applications[0].regions: \'["eu", "eu"]\' must not repeat a value (repeated: eu)',
+    ),
+    (
+        "malformed BEAT ID",
+        _set("applications.1.beatId", "BEAT123"),
+        "applications[1].beatId: 'BEAT123' must be 'BEAT' followed by 8 digits",
+    ),
+    (
+        "malformed tenant GUID",
+        _set("tenantId", "not-a-guid"),
+        "tenantId: 'not-a-guid' must be a GUID like 00000000-0000-0000-0000-000000000000",
+    ),
+    (
+        "malformed owner GUID",
+        _set("applications.0.owners.1", "alice@example.com"),
+        "applications[0].owners[1]: 'alice@example.com' must be a GUID",
+    ),
+    (
+        "malformed subscription GUID",
+        _set("keyVault.subscriptionId", "1234"),
+        "keyVault.subscriptionId: '1234' must be a GUID",
+    ),
+    (
+        "lowercase app name",
+        _set("applications.0.name", "my-agent"),
+        "applications[0].name: 'my-agent' must be uppercase words of letters and digits",
+    ),
+    (
+        "app name with the np suffix",
+        _set("applications.0.name", "MY-AGENT-NP"),
+        "applications[0].name: 'MY-AGENT-NP' must not end with '-NP'",
+    ),
+    (
+        "duplicate app names",
+        _duplicate_first_app,
+        "applications[2].name: 'MY-LIVEKIT-AGENT' is already used by applications[0]",
+    ),
+    (
+        "too few owners",
+        _set("applications.0.owners", ["3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01"]),
+        "applications[0].owners: has 1 owner(s), must have at least 2 (minimumOwners)",
+    ),
+    (
+        "repeated owner",
+        _set("applications.0.owners.1", "3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01"),
+        "applications[0].owners: ",
+    ),
+    (
+        "lifetime shorter than two rotation periods",
+        _set("secretLifetimeDays", 50),
+        "secretLifetimeDays: 50 must be at least twice secretRotationDays (60)",
+    ),
+    (
+        "lifetime over two years",
+        _set("secretLifetimeDays", 1000),
+        "secretLifetimeDays: 1000 must be at most 730",
+    ),
+    (
+        "rotation period not a number",
+        _set("secretRotationDays", "monthly"),
+        "secretRotationDays: 'monthly' must be a whole number",
+    ),
+    (
+        "unknown environment",
+        _set("environment", "dev"),
+        "environment: 'dev' must be one of 'np' or 'prod'",
+    ),
+    (
+        "stack and environment disagree",
+        _set("environment", "prod"),
+        "environment: 'prod' does not match stack 'np'",
+    ),
+    (
+        "np vault not marked non-prod",
+        _set("keyVault.vaultName", "kv-lkps-apps"),
+        "keyVault.vaultName: 'kv-lkps-apps' is not marked non-prod",
+    ),
+    (
+        "plain http Ocelot URL",
+        _set("ocelot.apiUrl", "http://devtools-np.bayer.com/ocelot"),
+        "ocelot.apiUrl: 'http://devtools-np.bayer.com/ocelot' must be an https:// URL",
+    ),
+    (
+        "scope without /.default",
+        _set("ocelot.tokenScope", "api://devtools-np.bayer.com/ocelot"),
+        "ocelot.tokenScope: 'api://devtools-np.bayer.com/ocelot' must be a scope like",
+    ),
+    (
+        "vault name too long",
+        _set("keyVault.vaultName", "kv-lkps-applications-for-np"),
+        "keyVault.vaultName: 'kv-lkps-applications-for-np' must be 3 to 24 letters",
+    ),
+    (
+        "protect not a boolean",
+        _set("protect", "sometimes"),
+        "protect: 'sometimes' must be true or false",
+    ),
+    (
+        "no application",
+        _set("applications", []),
+        "applications: '[]' must have at least 1 item(s)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"), [(m, e) for _, m, e in CASES], ids=[c[0] for c in CASES]
+)
+def test_each_rule_reports_its_key_and_allowed_form(
+    np_config: dict[str, Any], mutate: Mutation, expected: str
+) -> None:
+    mutate(np_config)
+    problems = _problems(np_config)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("keyVault.vaultName", "kv-lkps-apps-np"),
+        ("keyVault.resourceGroupName", "rg-lkps-nonprod"),
+        ("ocelot.apiUrl", "https://devtools-np.bayer.com/ocelot/api/v1"),
+        ("ocelot.tokenScope", "api://devtools-np.bayer.com/ocelot/.default"),
+    ],
+)
+def test_prod_rejects_each_non_prod_value(
+    prod_config: dict[str, Any], key: str, value: str
+) -> None:
+    _set(key, value)(prod_config)
+    assert _problems(prod_config, "prod") == [
+        f"{key}: '{value}' is a non-prod value and must not be used in prod"
+    ]
+
+
+def test_every_problem_is_reported_at_once(np_config: dict[str, Any]) -> None:
+    _duplicate_first_app(np_config)
+    _set("applications.1.beatId", "BEAT123")(np_config)
+    _set("applications.0.role", "bot")(np_config)
+    _set("secretLifetimeDays", 40)(np_config)
+    problems = _problems(np_config)
+    assert len(problems) == 4, problems
+    assert all(": " in p and "\n" not in p for p in problems)
+
+
+def test_secret_config_values_are_never_echoed(np_config: dict[str, Any]) -> None:
+    np_config["ocelotToken"] = "CANARY-token-value"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(np_config, "np", secret_keys={"ocelotToken"})
+    assert "ocelotToken: is not a known key" in str(caught.value)
+    assert "CANARY-token-value" not in str(caught.value)
+
+
+def test_stack_suffix_is_allowed_for_its_environment(np_config: dict[str, Any]) -> None:
+    assert parse_settings(np_config, "np-sandbox").environment == "np"
+
+
+def test_prod_protection_can_be_switched_off_explicitly(prod_config: dict[str, Any]) -> None:
+    prod_config["protect"] = "false"
+    assert parse_settings(prod_config, "prod").protect_resources is False
+
+
+def test_bad_config_stops_the_program_before_any_resource(np_config: dict[str, Any]) -> None:
+    _set("applications.1.beatId", "BEAT123")(np_config)
+    _set("applications.0.regions", ["eu", "mars"])(np_config)
+    with pytest.raises(pulumi.RunError) as caught:
+        run_program(np_config, "np", TODAY)
+    message = str(caught.value)
+    assert message.splitlines() == [
+        "stack 'np' has 2 config problem(s):",
+        "  - applications[0].regions[1]: 'mars' must be one of 'eu' or 'us'",
+        "  - applications[1].beatId: 'BEAT123' must be 'BEAT' followed by 8 digits",
+    ]
+    assert caught.value.__cause__ is None
+    assert caught.value.__suppress_context__
