@@ -9,6 +9,7 @@ from typing import Final
 import pulumi
 
 from components.app_registration import AppRegistration, AppRegistrationArgs
+from components.ocelot.route_access import OcelotRouteAccess
 from components.rotating_client_secret import RotatingClientSecret, RotatingClientSecretArgs
 from lkps import rules
 from lkps.config import ApplicationSettings, KeyVaultSettings
@@ -32,12 +33,13 @@ class OnboardedApplicationArgs:
 
 
 class OnboardedApplication(pulumi.ComponentResource):
-    """An app registration with a service principal and rotating client secrets in Key Vault."""
+    """An app registration, rotating client secrets in Key Vault, and its Ocelot route access."""
 
     registration: AppRegistration
     credentials: RotatingClientSecret
     client_id: pulumi.Output[str]
     route_ids: dict[Region, str]
+    route_access: dict[Region, OcelotRouteAccess]
 
     def __init__(
         self,
@@ -85,11 +87,25 @@ class OnboardedApplication(pulumi.ComponentResource):
         self.route_ids = {
             region: rules.lkps_host(region, args.environment) for region in app.regions
         }
+        self.route_access = {
+            region: OcelotRouteAccess(
+                f"{name}-ocelot-{region}",
+                route_id=route_id,
+                client_id=self.client_id,
+                beat_id=app.beat_id,
+                description=f"{display_name} (LKPS {app.role}), managed by lkps-onboarding",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for region, route_id in self.route_ids.items()
+        }
         self.register_outputs(
             {
                 "client_id": self.client_id,
                 "display_name": self.registration.display_name,
                 "vault_secret_uri": self.credentials.vault_secret_uri,
                 "route_ids": self.route_ids,
+                "route_access_status": {
+                    region: access.status for region, access in self.route_access.items()
+                },
             }
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -17,12 +17,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
 )
 from pydantic.alias_generators import to_camel
 
 from lkps import rules
 from lkps.rules import Environment, Region, Role
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(Exception):
@@ -45,8 +48,10 @@ def _matching(pattern: Any, form: str) -> AfterValidator:
 
 
 def _https_url(value: str) -> str:
+    if rules.is_loopback_url(value):
+        return value.rstrip("/")
     if not value.startswith("https://") or len(value) <= len("https://") or " " in value:
-        raise ValueError("must be an https:// URL")
+        raise ValueError("must be an https:// URL (http:// only on 127.0.0.1, for the emulator)")
     return value.rstrip("/")
 
 
@@ -94,11 +99,23 @@ class KeyVaultSettings(_Settings):
     vault_name: Annotated[str, _matching(rules.KEY_VAULT_NAME, rules.KEY_VAULT_NAME_FORM)]
 
 
+class OcelotAccessSettings(BaseModel):
+    """The part of the stack config that the Ocelot provider reads in its own process."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    environment: Environment
+    ocelot: OcelotSettings
+    ocelot_token: SecretStr | None = None
+
+
 class OcelotSettings(_Settings):
-    """Where Ocelot's management API is and which Entra scope its tokens are for."""
+    """Where Ocelot's management API is, which Entra scope its tokens are for, and patience."""
 
     api_url: HttpsUrl
     token_scope: TokenScope
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
+    retry_deadline_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
 
 
 class ApplicationSettings(_Settings):
@@ -126,6 +143,7 @@ class StackSettings(_Settings):
     secret_rotation_days: Annotated[int, Field(ge=1, le=365)]
     minimum_owners: Annotated[int, Field(ge=1, le=20)] = 2
     protect: bool | None = None
+    ocelot_token: SecretStr | None = None
     applications: Annotated[list[ApplicationSettings], Field(min_length=1)]
 
     @property
@@ -279,6 +297,12 @@ def _environment_problems(raw: Mapping[str, Any], environment: str) -> list[str]
     for key, value in values.items():
         if not isinstance(value, str):
             continue
+        if rules.is_loopback_url(value):
+            if environment == "prod":
+                problems.append(
+                    f"{key}: '{value}' is a local emulator and must not be used in prod"
+                )
+            continue
         marked = rules.is_non_prod_value(value)
         if environment == "prod" and marked:
             problems.append(f"{key}: '{value}' is a non-prod value and must not be used in prod")
@@ -290,24 +314,44 @@ def _environment_problems(raw: Mapping[str, Any], environment: str) -> list[str]
     return problems
 
 
+def _validate(
+    model: type[M], raw: Mapping[str, Any], secret_keys: Iterable[str]
+) -> tuple[M | None, list[str]]:
+    try:
+        return model.model_validate(raw), []
+    except ValidationError as exc:
+        hidden = set(secret_keys)
+        return None, [_describe(error, hidden) for error in exc.errors(include_url=False)]
+
+
 def parse_settings(
     raw: Mapping[str, Any], stack: str, secret_keys: Iterable[str] = ()
 ) -> StackSettings:
     """Validate raw config values (camelCase keys, no namespace); raise ConfigError listing all."""
-    problems: list[str] = []
-    settings: StackSettings | None = None
-    try:
-        settings = StackSettings.model_validate(raw)
-    except ValidationError as exc:
-        hidden = set(secret_keys)
-        problems.extend(_describe(error, hidden) for error in exc.errors(include_url=False))
+    settings, problems = _validate(StackSettings, raw, secret_keys)
     problems.extend(_consistency_problems(raw, stack))
+    if "ocelotToken" in raw and "ocelotToken" not in set(secret_keys):
+        problems.append(
+            "ocelotToken: must be stored encrypted: "
+            "pulumi config set --secret ocelotToken (then rotate the exposed token)"
+        )
     if problems or settings is None:
         raise ConfigError(stack, list(dict.fromkeys(problems)))
     return settings
 
 
-def _decode(value: str) -> Any:
+def parse_ocelot_access_settings(raw: Mapping[str, Any], stack: str) -> OcelotAccessSettings:
+    """Validate the config the Ocelot provider needs; raise ConfigError listing all problems."""
+    settings, problems = _validate(OcelotAccessSettings, raw, secret_keys={"ocelotToken"})
+    if problems or settings is None:
+        raise ConfigError(stack, problems)
+    return settings
+
+
+def decode(value: Any) -> Any:
+    """A config value as the engine passes it (a string, JSON for objects), decoded."""
+    if not isinstance(value, str):
+        return value
     try:
         return json.loads(value)
     except ValueError:
@@ -318,7 +362,7 @@ def read_stack_config() -> tuple[dict[str, Any], set[str]]:
     """The raw values of every key under the project namespace, and which of them are secret."""
     prefix = f"{pulumi.get_project()}:"
     keys = [key for key in runtime_config.CONFIG.get() if key.startswith(prefix)]
-    raw = {key.removeprefix(prefix): _decode(str(runtime_config.get_config(key))) for key in keys}
+    raw = {key.removeprefix(prefix): decode(runtime_config.get_config(key)) for key in keys}
     secret = {key.removeprefix(prefix) for key in keys if runtime_config.is_config_secret(key)}
     return raw, secret
 

@@ -49,6 +49,13 @@ def is_non_prod_value(value: str) -> bool:
     return NON_PROD_MARKER.search(value) is not None
 
 
+def is_loopback_url(value: str) -> bool:
+    """Whether a URL points at this machine over plain HTTP (the Ocelot emulator)."""
+    return (
+        re.fullmatch(r"http://(?:127\.0\.0\.1|localhost)(?::\d{1,5})?(?:/\S*)?", value) is not None
+    )
+
+
 def display_name(base_name: str, environment: Environment) -> str:
     """The Entra display name of an application: `<NAME>-NP` in np, `<NAME>` in prod."""
     return f"{base_name}{NON_PROD_SUFFIX}" if environment == "np" else base_name

@@ -6,6 +6,8 @@ import pytest
 from lkps.rules import ENVIRONMENTS, Environment
 from tests.harness import stack_config
 
+pytest_plugins = ["tests.ocelot_fixtures"]
+
 
 @pytest.fixture(params=ENVIRONMENTS)
 def environment(request: pytest.FixtureRequest) -> Environment:

@@ -8,6 +8,8 @@ program and the real Pulumi SDK.
 from __future__ import annotations
 
 import json
+import logging
+import pickle
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +26,10 @@ from lkps.program import run
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "lkps-onboarding"
+# pulumi.dynamic.serialize_provider wraps pickle._Pickler._batch_setitems once more on every call
+# and never unwraps it, so one process that builds about a thousand dynamic resources hits
+# RecursionError. A stack builds a few; these tests build many programs in one process.
+_PICKLER_BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
 CANARY_SECRET = "CANARY-client-secret-4f1d9c"
 DEPLOYER_OBJECT_ID = "0f0e0d0c-0b0a-4999-8888-777766665555"
 
@@ -63,7 +69,13 @@ class Registration:
 
 
 class AzureMocks(pulumi_mocks.Mocks):
-    """Answers for the Azure resources and invokes, shaped like the real providers' outputs."""
+    """Answers for the Azure resources and invokes, shaped like the real providers' outputs.
+
+    Ocelot route access answers with `route_status`, as the Ocelot provider would.
+    """
+
+    def __init__(self, route_status: str = "active") -> None:
+        self.route_status = route_status
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -82,6 +94,13 @@ class AzureMocks(pulumi_mocks.Mocks):
             return f"{args.inputs['applicationId']}/password/{key_id}", outputs | {
                 "keyId": key_id,
                 "value": secret,
+            }
+        if args.typ == "pulumi-python:dynamic/ocelot:RouteAccess":
+            return f"{args.inputs['route_id']}/{args.inputs['client_id']}", outputs | {
+                "status": self.route_status,
+                "added_at": "2026-01-01T00:00:00Z",
+                "added_by": "mock",
+                "ui_url": f"https://devtools-np.bayer.com/ocelot?route={args.inputs['route_id']}",
             }
         return f"{args.name}-id", outputs
 
@@ -121,6 +140,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+class _EngineLog(logging.Handler):
+    """What the program logged to the engine: (level, message) pairs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[tuple[str, str]] = []
+        self.logger = logging.getLogger(f"pulumi-engine-{id(self)}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.DEBUG)
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append((record.levelname, record.getMessage()))
+
+
 @dataclass
 class ProgramRun:
     """What one run of the program registered and exported."""
@@ -130,6 +164,7 @@ class ProgramRun:
     secret_outputs: dict[str, bool]
     client_secret_is_secret: dict[str, bool]
     route_clients: dict[str, dict[str, str]]
+    engine_log: list[tuple[str, str]]
 
     def of_type(self, type_token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == type_token]
@@ -148,13 +183,22 @@ def run_program(
     stack: str,
     today: date,
     preview: bool = False,
+    route_status: str = "active",
 ) -> ProgramRun:
     """Run the real program under mocks with the given raw config, stack name and clock."""
-    monitor = RecordingMonitor(AzureMocks())
+    mocks = AzureMocks(route_status)
+    monitor = RecordingMonitor(mocks)
+    engine_log = _EngineLog()
+    pickle._Pickler._batch_setitems = _PICKLER_BATCH_SETITEMS  # type: ignore[attr-defined]
     settings.ROOT.set(None)
     pulumi.runtime.set_all_config(as_engine_config(raw_config))
     pulumi.runtime.set_mocks(
-        AzureMocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor
+        mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=preview,
+        monitor=monitor,
+        logger=engine_log.logger,
     )
     result: dict[str, Any] = {}
 
@@ -184,4 +228,5 @@ def run_program(
         result["secret"],
         result["client_secret"],
         result["route_clients"],
+        engine_log.messages,
     )

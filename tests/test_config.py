@@ -243,11 +243,29 @@ def test_every_problem_is_reported_at_once(np_config: dict[str, Any]) -> None:
 
 
 def test_secret_config_values_are_never_echoed(np_config: dict[str, Any]) -> None:
-    np_config["ocelotToken"] = "CANARY-token-value"
+    np_config["ocelotToken"] = {"token": "CANARY-token-value"}
     with pytest.raises(ConfigError) as caught:
         parse_settings(np_config, "np", secret_keys={"ocelotToken"})
-    assert "ocelotToken: is not a known key" in str(caught.value)
+    assert caught.value.problems == ["ocelotToken: must be a string"]
     assert "CANARY-token-value" not in str(caught.value)
+
+
+def test_a_plaintext_ocelot_token_is_refused_without_echoing_it(np_config: dict[str, Any]) -> None:
+    np_config["ocelotToken"] = "CANARY-token-value"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(np_config, "np", secret_keys=set())
+    assert caught.value.problems == [
+        "ocelotToken: must be stored encrypted: pulumi config set --secret ocelotToken "
+        "(then rotate the exposed token)"
+    ]
+    assert "CANARY-token-value" not in str(caught.value)
+
+
+def test_a_secret_ocelot_token_is_accepted(np_config: dict[str, Any]) -> None:
+    np_config["ocelotToken"] = "CANARY-token-value"
+    settings = parse_settings(np_config, "np", secret_keys={"ocelotToken"})
+    assert settings.ocelot_token is not None
+    assert "CANARY-token-value" not in repr(settings)
 
 
 def test_stack_suffix_is_allowed_for_its_environment(np_config: dict[str, Any]) -> None:

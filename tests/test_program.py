@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
+from lkps import rules
 from lkps.config import parse_settings
 from lkps.rotation import RotationPolicy, epoch_seconds, rfc3339
 from lkps.rules import Environment
@@ -26,6 +27,7 @@ APPLICATION = "azuread:index/application:Application"
 SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 VAULT_SECRET = "azure-native:keyvault:Secret"
+ROUTE_ACCESS = "pulumi-python:dynamic/ocelot:RouteAccess"
 
 
 @pytest.fixture
@@ -46,8 +48,10 @@ def test_full_resource_set(environment: Environment, program: ProgramRun) -> Non
         ("pulumi:providers:azuread", f"{env}-entra", env),
         ("pulumi:providers:azure-native", f"{env}-arm", env),
     }
-    for base in ("my-livekit-agent", "my-livekit-client"):
-        app = f"lkps-{base}{suffix}"
+    settings = parse_settings(stack_config(environment), environment)
+    for configured in settings.applications:
+        app = f"lkps-{configured.name.lower()}{suffix}"
+        expected |= {(ROUTE_ACCESS, f"{app}-ocelot-{region}", app) for region in configured.regions}
         expected |= {
             ("lkps:onboarding:OnboardedApplication", app, env),
             ("lkps:entra:AppRegistration", app, app),
@@ -252,3 +256,23 @@ def test_no_drift_between_rotations(environment: Environment) -> None:
 
 def _inputs(run: ProgramRun) -> dict[str, str]:
     return {r.urn: json.dumps(r.inputs, sort_keys=True) for r in run.registrations}
+
+
+def test_each_app_gets_route_access_in_each_of_its_regions(
+    environment: Environment, program: ProgramRun
+) -> None:
+    settings = parse_settings(stack_config(environment), environment)
+    accesses = program.of_type(ROUTE_ACCESS)
+    assert len(accesses) == sum(len(app.regions) for app in settings.applications)
+    for app in settings.applications:
+        base = f"lkps-{app.display_name(environment).lower()}"
+        client_id = program.outputs["applications"][app.name]["clientId"]
+        for region in app.regions:
+            access = program.named(f"{base}-ocelot-{region}")
+            assert access.inputs["route_id"] == rules.lkps_host(region, environment)
+            assert access.inputs["client_id"] == client_id
+            assert access.inputs["beat_id"] == app.beat_id
+            assert app.display_name(environment) in access.inputs["description"]
+            assert rpc.is_rpc_secret(access.inputs["__provider"])
+            serialized = rpc.unwrap_rpc_secret(access.inputs["__provider"])
+            assert len(serialized) < 200, "the provider must be pickled by reference"

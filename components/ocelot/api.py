@@ -1,0 +1,275 @@
+"""Ocelot's route access API: the one module that knows its paths, bodies, errors and retries.
+
+Every failure is an `OcelotError` naming the operation, the route, the client ID, the HTTP
+status and the API's message; never the token. `OcelotTransientError` (429, 502, 503, 504,
+timeouts, connection failures) is retried with jittered exponential backoff, honouring
+`Retry-After`, until a total deadline; `OcelotPermanentError` (any other status) is not.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final, Literal, TypeVar
+
+import httpx
+import tenacity
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Status = Literal["active", "pending"]
+TRANSIENT_STATUSES: Final = frozenset({429, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class ClientEntry:
+    """One entry of a route's Client Access List."""
+
+    client_id: str
+    beat_id: str
+    description: str
+    status: Status
+    added_at: str
+    added_by: str
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> ClientEntry:
+        return cls(
+            client_id=str(body["clientId"]).lower(),
+            beat_id=str(body["beatId"]),
+            description=str(body["description"]),
+            status="pending" if body["status"] == "pending" else "active",
+            added_at=str(body["addedAt"]),
+            added_by=str(body["addedBy"]),
+        )
+
+
+@dataclass(frozen=True)
+class Route:
+    """An Ocelot route (one LKPS host) and its Client Access List."""
+
+    id: str
+    environment: str
+    region: str
+    clients: tuple[ClientEntry, ...]
+
+    def entry(self, client_id: str) -> ClientEntry | None:
+        wanted = client_id.lower()
+        return next((c for c in self.clients if c.client_id == wanted), None)
+
+
+class OcelotError(Exception):
+    """A failed call to Ocelot, naming what was attempted and why it failed."""
+
+    def __init__(
+        self,
+        operation: str,
+        route_id: str,
+        client_id: str | None,
+        status: int | None,
+        message: str,
+    ) -> None:
+        self.operation = operation
+        self.route_id = route_id
+        self.client_id = client_id
+        self.status = status
+        self.api_message = message
+        target = f"route {route_id}" + (f", client ID {client_id}" if client_id else "")
+        outcome = f"HTTP {status}: {message}" if status else message
+        super().__init__(f"Ocelot {operation} failed for {target}: {outcome}")
+
+
+class OcelotPermanentError(OcelotError):
+    """A failure that a retry cannot fix: bad request, bad token, no permission, not found."""
+
+
+class OcelotTransientError(OcelotError):
+    """A failure worth retrying: rate limiting, a gateway error, a timeout or a lost connection."""
+
+    def __init__(self, *args: Any, retry_after: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after = retry_after
+
+
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: building it per request costs more than the request."""
+    return ssl.create_default_context()
+
+
+def _api_message(response: httpx.Response) -> str:
+    try:
+        error = response.json()["error"]
+        return f"{error['code']}: {error['message']}"
+    except (ValueError, KeyError, TypeError):
+        return response.reason_phrase or "no error body"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
+
+
+class _Wait(tenacity.wait.wait_base):
+    """Jittered exponential backoff, but never shorter than the server's Retry-After."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self._backoff = tenacity.wait_random_exponential(multiplier=initial, max=maximum)
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        backoff = self._backoff(retry_state)
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome else None
+        if isinstance(error, OcelotTransientError) and error.retry_after is not None:
+            return max(error.retry_after, backoff)
+        return backoff
+
+
+class OcelotClient:
+    """Calls one Ocelot management API as the bearer of `token()`.
+
+    `transport` lets unit tests replace the network; a new HTTP client is built per call.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Callable[[], str],
+        timeout: float = 10.0,
+        deadline: float = 120.0,
+        backoff: float = 0.2,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+        self._deadline = deadline
+        self._backoff = backoff
+        self._transport = transport
+
+    def get_route(self, route_id: str, client_id: str | None = None) -> Route | None:
+        """The route and its list, or None when Ocelot does not know the route."""
+        try:
+            body = self._call("GET", f"/routes/{route_id}", route_id, client_id, "read")
+        except OcelotPermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return Route(
+            id=str(body["id"]),
+            environment=str(body["environment"]),
+            region=str(body["region"]),
+            clients=tuple(ClientEntry.from_json(c) for c in body["clientAccessList"]),
+        )
+
+    def put_client(
+        self, route_id: str, client_id: str, beat_id: str, description: str
+    ) -> ClientEntry:
+        """Adds the client ID to the route's list, or updates its metadata when it is there."""
+        body = self._call(
+            "PUT",
+            f"/routes/{route_id}/clients/{client_id}",
+            route_id,
+            client_id,
+            "add",
+            json={"beatId": beat_id, "description": description},
+        )
+        return ClientEntry.from_json(body)
+
+    def delete_client(self, route_id: str, client_id: str) -> bool:
+        """Removes the client ID from the route's list; False when it was not there."""
+        try:
+            self._call(
+                "DELETE", f"/routes/{route_id}/clients/{client_id}", route_id, client_id, "remove"
+            )
+        except OcelotPermanentError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        route_id: str,
+        client_id: str | None,
+        operation: str,
+        json: dict[str, str] | None = None,
+    ) -> Any:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(OcelotTransientError),
+            stop=tenacity.stop_before_delay(self._deadline),
+            wait=_Wait(self._backoff, maximum=min(10.0, self._deadline)),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._send(method, path, route_id, client_id, operation, json)
+        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
+
+    @staticmethod
+    def _log_retry(retry_state: tenacity.RetryCallState) -> None:
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        log.info("retrying after attempt %d: %s", retry_state.attempt_number, error)
+
+    @contextmanager
+    def _http(self) -> Iterator[httpx.Client]:
+        with httpx.Client(
+            base_url=self._base_url,
+            timeout=self._timeout,
+            verify=_tls_context(),
+            transport=self._transport,
+            follow_redirects=False,
+        ) as client:
+            yield client
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        route_id: str,
+        client_id: str | None,
+        operation: str,
+        json: dict[str, str] | None,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+        failure = (operation, route_id, client_id)
+        try:
+            with self._http() as http:
+                response = http.request(method, path, headers=headers, json=json)
+        except httpx.TimeoutException as exc:
+            raise OcelotTransientError(
+                *failure, None, f"no answer within {self._timeout}s ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise OcelotTransientError(
+                *failure, None, f"connection failed ({type(exc).__name__})"
+            ) from None
+        if response.status_code in TRANSIENT_STATUSES:
+            raise OcelotTransientError(
+                *failure,
+                response.status_code,
+                _api_message(response),
+                retry_after=_retry_after(response),
+            )
+        if response.status_code >= 500:
+            raise OcelotTransientError(*failure, response.status_code, _api_message(response))
+        if response.status_code >= 400:
+            raise OcelotPermanentError(*failure, response.status_code, _api_message(response))
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise OcelotPermanentError(
+                *failure, response.status_code, "the response is not JSON"
+            ) from None

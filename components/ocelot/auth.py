@@ -1,0 +1,72 @@
+"""Bearer tokens for Ocelot: Entra tokens through azure-identity, or a static break-glass token.
+
+Entra tokens come from `DefaultAzureCredential` (`az login` locally, workload identity in CI, a
+managed identity in Azure) and are cached per process and scope until shortly before expiry, so a
+provider process asks Entra once per scope however many resources it handles.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.identity import DefaultAzureCredential
+
+REFRESH_MARGIN_SECONDS: Final = 300
+
+_lock = threading.Lock()
+_credential: TokenCredential | None = None
+_tokens: dict[str, AccessToken] = {}
+
+
+def _default_credential() -> TokenCredential:
+    global _credential
+    if _credential is None:
+        _credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    return _credential
+
+
+def entra_token(scope: str) -> str:
+    """A cached Entra access token for `scope`, fetched again when it is about to expire."""
+    with _lock:
+        cached = _tokens.get(scope)
+        if cached is None or cached.expires_on - REFRESH_MARGIN_SECONDS <= time.time():
+            cached = _default_credential().get_token(scope)
+            _tokens[scope] = cached
+        return cached.token
+
+
+def token_source(scope: str, static_token: str | None) -> Callable[[], str]:
+    """What an Ocelot client calls for its bearer token: the static one if set, else Entra's."""
+    if static_token:
+        return _StaticToken(static_token)
+    return lambda: entra_token(scope)
+
+
+class _StaticToken:
+    """A fixed token that never shows itself in a repr or a log line."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self) -> str:
+        return self._token
+
+    def __repr__(self) -> str:
+        return "<static Ocelot token>"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a static Ocelot token must not be pickled")
+
+
+def forget_tokens() -> None:
+    """Drop the cached credential and tokens, e.g. after the environment's identity changed."""
+    global _credential
+    with _lock:
+        _credential = None
+        _tokens.clear()

@@ -1,0 +1,363 @@
+"""The emulator's HTTP server: Ocelot's route access API, a managed-identity token endpoint for
+azure-identity, and admin endpoints standing in for people using the Ocelot UI."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+from lkps import rules
+from ocelot_emulator.faults import Fault, FaultPlan
+from ocelot_emulator.store import OcelotStore
+
+log = logging.getLogger(__name__)
+
+API_PREFIX: Final = "/ocelot/api/v1"
+TOKEN_PATH: Final = "/msi/token"
+STATS_PATH: Final = "/_admin/stats"
+IDENTITY_HEADER: Final = "X-IDENTITY-HEADER"
+TOKEN_LIFETIME_SECONDS: Final = 3600
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One API request as received and the answer given (None when the connection was dropped)."""
+
+    method: str
+    path: str
+    content_type: str | None
+    body: bytes
+    bearer: bool
+    status: int | None
+    response_headers: dict[str, str]
+    response_body: bytes
+
+
+class OcelotEmulator:
+    """Serves the contract on 127.0.0.1 until `stop()`; use as a context manager.
+
+    `tokens` are accepted as static bearer tokens; tokens issued by the managed-identity endpoint
+    (`identity_endpoint`, guarded by `identity_header`) are accepted until they expire.
+    """
+
+    def __init__(
+        self,
+        tokens: frozenset[str] = frozenset(),
+        store: OcelotStore | None = None,
+        faults: FaultPlan | None = None,
+        forbidden_routes: frozenset[str] = frozenset(),
+        port: int = 0,
+    ) -> None:
+        self.store = store or OcelotStore()
+        self.faults = faults or FaultPlan()
+        self.forbidden_routes = forbidden_routes
+        self.identity_header = secrets.token_hex(16)
+        self.requests: Counter[str] = Counter()
+        self.exchanges: deque[Exchange] = deque(maxlen=20_000)
+        self._static_tokens = set(tokens)
+        self._issued: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+
+    @property
+    def identity_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
+
+    def start(self) -> OcelotEmulator:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> OcelotEmulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def count(self, operation: str) -> None:
+        with self._lock:
+            self.requests[operation] += 1
+
+    def issue_token(self) -> tuple[str, int]:
+        token = secrets.token_urlsafe(32)
+        expires_on = int(time.time()) + TOKEN_LIFETIME_SECONDS
+        with self._lock:
+            self._issued[token] = expires_on
+        return token, expires_on
+
+    def caller(self, authorization: str | None) -> str | None:
+        """Who holds the bearer token, or None when it is missing, unknown or expired."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        token = authorization.removeprefix("Bearer ")
+        if token in self._static_tokens:
+            return "static-token-holder"
+        with self._lock:
+            expires_on = self._issued.get(token)
+        if expires_on is not None and expires_on > time.time():
+            return "managed-identity"
+        return None
+
+
+class _ApiError(Exception):
+    def __init__(self, status: HTTPStatus, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _handler_for(emulator: OcelotEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        pass
+
+    Handler.emulator = emulator
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: OcelotEmulator
+    server_version = "OcelotEmulator/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == TOKEN_PATH:
+            self._token(parse_qs(url.query))
+        elif url.path == STATS_PATH:
+            emulator = self.emulator
+            self._send(
+                HTTPStatus.OK,
+                {"requests": dict(emulator.requests), "writes": dict(emulator.store.writes)},
+            )
+        else:
+            self._api("GET")
+
+    def do_PUT(self) -> None:
+        self._api("PUT")
+
+    def do_DELETE(self) -> None:
+        if self.path.startswith("/_admin/"):
+            self._admin("DELETE")
+        else:
+            self._api("DELETE")
+
+    def do_POST(self) -> None:
+        self._admin("POST")
+
+    def _token(self, query: dict[str, list[str]]) -> None:
+        emulator = self.emulator
+        if self.headers.get(IDENTITY_HEADER) != emulator.identity_header:
+            self._send(HTTPStatus.UNAUTHORIZED, {"error": "invalid identity header"})
+            return
+        emulator.count("token")
+        token, expires_on = emulator.issue_token()
+        self._send(
+            HTTPStatus.OK,
+            {
+                "access_token": token,
+                "expires_on": str(expires_on),
+                "resource": query.get("resource", [""])[0],
+                "token_type": "Bearer",
+            },
+        )
+
+    def _admin(self, method: str) -> None:
+        parts = self.path.strip("/").split("/")
+        store = self.emulator.store
+        try:
+            if method == "POST" and len(parts) == 6 and parts[5] == "approve":
+                store.approve(parts[2], parts[4])
+            elif method == "DELETE" and len(parts) == 5:
+                store.remove_out_of_band(parts[2], parts[4])
+            else:
+                self._send(HTTPStatus.NOT_FOUND, {"error": "unknown admin path"})
+                return
+        except KeyError:
+            self._send(HTTPStatus.NOT_FOUND, {"error": "no such route or entry"})
+            return
+        self._send(HTTPStatus.NO_CONTENT, None)
+
+    def _api(self, method: str) -> None:
+        emulator = self.emulator
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        faults = emulator.faults
+        if faults.latency_seconds:
+            time.sleep(faults.latency_seconds)
+        fault, apply_before_drop = faults.draw()
+        emulator.count(f"{method} total")
+        if fault is Fault.RATE_LIMITED:
+            self._answer(
+                method,
+                body,
+                HTTPStatus.TOO_MANY_REQUESTS,
+                _error("rate_limited", "too many requests"),
+                {"Retry-After": str(faults.retry_after_seconds)},
+            )
+            return
+        if fault is Fault.UNAVAILABLE:
+            self._answer(
+                method, body, HTTPStatus.SERVICE_UNAVAILABLE, _error("unavailable", "try later")
+            )
+            return
+        if fault is Fault.DROPPED:
+            if apply_before_drop:
+                self._handle(method, body)
+            self._record(method, body, None, {}, b"")
+            self.close_connection = True
+            return
+        status, payload = self._handle(method, body)
+        if fault is Fault.SLOW:
+            time.sleep(faults.slow_seconds)
+        self._answer(method, body, status, payload)
+
+    def _handle(self, method: str, body: bytes) -> tuple[HTTPStatus, Any]:
+        try:
+            return self._route(method, body)
+        except _ApiError as exc:
+            return exc.status, _error(exc.code, exc.message)
+
+    def _route(self, method: str, body: bytes) -> tuple[HTTPStatus, Any]:
+        emulator = self.emulator
+        caller = emulator.caller(self.headers.get("Authorization"))
+        if caller is None:
+            raise _ApiError(HTTPStatus.UNAUTHORIZED, "unauthorized", "missing or invalid token")
+        path = urlsplit(self.path).path
+        if not path.startswith(f"{API_PREFIX}/routes/"):
+            raise _ApiError(HTTPStatus.NOT_FOUND, "not_found", "no such resource")
+        parts = path.removeprefix(f"{API_PREFIX}/").split("/")
+        route_id = parts[1]
+        if method == "GET" and len(parts) == 2:
+            emulator.count("get_route")
+            route = emulator.store.route_json(route_id)
+            if route is None:
+                raise _ApiError(HTTPStatus.NOT_FOUND, "route_not_found", f"no route {route_id}")
+            return HTTPStatus.OK, route
+        if len(parts) != 4 or parts[2] != "clients" or method not in ("PUT", "DELETE"):
+            raise _ApiError(HTTPStatus.NOT_FOUND, "not_found", "no such resource")
+        client_id = parts[3]
+        if not rules.GUID.fullmatch(client_id):
+            raise _ApiError(HTTPStatus.BAD_REQUEST, "invalid_client_id", "client ID is not a GUID")
+        if route_id in emulator.forbidden_routes:
+            raise _ApiError(
+                HTTPStatus.FORBIDDEN, "forbidden", f"{caller} may not manage route {route_id}"
+            )
+        if method == "DELETE":
+            emulator.count("delete_client")
+            deleted = emulator.store.delete(route_id, client_id)
+            if not deleted:
+                what = "route" if deleted is None else "client"
+                raise _ApiError(HTTPStatus.NOT_FOUND, f"{what}_not_found", f"no such {what}")
+            return HTTPStatus.NO_CONTENT, None
+        emulator.count("put_client")
+        beat_id, description = _client_request(body)
+        result = emulator.store.put(route_id, client_id, beat_id, description, caller)
+        if result is None:
+            raise _ApiError(HTTPStatus.NOT_FOUND, "route_not_found", f"no route {route_id}")
+        entry, added = result
+        return (HTTPStatus.CREATED if added else HTTPStatus.OK), entry.to_json()
+
+    def _answer(
+        self,
+        method: str,
+        request_body: bytes,
+        status: HTTPStatus,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        body = self._send(status, payload, headers)
+        self._record(method, request_body, status, headers or {}, body)
+
+    def _record(
+        self,
+        method: str,
+        body: bytes,
+        status: int | None,
+        headers: dict[str, str],
+        response_body: bytes,
+    ) -> None:
+        self.emulator.exchanges.append(
+            Exchange(
+                method=method,
+                path=urlsplit(self.path).path,
+                content_type=self.headers.get("Content-Type"),
+                body=body,
+                bearer=(self.headers.get("Authorization") or "").startswith("Bearer "),
+                status=status,
+                response_headers={"Content-Type": "application/json", **headers}
+                if response_body
+                else dict(headers),
+                response_body=response_body,
+            )
+        )
+
+    def _send(
+        self, status: HTTPStatus, payload: Any, headers: dict[str, str] | None = None
+    ) -> bytes:
+        body = b"" if payload is None else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if body:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("client went away before the answer")
+        return body
+
+
+def _error(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _client_request(body: bytes) -> tuple[str, str]:
+    try:
+        request = json.loads(body)
+    except ValueError:
+        raise _ApiError(HTTPStatus.BAD_REQUEST, "invalid_json", "body is not JSON") from None
+    if not isinstance(request, dict):
+        raise _ApiError(HTTPStatus.BAD_REQUEST, "invalid_body", "body must be an object")
+    beat_id, description = request.get("beatId"), request.get("description")
+    if not isinstance(beat_id, str) or not rules.BEAT_ID.fullmatch(beat_id):
+        raise _ApiError(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "invalid_beat_id",
+            f"beatId must be {rules.BEAT_ID_FORM}",
+        )
+    if not isinstance(description, str) or len(description) > 200:
+        raise _ApiError(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "invalid_description",
+            "description must be a string of at most 200 characters",
+        )
+    return beat_id, description

@@ -1,0 +1,135 @@
+"""The emulator's routes and Client Access Lists, in memory, safe to use from many threads."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from lkps import rules
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One client on a route's Client Access List."""
+
+    client_id: str
+    beat_id: str
+    description: str
+    status: str
+    added_at: str
+    added_by: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "clientId": self.client_id,
+            "beatId": self.beat_id,
+            "description": self.description,
+            "status": self.status,
+            "addedAt": self.added_at,
+            "addedBy": self.added_by,
+        }
+
+
+@dataclass
+class RouteState:
+    """A route, whether its owners approve additions, and its entries keyed by client ID."""
+
+    id: str
+    environment: str
+    region: str
+    requires_approval: bool = False
+    entries: dict[str, Entry] = field(default_factory=dict)
+
+
+class OcelotStore:
+    """The four LKPS routes with their lists; every change and count is taken under one lock."""
+
+    def __init__(self, approval_routes: frozenset[str] = frozenset()) -> None:
+        self._lock = threading.Lock()
+        self._routes: dict[str, RouteState] = {}
+        for environment in rules.ENVIRONMENTS:
+            for region in rules.REGIONS:
+                route_id = rules.lkps_host(region, environment)
+                self._routes[route_id] = RouteState(
+                    route_id, environment, region, route_id in approval_routes
+                )
+        self.writes: Counter[str] = Counter()
+
+    def route_json(self, route_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            route = self._routes.get(route_id)
+            if route is None:
+                return None
+            return {
+                "id": route.id,
+                "environment": route.environment,
+                "region": route.region,
+                "clientAccessList": [e.to_json() for e in route.entries.values()],
+            }
+
+    def put(
+        self, route_id: str, client_id: str, beat_id: str, description: str, caller: str
+    ) -> tuple[Entry, bool] | None:
+        """Adds or updates an entry; None for an unknown route; True when it was added."""
+        key = client_id.lower()
+        with self._lock:
+            route = self._routes.get(route_id)
+            if route is None:
+                return None
+            existing = route.entries.get(key)
+            self.writes["put"] += 1
+            if existing is not None:
+                updated = replace(existing, beat_id=beat_id, description=description)
+                route.entries[key] = updated
+                return updated, False
+            entry = Entry(
+                client_id=key,
+                beat_id=beat_id,
+                description=description,
+                status="pending" if route.requires_approval else "active",
+                added_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                added_by=caller,
+            )
+            route.entries[key] = entry
+            return entry, True
+
+    def delete(self, route_id: str, client_id: str) -> bool | None:
+        """Removes an entry; None for an unknown route, False when the entry was not there."""
+        with self._lock:
+            route = self._routes.get(route_id)
+            if route is None:
+                return None
+            self.writes["delete"] += 1
+            return route.entries.pop(client_id.lower(), None) is not None
+
+    def approve(self, route_id: str, client_id: str) -> None:
+        """What a route owner does in the UI: a pending entry becomes active."""
+        with self._lock:
+            entries = self._routes[route_id].entries
+            entries[client_id.lower()] = replace(entries[client_id.lower()], status="active")
+
+    def entries(self, route_id: str) -> dict[str, Entry]:
+        with self._lock:
+            return dict(self._routes[route_id].entries)
+
+    def add_foreign(self, route_id: str, client_id: str, beat_id: str = "BEAT00000001") -> None:
+        """An entry some other team added by hand, which this project must never touch."""
+        self.put(route_id, client_id, beat_id, "added in the Ocelot UI", caller="someone@ui")
+        with self._lock:
+            self.writes["put"] -= 1
+
+    def remove_out_of_band(self, route_id: str, client_id: str) -> None:
+        """A person removing an entry in the UI."""
+        with self._lock:
+            del self._routes[route_id].entries[client_id.lower()]
+
+    def edit_out_of_band(self, route_id: str, client_id: str, description: str) -> None:
+        """A person editing an entry's description in the UI."""
+        with self._lock:
+            entries = self._routes[route_id].entries
+            entries[client_id.lower()] = replace(
+                entries[client_id.lower()], description=description
+            )

@@ -1,0 +1,110 @@
+"""The Ocelot adapter's retry rules with a scripted transport; loopback tests cover the rest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from components.ocelot.api import OcelotClient, OcelotPermanentError, OcelotTransientError
+from tests.ocelot_fixtures import CLIENT, NP_EU
+
+ENTRY = {
+    "clientId": CLIENT,
+    "beatId": "BEAT12345678",
+    "description": "d",
+    "status": "active",
+    "addedAt": "2026-01-01T00:00:00Z",
+    "addedBy": "x",
+}
+
+
+def _scripted(answers: list[httpx.Response | Exception]) -> tuple[httpx.MockTransport, list[float]]:
+    pending: Iterator[httpx.Response | Exception] = iter(answers)
+    times: list[float] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        times.append(time.monotonic())
+        answer = next(pending)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return httpx.MockTransport(handle), times
+
+
+def _client(transport: httpx.MockTransport, deadline: float = 10.0) -> OcelotClient:
+    return OcelotClient(
+        "https://ocelot.test/api", lambda: "t", deadline=deadline, backoff=0.01, transport=transport
+    )
+
+
+def _error(status: int, **headers: str) -> httpx.Response:
+    body = {"error": {"code": f"c{status}", "message": f"m{status}"}}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def test_retry_after_is_honoured() -> None:
+    transport, times = _scripted(
+        [_error(429, **{"Retry-After": "1"}), httpx.Response(201, json=ENTRY)]
+    )
+    entry = _client(transport).put_client(NP_EU, CLIENT, "BEAT12345678", "d")
+    assert entry.client_id == CLIENT
+    assert len(times) == 2
+    assert times[1] - times[0] >= 1.0
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        _error(502),
+        _error(503),
+        _error(504),
+        _error(500),
+        httpx.ReadTimeout("slow"),
+        httpx.ConnectError("refused"),
+        httpx.RemoteProtocolError("dropped"),
+    ],
+    ids=["502", "503", "504", "500", "timeout", "connect", "dropped"],
+)
+def test_transient_failures_are_retried(failure: httpx.Response | Exception) -> None:
+    transport, times = _scripted([failure, failure, httpx.Response(200, json=ENTRY)])
+    assert _client(transport).put_client(NP_EU, CLIENT, "BEAT12345678", "d").status == "active"
+    assert len(times) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_permanent_failures_are_not_retried(status: int) -> None:
+    transport, times = _scripted([_error(status), httpx.Response(200, json=ENTRY)])
+    with pytest.raises(OcelotPermanentError) as caught:
+        _client(transport).put_client(NP_EU, CLIENT, "BEAT12345678", "d")
+    assert len(times) == 1
+    assert caught.value.status == status
+    assert str(caught.value) == (
+        f"Ocelot add failed for route {NP_EU}, client ID {CLIENT}: HTTP {status}: "
+        f"c{status}: m{status}"
+    )
+
+
+def test_the_deadline_bounds_the_retries() -> None:
+    transport, times = _scripted([_error(503)] * 1000)
+    started = time.monotonic()
+    with pytest.raises(OcelotTransientError, match="HTTP 503: c503: m503"):
+        _client(transport, deadline=0.5).get_route(NP_EU)
+    assert time.monotonic() - started < 1.5
+    assert len(times) > 1
+
+
+def test_a_non_json_answer_is_a_clear_error() -> None:
+    transport, _ = _scripted([httpx.Response(200, text="<html>login</html>")])
+    with pytest.raises(OcelotPermanentError, match="HTTP 200: the response is not JSON"):
+        _client(transport).get_route(NP_EU)
+
+
+def test_an_unknown_route_reads_as_none_and_a_missing_entry_deletes_as_false() -> None:
+    transport, _ = _scripted([_error(404), _error(404)])
+    client = _client(transport)
+    assert client.get_route(NP_EU) is None
+    assert client.delete_client(NP_EU, CLIENT) is False
