@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Final, Literal, TypeVar
 
 import httpx
@@ -96,10 +96,17 @@ class OcelotTransientError(OcelotError):
         self.retry_after = retry_after
 
 
-@cache
+_tls_lock = threading.Lock()
+_tls: ssl.SSLContext | None = None
+
+
 def _tls_context() -> ssl.SSLContext:
-    """One TLS context per process: building it per request costs more than the request."""
-    return ssl.create_default_context()
+    """One TLS context per process: building one costs more than a request on a fast network."""
+    global _tls  # noqa: PLW0603 - built once, on first use
+    with _tls_lock:
+        if _tls is None:
+            _tls = ssl.create_default_context()
+        return _tls
 
 
 def _api_message(response: httpx.Response) -> str:
