@@ -236,11 +236,7 @@ def _consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
     """Rules across keys, checked on the raw values so that they are reported with field errors."""
     problems: list[str] = []
     environment = raw.get("environment")
-    if (
-        environment in rules.ENVIRONMENTS
-        and stack != environment
-        and not stack.startswith(f"{environment}-")
-    ):
+    if environment in rules.ENVIRONMENTS and rules.environment_of_stack(stack) != environment:
         problems.append(
             f"environment: '{environment}' does not match stack '{stack}' "
             f"(a stack of environment '{environment}' is named '{environment}' "

@@ -9,7 +9,7 @@ import pulumi
 from components.environment import LkpsEnvironment, LkpsEnvironmentArgs
 from components.onboarded_application import OnboardedApplication
 from lkps import rules
-from lkps.config import ApplicationSettings, ConfigError, load_settings
+from lkps.config import ApplicationSettings, ConfigError, StackSettings, load_settings
 
 
 def today_utc() -> date:
@@ -22,13 +22,20 @@ def run(today: date | None = None) -> LkpsEnvironment:
         settings = load_settings()
     except ConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
+    return build(settings, today or today_utc())
+
+
+def build(settings: StackSettings, today: date) -> LkpsEnvironment:
+    """The resources and outputs of one environment, from settings already validated."""
     environment = LkpsEnvironment(
         "lkps",
-        LkpsEnvironmentArgs(settings=settings, today=today or today_utc()),
+        LkpsEnvironmentArgs(settings=settings, today=today),
     )
     pulumi.export("environment", settings.environment)
     pulumi.export("tenantId", settings.tenant_id)
     pulumi.export("lkpsScope", rules.lkps_scope(settings.environment))
+    pulumi.export("ocelotApiUrl", settings.ocelot.api_url)
+    pulumi.export("ocelotTokenScope", settings.ocelot.token_scope)
     pulumi.export(
         "applications",
         {

@@ -49,6 +49,16 @@ def is_non_prod_value(value: str) -> bool:
     return NON_PROD_MARKER.search(value) is not None
 
 
+def environment_of_stack(stack: str) -> Environment | None:
+    """The environment a stack name stands for: `np`, `prod`, `np-<suffix>` or `prod-<suffix>`."""
+    return next((e for e in ENVIRONMENTS if stack == e or stack.startswith(f"{e}-")), None)
+
+
+def stack_of_urn(urn: str) -> str:
+    """The stack name in a resource URN (`urn:pulumi:<stack>::<project>::<type>::<name>`)."""
+    return urn.removeprefix("urn:pulumi:").split("::", 1)[0]
+
+
 def is_loopback_url(value: str) -> bool:
     """Whether a URL points at this machine over plain HTTP (the Ocelot emulator)."""
     return (

@@ -292,8 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
         payload: Any,
         headers: dict[str, str] | None = None,
     ) -> None:
-        body = self._send(status, payload, headers)
+        body = _encode(payload)
         self._record(method, request_body, status, headers or {}, body)
+        self._send(status, payload, headers)
 
     def _record(
         self,
@@ -320,8 +321,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(
         self, status: HTTPStatus, payload: Any, headers: dict[str, str] | None = None
-    ) -> bytes:
-        body = b"" if payload is None else json.dumps(payload).encode()
+    ) -> None:
+        body = _encode(payload)
         try:
             self.send_response(status)
             for name, value in (headers or {}).items():
@@ -333,7 +334,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             log.debug("client went away before the answer")
-        return body
+
+
+def _encode(payload: Any) -> bytes:
+    return b"" if payload is None else json.dumps(payload).encode()
 
 
 def _error(code: str, message: str) -> dict[str, dict[str, str]]:

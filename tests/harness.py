@@ -20,9 +20,11 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
 
-from lkps.program import run
+from lkps.config import StackSettings
+from lkps.program import build, run
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "lkps-onboarding"
@@ -66,6 +68,7 @@ class Registration:
     delete_before_replace: bool
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
 class AzureMocks(pulumi_mocks.Mocks):
@@ -135,6 +138,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     delete_before_replace=request.deleteBeforeReplace,
                     inputs=rpc.deserialize_properties(request.object),
                     outputs=self.resources[response.urn].state,
+                    property_dependencies={
+                        key: list(deps.urns) for key, deps in request.propertyDependencies.items()
+                    },
                 )
             )
         return response
@@ -184,13 +190,17 @@ def run_program(
     today: date,
     preview: bool = False,
     route_status: str = "active",
+    settings_override: StackSettings | None = None,
 ) -> ProgramRun:
-    """Run the real program under mocks with the given raw config, stack name and clock."""
+    """Run the real program under mocks with the given raw config, stack name and clock.
+
+    `settings_override` skips config validation, to build what a broken program would.
+    """
     mocks = AzureMocks(route_status)
     monitor = RecordingMonitor(mocks)
     engine_log = _EngineLog()
     pickle._Pickler._batch_setitems = _PICKLER_BATCH_SETITEMS  # type: ignore[attr-defined]
-    settings.ROOT.set(None)
+    runtime_settings.ROOT.set(None)
     pulumi.runtime.set_all_config(as_engine_config(raw_config))
     pulumi.runtime.set_mocks(
         mocks,
@@ -204,7 +214,10 @@ def run_program(
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
-        environment = run(today=today)
+        if settings_override is None:
+            environment = run(today=today)
+        else:
+            environment = build(settings_override, today)
         stack_outputs = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
 
         async def collect() -> None:

@@ -55,7 +55,7 @@ def _response(exchange: Exchange) -> MockResponse:
 
 def _validate_all(openapi: OpenAPI, emulator: OcelotEmulator) -> set[tuple[str, int | None]]:
     seen = set()
-    for exchange in emulator.exchanges:
+    for exchange in list(emulator.exchanges):
         request = _request(emulator, exchange)
         if exchange.status not in (400, 422):  # answers to requests that break the contract
             openapi.validate_request(request)

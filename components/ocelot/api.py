@@ -102,7 +102,7 @@ _tls: ssl.SSLContext | None = None
 
 def _tls_context() -> ssl.SSLContext:
     """One TLS context per process: building one costs more than a request on a fast network."""
-    global _tls  # noqa: PLW0603 - built once, on first use
+    global _tls
     with _tls_lock:
         if _tls is None:
             _tls = ssl.create_default_context()

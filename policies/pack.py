@@ -1,0 +1,163 @@
+"""The policies of the pack, each with its level, severity, remediation and config schema."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyConfigSchema,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationPolicy,
+)
+
+from policies.credentials import (
+    DEFAULT_MAX_LIFETIME_DAYS,
+    client_secret_lifetime,
+    no_plaintext_secret_outputs,
+    vault_secret_expiry,
+)
+from policies.naming import entra_display_name, vault_secret_name
+from policies.protection import prod_protection
+from policies.registration import DEFAULT_MIN_OWNERS, app_owners, beat_id, one_registration_per_app
+from policies.separation import environment_separation, stack_outputs_environment
+
+PACK_NAME: Final = "lkps-onboarding"
+MANDATORY: Final = EnforcementLevel.MANDATORY
+CONFIG_FILES: Final = "Stack configs live in Pulumi.<stack>.yaml under 'lkps-onboarding:'."
+
+POLICIES: Final[list[Policy]] = [
+    ResourceValidationPolicy(
+        name="entra-display-name",
+        description="Entra display names are uppercase words joined by hyphens, ending in -NP "
+        "in np and not in prod.",
+        validate=entra_display_name,
+        enforcement_level=MANDATORY,
+        severity=Severity.MEDIUM,
+        remediation_steps="Set applications[].name to the base name (e.g. MY-LIVEKIT-AGENT) and "
+        "let the program add -NP in np. " + CONFIG_FILES,
+    ),
+    ResourceValidationPolicy(
+        name="vault-secret-name",
+        description="Key Vault secret names are explicit and derived from the app's display name.",
+        validate=vault_secret_name,
+        enforcement_level=MANDATORY,
+        severity=Severity.MEDIUM,
+        remediation_steps="Create vault secrets through RotatingClientSecret, which names them "
+        "'<display name in lowercase>-client-secret'.",
+    ),
+    ResourceValidationPolicy(
+        name="environment-separation",
+        description="Ocelot routes, Key Vaults, resource groups, LKPS scopes and environment tags "
+        "belong to the stack's environment.",
+        validate=environment_separation,
+        enforcement_level=MANDATORY,
+        severity=Severity.CRITICAL,
+        config_schema=PolicyConfigSchema(
+            properties={
+                "vaultNamePattern": {
+                    "type": "string",
+                    "description": "Regular expression every vault name of the stack matches.",
+                },
+                "resourceGroupPattern": {
+                    "type": "string",
+                    "description": "Regular expression every vault's resource group matches.",
+                },
+            }
+        ),
+        remediation_steps="Use the vault, resource group and regions of this environment in "
+        "the stack's config; an np stack never points at prod, nor the reverse. " + CONFIG_FILES,
+    ),
+    StackValidationPolicy(
+        name="stack-outputs-environment",
+        description="The stack's environment, LKPS scope, Ocelot API and Ocelot scope match the "
+        "stack name.",
+        validate=stack_outputs_environment,
+        enforcement_level=MANDATORY,
+        severity=Severity.CRITICAL,
+        remediation_steps="Set environment, ocelot.apiUrl and ocelot.tokenScope to this "
+        "environment's values. " + CONFIG_FILES,
+    ),
+    StackValidationPolicy(
+        name="one-registration-per-app",
+        description="No two app registrations share a display name, and Ocelot entries take "
+        "their client IDs from this stack's registrations.",
+        validate=one_registration_per_app,
+        enforcement_level=MANDATORY,
+        severity=Severity.HIGH,
+        remediation_steps="Give every application its own name; pass Application.client_id to "
+        "OcelotRouteAccess instead of a copied GUID.",
+    ),
+    ResourceValidationPolicy(
+        name="beat-id",
+        description="Every app registration carries a BEAT ID ('BEAT' + 8 digits).",
+        validate=beat_id,
+        enforcement_level=MANDATORY,
+        severity=Severity.MEDIUM,
+        remediation_steps="Register the application in BEAT and set applications[].beatId.",
+    ),
+    ResourceValidationPolicy(
+        name="app-owners",
+        description="Every app registration has at least minOwners owners.",
+        validate=app_owners,
+        enforcement_level=MANDATORY,
+        severity=Severity.MEDIUM,
+        config_schema=PolicyConfigSchema(
+            properties={
+                "minOwners": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": DEFAULT_MIN_OWNERS,
+                    "description": "Least number of owners, the deploying principal included.",
+                }
+            }
+        ),
+        remediation_steps="Add team members' Entra object IDs to applications[].owners.",
+    ),
+    ResourceValidationPolicy(
+        name="client-secret-lifetime",
+        description="Every client secret has an explicit end date within maxLifetimeDays.",
+        validate=client_secret_lifetime,
+        enforcement_level=MANDATORY,
+        severity=Severity.HIGH,
+        config_schema=PolicyConfigSchema(
+            properties={
+                "maxLifetimeDays": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": DEFAULT_MAX_LIFETIME_DAYS,
+                    "description": "Longest allowed time from now to a secret's end date.",
+                }
+            }
+        ),
+        remediation_steps="Lower secretLifetimeDays in the stack config. " + CONFIG_FILES,
+    ),
+    ResourceValidationPolicy(
+        name="vault-secret-expiry",
+        description="Every vault secret holding a client secret has an expiry and a content type.",
+        validate=vault_secret_expiry,
+        enforcement_level=MANDATORY,
+        severity=Severity.HIGH,
+        remediation_steps="Create vault secrets through RotatingClientSecret, which sets both.",
+    ),
+    StackValidationPolicy(
+        name="no-plaintext-secret-outputs",
+        description="No stack output holds a client secret or a value named like a credential.",
+        validate=no_plaintext_secret_outputs,
+        enforcement_level=MANDATORY,
+        severity=Severity.CRITICAL,
+        remediation_steps="Remove the output; consumers read the secret from Key Vault.",
+    ),
+    ResourceValidationPolicy(
+        name="prod-protection",
+        description="In prod, app registrations, service principals and vault secrets are "
+        "protected from deletion.",
+        validate=prod_protection,
+        enforcement_level=MANDATORY,
+        severity=Severity.HIGH,
+        remediation_steps="Leave 'protect' unset or true in the prod stack config; to remove "
+        "a prod app on purpose, use 'pulumi state unprotect' in a reviewed change.",
+    ),
+]
