@@ -1,0 +1,127 @@
+"""The real Pulumi engine: the CLI on PATH, a file:// backend in a temp dir, the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from ocelot_emulator import OcelotEmulator, OcelotStore
+from tests.ocelot_fixtures import CANARY_TOKEN, FOREIGN_CLIENT, NP_EU, NP_US, SCOPE
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "lkps-onboarding"
+PASSPHRASE = "engine-tests-passphrase"
+MIN_CLI_VERSION = (3, 181, 0)
+
+
+@pytest.fixture(scope="session")
+def pulumi_cli() -> str:
+    """The CLI the README's test command put on PATH; missing is a failure, never a skip."""
+    tools = ROOT / ".tools" / "pulumi" / "bin"
+    path = shutil.which("pulumi", path=f"{tools}{os.pathsep}{os.environ.get('PATH', '')}")
+    if path is None:
+        pytest.fail("no Pulumi CLI: run scripts/test, which finds or builds it", pytrace=False)
+    version = subprocess.run(  # noqa: S603 - the CLI found above
+        [path, "version"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    parsed = tuple(int(part) for part in version.lstrip("v").split("-")[0].split(".")[:3])
+    if parsed < MIN_CLI_VERSION:
+        pytest.fail(f"Pulumi CLI {version} is older than 3.181 (inline programs)", pytrace=False)
+    if shutil.which("pulumi-resource-pulumi-python", path=str(Path(path).parent)) is None:
+        pytest.fail("pulumi-resource-pulumi-python is not beside the CLI", pytrace=False)
+    return path
+
+
+@dataclass
+class EngineStack:
+    """A stack of an inline program on a file:// backend, with its emulator and state dir."""
+
+    stack: auto.Stack
+    emulator: OcelotEmulator
+    backend: Path
+    config: dict[str, Any]
+
+    def set_config(self, key: str, value: str, secret: bool = False) -> None:
+        self.stack.set_config(f"{PROJECT}:{key}", auto.ConfigValue(value, secret=secret))
+        self.config[key] = value
+
+    def state_text(self) -> str:
+        return "\n".join(p.read_text() for p in self.backend.rglob("*.json"))
+
+
+def _env(pulumi_cli: str, home: Path) -> dict[str, str]:
+    bin_dir = str(Path(pulumi_cli).parent)
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PULUMI_HOME": str(home),
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_PYTHON_CMD": str(ROOT / ".venv" / "bin" / "python"),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "false",
+    }
+
+
+@pytest.fixture
+def engine_stack(
+    pulumi_cli: str, tmp_path: Path
+) -> Iterator[Callable[[Callable[[], None]], EngineStack]]:
+    """Builds an np stack of the given inline program against a fresh emulator."""
+    emulators: list[OcelotEmulator] = []
+
+    def make(program: Callable[[], None]) -> EngineStack:
+        emulator = OcelotEmulator(
+            tokens=frozenset({CANARY_TOKEN}), store=OcelotStore(approval_routes=frozenset())
+        ).start()
+        emulators.append(emulator)
+        emulator.store.add_foreign(NP_EU, FOREIGN_CLIENT)
+        emulator.store.add_foreign(NP_US, FOREIGN_CLIENT)
+        backend = tmp_path / "state"
+        backend.mkdir()
+        env = _env(pulumi_cli, tmp_path / "home")
+        settings = auto.ProjectSettings(
+            name=PROJECT,
+            runtime="python",
+            backend=auto.ProjectBackend(url=f"file://{backend}"),
+        )
+        stack = auto.create_or_select_stack(
+            stack_name="np",
+            project_name=PROJECT,
+            program=program,
+            opts=auto.LocalWorkspaceOptions(
+                work_dir=str(tmp_path),
+                pulumi_home=str(tmp_path / "home"),
+                env_vars=env,
+                project_settings=settings,
+                secrets_provider="passphrase",
+                pulumi_command=auto.PulumiCommand(root=str(Path(pulumi_cli).parent.parent)),
+            ),
+        )
+        engine = EngineStack(stack, emulator, backend, {})
+        engine.set_config("environment", "np")
+        engine.set_config(
+            "ocelot",
+            json.dumps(
+                {
+                    "apiUrl": emulator.base_url,
+                    "tokenScope": SCOPE,
+                    "requestTimeoutSeconds": 2,
+                    "retryDeadlineSeconds": 20,
+                }
+            ),
+        )
+        engine.set_config("ocelotToken", CANARY_TOKEN, secret=True)
+        return engine
+
+    yield make
+    for emulator in emulators:
+        emulator.stop()
