@@ -31,11 +31,10 @@ M = TypeVar("M", bound=BaseModel)
 class ConfigError(Exception):
     """Invalid stack config; `problems` holds one line per problem, each naming its key."""
 
-    def __init__(self, stack: str, problems: list[str]) -> None:
-        self.stack = stack
+    def __init__(self, subject: str, problems: list[str]) -> None:
         self.problems = problems
         lines = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"stack '{stack}' has {len(problems)} config problem(s):\n{lines}")
+        super().__init__(f"{subject} has {len(problems)} config problem(s):\n{lines}")
 
 
 def _matching(pattern: Any, form: str) -> AfterValidator:
@@ -332,15 +331,15 @@ def parse_settings(
             "pulumi config set --secret ocelotToken (then rotate the exposed token)"
         )
     if problems or settings is None:
-        raise ConfigError(stack, list(dict.fromkeys(problems)))
+        raise ConfigError(f"stack '{stack}'", list(dict.fromkeys(problems)))
     return settings
 
 
-def parse_ocelot_access_settings(raw: Mapping[str, Any], stack: str) -> OcelotAccessSettings:
+def parse_ocelot_access_settings(raw: Mapping[str, Any]) -> OcelotAccessSettings:
     """Validate the config the Ocelot provider needs; raise ConfigError listing all problems."""
     settings, problems = _validate(OcelotAccessSettings, raw, secret_keys={"ocelotToken"})
     if problems or settings is None:
-        raise ConfigError(stack, problems)
+        raise ConfigError("the Ocelot provider's stack config", problems)
     return settings
 
 

@@ -66,7 +66,7 @@ class OcelotRouteAccessProvider(ResourceProvider):
             if req.config.get(key) is not None
         }
         try:
-            self._settings = parse_ocelot_access_settings(raw, stack="(Ocelot provider)")
+            self._settings = parse_ocelot_access_settings(raw)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
 
