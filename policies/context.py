@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -46,12 +47,11 @@ def resource_rule(
     def decorate(
         rule: Callable[[ResourceValidationArgs, ReportViolation], None],
     ) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+        @functools.wraps(rule)
         def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
             if args.resource_type == resource_type:
                 rule(args, report)
 
-        validate.__name__ = rule.__name__
-        validate.__doc__ = rule.__doc__
         return validate
 
     return decorate

@@ -1,7 +1,7 @@
 """Ocelot's route access API: the one module that knows its paths, bodies, errors and retries.
 
 Every failure is an `OcelotError` naming the operation, the route, the client ID, the HTTP
-status and the API's message; never the token. `OcelotTransientError` (429, 502, 503, 504,
+status and the API's message; never the token. `OcelotTransientError` (429, 5xx,
 timeouts, connection failures) is retried with jittered exponential backoff, honouring
 `Retry-After`, until a total deadline; `OcelotPermanentError` (any other status) is not.
 """
@@ -14,16 +14,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Literal
 
 import httpx
 import tenacity
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Status = Literal["active", "pending"]
-TRANSIENT_STATUSES: Final = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -61,6 +59,24 @@ class Route:
     def entry(self, client_id: str) -> ClientEntry | None:
         wanted = client_id.lower()
         return next((c for c in self.clients if c.client_id == wanted), None)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One API call: what it does (for error messages), and its method, target and body."""
+
+    operation: str
+    method: str
+    route_id: str
+    client_id: str | None
+    body: dict[str, str] | None = None
+    whole_route: bool = False
+
+    @property
+    def path(self) -> str:
+        if self.whole_route:
+            return f"/routes/{self.route_id}"
+        return f"/routes/{self.route_id}/clients/{self.client_id}"
 
 
 class OcelotError(Exception):
@@ -164,7 +180,7 @@ class OcelotClient:
     def get_route(self, route_id: str, client_id: str | None = None) -> Route | None:
         """The route and its list, or None when Ocelot does not know the route."""
         try:
-            body = self._call("GET", f"/routes/{route_id}", route_id, client_id, "read")
+            body = self._call(_Call("read", "GET", route_id, client_id, whole_route=True))
         except OcelotPermanentError as exc:
             if exc.status == 404:
                 return None
@@ -180,37 +196,20 @@ class OcelotClient:
         self, route_id: str, client_id: str, beat_id: str, description: str
     ) -> ClientEntry:
         """Adds the client ID to the route's list, or updates its metadata when it is there."""
-        body = self._call(
-            "PUT",
-            f"/routes/{route_id}/clients/{client_id}",
-            route_id,
-            client_id,
-            "add",
-            json={"beatId": beat_id, "description": description},
-        )
-        return ClientEntry.from_json(body)
+        body = {"beatId": beat_id, "description": description}
+        return ClientEntry.from_json(self._call(_Call("add", "PUT", route_id, client_id, body)))
 
     def delete_client(self, route_id: str, client_id: str) -> bool:
         """Removes the client ID from the route's list; False when it was not there."""
         try:
-            self._call(
-                "DELETE", f"/routes/{route_id}/clients/{client_id}", route_id, client_id, "remove"
-            )
+            self._call(_Call("remove", "DELETE", route_id, client_id))
         except OcelotPermanentError as exc:
             if exc.status == 404:
                 return False
             raise
         return True
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        route_id: str,
-        client_id: str | None,
-        operation: str,
-        json: dict[str, str] | None = None,
-    ) -> Any:
+    def _call(self, call: _Call) -> Any:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(OcelotTransientError),
             stop=tenacity.stop_before_delay(self._deadline),
@@ -220,7 +219,7 @@ class OcelotClient:
         )
         for attempt in retrying:
             with attempt:
-                return self._send(method, path, route_id, client_id, operation, json)
+                return self._send(call)
         raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
 
     @staticmethod
@@ -239,20 +238,12 @@ class OcelotClient:
         ) as client:
             yield client
 
-    def _send(
-        self,
-        method: str,
-        path: str,
-        route_id: str,
-        client_id: str | None,
-        operation: str,
-        json: dict[str, str] | None,
-    ) -> Any:
+    def _send(self, call: _Call) -> Any:
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
-        failure = (operation, route_id, client_id)
+        failure = (call.operation, call.route_id, call.client_id)
         try:
             with self._http() as http:
-                response = http.request(method, path, headers=headers, json=json)
+                response = http.request(call.method, call.path, headers=headers, json=call.body)
         except httpx.TimeoutException as exc:
             raise OcelotTransientError(
                 *failure, None, f"no answer within {self._timeout}s ({type(exc).__name__})"
@@ -261,15 +252,13 @@ class OcelotClient:
             raise OcelotTransientError(
                 *failure, None, f"connection failed ({type(exc).__name__})"
             ) from None
-        if response.status_code in TRANSIENT_STATUSES:
+        if response.status_code == 429 or response.status_code >= 500:
             raise OcelotTransientError(
                 *failure,
                 response.status_code,
                 _api_message(response),
                 retry_after=_retry_after(response),
             )
-        if response.status_code >= 500:
-            raise OcelotTransientError(*failure, response.status_code, _api_message(response))
         if response.status_code >= 400:
             raise OcelotPermanentError(*failure, response.status_code, _api_message(response))
         if response.status_code == 204 or not response.content:
