@@ -80,7 +80,7 @@ def engine_stack(
 
     def make(program: Callable[[], None]) -> EngineStack:
         emulator = OcelotEmulator(
-            tokens=frozenset({CANARY_TOKEN}), store=OcelotStore(approval_routes=frozenset())
+            tokens=frozenset({CANARY_TOKEN}), store=OcelotStore(approval_routes=frozenset({NP_US}))
         ).start()
         emulators.append(emulator)
         emulator.store.add_foreign(NP_EU, FOREIGN_CLIENT)

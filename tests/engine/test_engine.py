@@ -74,6 +74,11 @@ def test_up_adds_entries_and_a_second_up_changes_nothing(engine: EngineStack) ->
 
     up = engine.stack.up()
     assert _changes(up.summary).get("create") == 3
+    assert (
+        "the client ID waits for approval by the route's owners in the Ocelot UI: "
+        f"https://devtools-np.bayer.com/ocelot?route={NP_US}" in up.stdout
+    )
+    assert f"route={NP_EU}" not in up.stdout
     assert set(engine.emulator.store.entries(NP_EU)) == {CLIENT, FOREIGN_CLIENT}
     assert set(engine.emulator.store.entries(NP_US)) == {CLIENT, FOREIGN_CLIENT}
     writes = dict(engine.emulator.store.writes)
