@@ -5,6 +5,8 @@ UV_VERSION="0.13.9"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 export UV_PROJECT_ENVIRONMENT="$ROOT/.venv"
+# Trust the machine's CA store (registries may sit behind a TLS-inspecting mirror).
+export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-true}"
 export PATH="$TOOLS/bin:$PATH"
 
 if ! uv --version 2>/dev/null | grep -q "^uv $UV_VERSION"; then
