@@ -125,7 +125,7 @@ class ApplicationSettings(_Settings):
     beat_id: BeatId
     owners: Annotated[list[Guid], AfterValidator(_unique)]
     regions: Annotated[list[Region], Field(min_length=1), AfterValidator(_unique)]
-    description: Annotated[str, Field(max_length=200)] = ""
+    description: Annotated[str, Field(max_length=rules.DESCRIPTION_MAX_LENGTH)] = ""
 
     def display_name(self, environment: Environment) -> str:
         return rules.display_name(self.name, environment)
@@ -276,12 +276,13 @@ def _consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
                     f"least {minimum} (minimumOwners) Entra object IDs"
                 )
 
-    if isinstance(environment, str) and environment in rules.ENVIRONMENTS:
-        problems.extend(_environment_problems(raw, environment))
+    known = next((e for e in rules.ENVIRONMENTS if e == environment), None)
+    if known is not None:
+        problems.extend(_environment_problems(raw, known))
     return problems
 
 
-def _environment_problems(raw: Mapping[str, Any], environment: str) -> list[str]:
+def _environment_problems(raw: Mapping[str, Any], environment: Environment) -> list[str]:
     values = {
         "keyVault.resourceGroupName": _as_dict(raw.get("keyVault")).get("resourceGroupName"),
         "keyVault.vaultName": _as_dict(raw.get("keyVault")).get("vaultName"),
@@ -290,18 +291,13 @@ def _environment_problems(raw: Mapping[str, Any], environment: str) -> list[str]
     }
     problems = []
     for key, value in values.items():
-        if not isinstance(value, str):
+        if not isinstance(value, str) or rules.fits_environment(value, environment):
             continue
         if rules.is_loopback_url(value):
-            if environment == "prod":
-                problems.append(
-                    f"{key}: '{value}' is a local emulator and must not be used in prod"
-                )
-            continue
-        marked = rules.is_non_prod_value(value)
-        if environment == "prod" and marked:
+            problems.append(f"{key}: '{value}' is a local emulator and must not be used in prod")
+        elif environment == "prod":
             problems.append(f"{key}: '{value}' is a non-prod value and must not be used in prod")
-        elif environment == "np" and not marked:
+        else:
             problems.append(
                 f"{key}: '{value}' is not marked non-prod; in np it must contain "
                 f"an 'np' or 'nonprod' part (e.g. 'kv-lkps-np')"

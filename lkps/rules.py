@@ -40,6 +40,8 @@ RESOURCE_GROUP_NAME_FORM: Final = (
     "1 to 90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'"
 )
 
+DESCRIPTION_MAX_LENGTH: Final = 200
+
 CLIENT_SECRET_DISPLAY_NAME: Final = "lkps-integration"
 CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
 
@@ -47,6 +49,14 @@ CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
 def is_non_prod_value(value: str) -> bool:
     """Whether a name, host or URL is marked as non-prod (a standalone 'np' or 'nonprod' part)."""
     return NON_PROD_MARKER.search(value) is not None
+
+
+def fits_environment(value: str, environment: Environment) -> bool:
+    """Whether a name, host or URL may be used in `environment`: non-prod values only in np,
+    the local emulator's loopback URL only in np, everything else only in prod."""
+    if is_loopback_url(value):
+        return environment == "np"
+    return is_non_prod_value(value) == (environment == "np")
 
 
 def environment_of_stack(stack: str) -> Environment | None:

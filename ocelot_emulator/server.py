@@ -358,10 +358,10 @@ def _client_request(body: bytes) -> tuple[str, str]:
             "invalid_beat_id",
             f"beatId must be {rules.BEAT_ID_FORM}",
         )
-    if not isinstance(description, str) or len(description) > 200:
+    if not isinstance(description, str) or len(description) > rules.DESCRIPTION_MAX_LENGTH:
         raise _ApiError(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid_description",
-            "description must be a string of at most 200 characters",
+            f"description must be a string of at most {rules.DESCRIPTION_MAX_LENGTH} characters",
         )
     return beat_id, description

@@ -23,7 +23,7 @@ from policies.context import (
 def _matches_environment(value: str, environment: Environment, pattern: str | None) -> bool:
     if pattern:
         return re.fullmatch(pattern, value) is not None
-    return rules.is_non_prod_value(value) == (environment == "np")
+    return rules.fits_environment(value, environment)
 
 
 def _pattern_form(environment: Environment, pattern: str | None) -> str:
@@ -103,13 +103,10 @@ def stack_outputs_environment(args: StackValidationArgs, report: ReportViolation
                 report(f"stack output {key} is '{actual}', must be '{value}'", resource.urn)
         for key in ("ocelotApiUrl", "ocelotTokenScope"):
             value = unknowns.get(outputs, key)
-            if not isinstance(value, str):
+            if not isinstance(value, str) or rules.fits_environment(value, environment):
                 continue
             if rules.is_loopback_url(value):
-                if environment == "prod":
-                    report(
-                        f"stack output {key} '{value}' is a local emulator in prod", resource.urn
-                    )
-            elif rules.is_non_prod_value(value) != (environment == "np"):
+                report(f"stack output {key} '{value}' is a local emulator in prod", resource.urn)
+            else:
                 report(f"stack output {key} '{value}' is not a {environment} value", resource.urn)
     unknowns.raise_if_any()

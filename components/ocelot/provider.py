@@ -28,7 +28,6 @@ from lkps.config import ConfigError, OcelotAccessSettings, decode, parse_ocelot_
 
 INPUTS: Final = ("route_id", "client_id", "beat_id", "description")
 REPLACING: Final = ("route_id", "client_id")
-DESCRIPTION_MAX_LENGTH: Final = 200
 
 
 def resource_id(route_id: str, client_id: str) -> str:
@@ -116,9 +115,12 @@ class OcelotRouteAccessProvider(ResourceProvider):
             failures.append(("client_id", f"{client_id!r} must be {rules.GUID_FORM}"))
         if not isinstance(beat_id, str) or not rules.BEAT_ID.fullmatch(beat_id):
             failures.append(("beat_id", f"{beat_id!r} must be {rules.BEAT_ID_FORM}"))
-        if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_LENGTH:
+        if not isinstance(description, str) or len(description) > rules.DESCRIPTION_MAX_LENGTH:
             failures.append(
-                ("description", f"must be a string of at most {DESCRIPTION_MAX_LENGTH} characters")
+                (
+                    "description",
+                    f"must be a string of at most {rules.DESCRIPTION_MAX_LENGTH} characters",
+                )
             )
         return failures
 
