@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,7 +47,8 @@ class OcelotEmulator:
     """Serves the contract on 127.0.0.1 until `stop()`; use as a context manager.
 
     `tokens` are accepted as static bearer tokens; tokens issued by the managed-identity endpoint
-    (`identity_endpoint`, guarded by `identity_header`) are accepted until they expire.
+    (`identity_endpoint`, guarded by `identity_header`) are accepted until they expire, and so
+    are the tokens `token_issuer` vouches for (it names their holder), as Ocelot accepts Entra's.
     """
 
     def __init__(
@@ -56,6 +58,7 @@ class OcelotEmulator:
         faults: FaultPlan | None = None,
         forbidden_routes: frozenset[str] = frozenset(),
         port: int = 0,
+        token_issuer: Callable[[str], str | None] | None = None,
     ) -> None:
         self.store = store or OcelotStore()
         self.faults = faults or FaultPlan()
@@ -64,6 +67,7 @@ class OcelotEmulator:
         self.requests: Counter[str] = Counter()
         self.exchanges: deque[Exchange] = deque(maxlen=20_000)
         self._static_tokens = set(tokens)
+        self._token_issuer = token_issuer
         self._issued: dict[str, float] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
@@ -119,6 +123,10 @@ class OcelotEmulator:
         token = authorization.removeprefix("Bearer ")
         if token in self._static_tokens:
             return "static-token-holder"
+        if self._token_issuer is not None:
+            holder = self._token_issuer(authorization)
+            if holder is not None:
+                return holder
         with self._lock:
             expires_on = self._issued.get(token)
         if expires_on is not None and expires_on > time.time():

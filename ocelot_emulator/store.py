@@ -111,6 +111,33 @@ class OcelotStore:
             entries = self._routes[route_id].entries
             entries[client_id.lower()] = replace(entries[client_id.lower()], status="active")
 
+    def snapshot(self) -> dict[str, Any]:
+        """Every route's approval setting and entries, as JSON-ready data."""
+        with self._lock:
+            return {
+                route.id: {
+                    "requiresApproval": route.requires_approval,
+                    "clientAccessList": [e.to_json() for e in route.entries.values()],
+                }
+                for route in self._routes.values()
+            }
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any]) -> OcelotStore:
+        """A store holding what `snapshot()` saved."""
+        store = cls(frozenset(r for r, s in snapshot.items() if s["requiresApproval"]))
+        for route_id, saved in snapshot.items():
+            for item in saved["clientAccessList"]:
+                store._routes[route_id].entries[item["clientId"]] = Entry(
+                    client_id=item["clientId"],
+                    beat_id=item["beatId"],
+                    description=item["description"],
+                    status=item["status"],
+                    added_at=item["addedAt"],
+                    added_by=item["addedBy"],
+                )
+        return store
+
     def entries(self, route_id: str) -> dict[str, Entry]:
         with self._lock:
             return dict(self._routes[route_id].entries)

@@ -19,15 +19,26 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.ocelot.api import ClientEntry, OcelotClient, OcelotPermanentError
 from components.ocelot.auth import token_source
+from components.ocelot.endpoint import api_base_url
 from lkps import rules
 from lkps.config import ConfigError, OcelotAccessSettings, decode, parse_ocelot_access_settings
 
 INPUTS: Final = ("route_id", "client_id", "beat_id", "description")
 REPLACING: Final = ("route_id", "client_id")
+
+
+def is_unknown(value: Any) -> bool:
+    """Whether an input is not known yet (a preview of a resource another one has not created).
+
+    The provider host deserializes `check` and `diff` inputs keeping unknowns, which arrive as
+    `pulumi.output.Unknown` objects (pulumi/dynamic/__main__.py); older hosts sent the string.
+    """
+    return isinstance(value, Unknown) or value == UNKNOWN
 
 
 def resource_id(route_id: str, client_id: str) -> str:
@@ -79,7 +90,7 @@ class OcelotRouteAccessProvider(ResourceProvider):
         ocelot = self.settings.ocelot
         token = self.settings.ocelot_token
         return OcelotClient(
-            base_url=ocelot.api_url,
+            base_url=api_base_url(ocelot.api_url),
             token=token_source(ocelot.token_scope, token.get_secret_value() if token else None),
             timeout=ocelot.request_timeout_seconds,
             deadline=ocelot.retry_deadline_seconds,
@@ -90,7 +101,7 @@ class OcelotRouteAccessProvider(ResourceProvider):
         failures = [
             CheckFailure(key, reason)
             for key, reason in self._check_failures(inputs)
-            if inputs.get(key) != UNKNOWN
+            if not is_unknown(inputs.get(key))
         ]
         if isinstance(inputs["client_id"], str):
             inputs["client_id"] = inputs["client_id"].lower()
@@ -126,7 +137,7 @@ class OcelotRouteAccessProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [
-            key for key in INPUTS if news.get(key) == UNKNOWN or news.get(key) != olds.get(key)
+            key for key in INPUTS if is_unknown(news.get(key)) or news.get(key) != olds.get(key)
         ]
         replaces = [key for key in changed if key in REPLACING]
         return DiffResult(

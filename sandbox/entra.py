@@ -1,0 +1,954 @@
+"""A local Entra ID, Key Vault and ARM: the subset the stack and its tools use, over real HTTP.
+
+Paths (all on 127.0.0.1):
+- `/graph/v1.0/...`: Microsoft Graph v1.0 applications and service principals, their owners,
+  `addPassword` and `removePassword` (learn.microsoft.com/graph/api/resources/application);
+- `/keyvault/<vault>/...`: Key Vault secrets data plane 7.x: set, get, versions, update,
+  delete with soft delete, deleted secrets, recover and purge
+  (learn.microsoft.com/rest/api/keyvault/secrets);
+- `/arm/subscriptions/...`: ARM `Microsoft.KeyVault/vaults/secrets` PUT and GET, which is how
+  azure-native writes vault secrets (learn.microsoft.com/rest/api/keyvault/keyvault/secrets);
+- `/msi/token`: an App Service style managed-identity endpoint (`IDENTITY_ENDPOINT`,
+  `IDENTITY_HEADER`), which azure-identity's `DefaultAzureCredential` uses;
+- `/<tenant>/oauth2/v2.0/token`: the client credentials flow, which accepts an application's
+  client ID and one of its live client secrets;
+- `/_sandbox/whoami`: the claims of the caller's token (oid, appid, tid), which real providers
+  read from the token itself.
+
+The state is one JSON file, rewritten atomically after each change, so it outlives the process.
+Every Graph, Key Vault and ARM call needs a bearer token issued by this emulator. Error bodies
+follow the documented shapes (`{"error": {"code", "message"}}`); codes the documentation does not
+give are marked as this emulator's own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs, unquote, urlsplit
+
+log = logging.getLogger(__name__)
+
+GRAPH_PREFIX: Final = "/graph/v1.0"
+VAULT_PREFIX: Final = "/keyvault"
+ARM_PREFIX: Final = "/arm"
+TOKEN_PATH: Final = "/msi/token"
+WHOAMI_PATH: Final = "/_sandbox/whoami"
+IDENTITY_HEADER: Final = "X-IDENTITY-HEADER"
+TOKEN_LIFETIME_SECONDS: Final = 3600
+SOFT_DELETE_RETENTION_DAYS: Final = 90
+GRAPH_DIRECTORY_OBJECT: Final = "https://graph.microsoft.com/v1.0/directoryObjects/"
+_ARM_SECRET_PATH: Final = (
+    "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault}"
+    "/secrets/{name}"
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def entra_secret_text() -> str:
+    """A client secret in Entra's shape: 3 characters, '8Q~', then 34 more (40 in all)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.~"
+    return (
+        "".join(secrets.choice(alphabet) for _ in range(3))
+        + "8Q~"
+        + "".join(secrets.choice(alphabet) for _ in range(34))
+    )
+
+
+def random_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a token was issued to: the deploying identity, or an application's client ID."""
+
+    object_id: str
+    client_id: str
+    tenant_id: str
+
+
+class ApiError(Exception):
+    """An answer other than success, with the documented error code where there is one."""
+
+    def __init__(self, status: HTTPStatus, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+class EntraStore:
+    """Directory objects, vaults and their secrets, persisted to `path` after every change."""
+
+    def __init__(
+        self,
+        path: Path,
+        secret_text: Callable[[], str] = entra_secret_text,
+    ) -> None:
+        self.path = path
+        self._secret_text = secret_text
+        self._lock = threading.RLock()
+        self.data: dict[str, Any] = (
+            json.loads(path.read_text())
+            if path.exists()
+            else {"applications": {}, "servicePrincipals": {}, "vaults": {}, "deployer": None}
+        )
+
+    def save(self) -> None:
+        with self._lock:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+            tmp.replace(self.path)
+
+    # -- setup: what exists before the stack runs -------------------------------------------------
+
+    def ensure_deployer(self, tenant_id: str) -> Principal:
+        """The identity the sandbox deploys as, made once and kept."""
+        with self._lock:
+            if self.data["deployer"] is None:
+                self.data["deployer"] = {
+                    "objectId": str(uuid.uuid4()),
+                    "clientId": str(uuid.uuid4()),
+                    "tenantId": tenant_id,
+                }
+                self.save()
+            deployer = self.data["deployer"]
+            return Principal(deployer["objectId"], deployer["clientId"], deployer["tenantId"])
+
+    def ensure_vault(self, subscription_id: str, resource_group: str, vault: str) -> None:
+        """The team's existing vault (the stack never creates it)."""
+        with self._lock:
+            if vault not in self.data["vaults"]:
+                self.data["vaults"][vault] = {
+                    "subscriptionId": subscription_id,
+                    "resourceGroupName": resource_group,
+                    "secrets": {},
+                    "deleted": {},
+                }
+                self.save()
+
+    # -- Graph: applications and service principals ------------------------------------------------
+
+    def _collection(self, kind: str) -> dict[str, dict[str, Any]]:
+        collection: dict[str, dict[str, Any]] = self.data[kind]
+        return collection
+
+    def get_object(self, kind: str, object_id: str) -> dict[str, Any]:
+        with self._lock:
+            found = self._collection(kind).get(object_id.lower())
+            if found is None:
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    f"Resource '{object_id}' does not exist or one of its queried reference-"
+                    "property objects are not present.",
+                )
+            return found
+
+    def list_objects(self, kind: str, field: str | None, value: str | None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                obj
+                for obj in self._collection(kind).values()
+                if field is None or str(obj.get(field, "")).lower() == str(value).lower()
+            ]
+
+    def create_application(self, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
+        if not body.get("displayName"):
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "Request_BadRequest",
+                "Property displayName is required.",
+            )
+        with self._lock:
+            object_id = str(uuid.uuid4())
+            app = {
+                "id": object_id,
+                "appId": str(uuid.uuid4()),
+                "createdDateTime": now_iso(),
+                "publisherDomain": "sandbox.onmicrosoft.com",
+                "signInAudience": "AzureADMyOrg",
+                "passwordCredentials": [],
+                "tags": [],
+                **{k: v for k, v in body.items() if k != "owners@odata.bind"},
+                "owners": _bound_owners(body, caller),
+            }
+            app["id"] = object_id
+            self._collection("applications")[object_id] = app
+            self.save()
+            return app
+
+    def create_service_principal(self, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
+        app_id = str(body.get("appId", "")).lower()
+        with self._lock:
+            apps = [a for a in self._collection("applications").values() if a["appId"] == app_id]
+            if not apps:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "The appId of the service principal does not reference a valid application "
+                    "object.",
+                )
+            if any(sp["appId"] == app_id for sp in self._collection("servicePrincipals").values()):
+                # Graph refuses a second service principal for one application; the exact code
+                # is this emulator's own (the documentation does not give it).
+                raise ApiError(
+                    HTTPStatus.CONFLICT,
+                    "Request_MultipleObjectsWithSameKeyValue",
+                    "The service principal cannot be created, updated, or restored because the "
+                    "service principal name is already in use.",
+                )
+            object_id = str(uuid.uuid4())
+            sp = {
+                "id": object_id,
+                "appId": app_id,
+                "appOwnerOrganizationId": self.data["deployer"]["tenantId"]
+                if self.data["deployer"]
+                else "",
+                "displayName": apps[0]["displayName"],
+                "servicePrincipalNames": [app_id],
+                "servicePrincipalType": "Application",
+                "signInAudience": apps[0].get("signInAudience", "AzureADMyOrg"),
+                "accountEnabled": True,
+                "appRoleAssignmentRequired": False,
+                "tags": [],
+                **{k: v for k, v in body.items() if k != "owners@odata.bind"},
+                "owners": _bound_owners(body, caller),
+            }
+            sp["id"] = object_id
+            sp["appId"] = app_id
+            self._collection("servicePrincipals")[object_id] = sp
+            self.save()
+            return sp
+
+    def update_object(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            obj = self.get_object(kind, object_id)
+            for key, value in body.items():
+                if key in ("id", "appId", "passwordCredentials", "owners"):
+                    raise ApiError(
+                        HTTPStatus.BAD_REQUEST,
+                        "Request_BadRequest",
+                        f"Property '{key}' is read-only and cannot be set.",
+                    )
+                obj[key] = value
+            if kind == "applications" and "displayName" in body:
+                for sp in self._collection("servicePrincipals").values():
+                    if sp["appId"] == obj["appId"]:
+                        sp["displayName"] = body["displayName"]
+            self.save()
+
+    def delete_object(self, kind: str, object_id: str) -> None:
+        """Deleting an application also deletes its service principal in its home tenant
+        (learn.microsoft.com/entra/identity-platform/howto-remove-app). Graph keeps deleted
+        applications for 30 days as deleted items; the emulator does not keep them."""
+        with self._lock:
+            obj = self.get_object(kind, object_id)
+            del self._collection(kind)[obj["id"]]
+            if kind == "applications":
+                sps = self._collection("servicePrincipals")
+                for sp_id in [k for k, sp in sps.items() if sp["appId"] == obj["appId"]]:
+                    del sps[sp_id]
+            self.save()
+
+    def add_owner(self, kind: str, object_id: str, owner_id: str) -> None:
+        with self._lock:
+            obj = self.get_object(kind, object_id)
+            if owner_id.lower() in obj["owners"]:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "One or more added object references already exist for the following "
+                    "modified properties: 'owners'.",
+                )
+            obj["owners"].append(owner_id.lower())
+            self.save()
+
+    def remove_owner(self, kind: str, object_id: str, owner_id: str) -> None:
+        with self._lock:
+            obj = self.get_object(kind, object_id)
+            if owner_id.lower() not in obj["owners"]:
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    f"Resource '{owner_id}' does not exist or one of its queried reference-"
+                    "property objects are not present.",
+                )
+            obj["owners"].remove(owner_id.lower())
+            self.save()
+
+    def add_password(self, object_id: str, credential: dict[str, Any]) -> dict[str, Any]:
+        """addPassword: Entra generates the secret and returns it once, in this answer only."""
+        with self._lock:
+            app = self.get_object("applications", object_id)
+            text = self._secret_text()
+            start = credential.get("startDateTime") or now_iso()
+            end = credential.get("endDateTime") or datetime.fromtimestamp(
+                _parse_time(start) + 2 * 365 * 86400, UTC
+            ).isoformat(timespec="seconds").replace("+00:00", "Z")
+            stored = {
+                "keyId": str(uuid.uuid4()),
+                "displayName": credential.get("displayName"),
+                "startDateTime": start,
+                "endDateTime": end,
+                "hint": text[:3],
+                "secretText": None,
+                "customKeyIdentifier": None,
+            }
+            app["passwordCredentials"].append({**stored, "sandboxSecret": text})
+            self.save()
+            return {**stored, "secretText": text}
+
+    def remove_password(self, object_id: str, key_id: str) -> None:
+        with self._lock:
+            app = self.get_object("applications", object_id)
+            before = len(app["passwordCredentials"])
+            app["passwordCredentials"] = [
+                p for p in app["passwordCredentials"] if p["keyId"] != key_id.lower()
+            ]
+            if len(app["passwordCredentials"]) == before:
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    f"No password credential found with keyId {key_id}.",
+                )
+            self.save()
+
+    def live_credential(self, client_id: str, secret: str) -> str | None:
+        """The key ID of the application's unexpired password whose value is `secret`."""
+        with self._lock:
+            for app in self._collection("applications").values():
+                if app["appId"] != client_id.lower():
+                    continue
+                for password in app["passwordCredentials"]:
+                    live = (
+                        _parse_time(password["startDateTime"])
+                        <= time.time()
+                        < _parse_time(password["endDateTime"])
+                    )
+                    if password["sandboxSecret"] == secret and live:
+                        return str(password["keyId"])
+            return None
+
+    # -- Key Vault --------------------------------------------------------------------------------
+
+    def vault(self, name: str) -> dict[str, Any]:
+        found = self.data["vaults"].get(name.lower())
+        if found is None:
+            raise ApiError(HTTPStatus.NOT_FOUND, "VaultNotFound", f"Vault '{name}' not found.")
+        vault: dict[str, Any] = found
+        return vault
+
+    def set_secret(self, vault_name: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Set Secret: every call is a new version, which becomes the current one."""
+        with self._lock:
+            vault = self.vault(vault_name)
+            if name in vault["deleted"]:
+                raise ApiError(
+                    HTTPStatus.CONFLICT,
+                    "Conflict",
+                    f"Secret {name} is currently in a deleted but recoverable state, and its "
+                    "name cannot be reused; in this state, the secret can only be recovered or "
+                    "purged.",
+                )
+            if not isinstance(body.get("value"), str):
+                raise ApiError(HTTPStatus.BAD_REQUEST, "BadParameter", "value is required.")
+            stamp = int(time.time())
+            attributes = body.get("attributes") or {}
+            version = {
+                "version": uuid.uuid4().hex,
+                "value": body["value"],
+                "contentType": body.get("contentType"),
+                "tags": body.get("tags") or {},
+                "attributes": {
+                    "enabled": attributes.get("enabled", True),
+                    "nbf": attributes.get("nbf"),
+                    "exp": attributes.get("exp"),
+                    "created": stamp,
+                    "updated": stamp,
+                    "recoveryLevel": "Recoverable+Purgeable",
+                    "recoverableDays": SOFT_DELETE_RETENTION_DAYS,
+                },
+            }
+            vault["secrets"].setdefault(name, []).append(version)
+            self.save()
+            return _bundle(vault_name, name, version, with_value=True)
+
+    def get_secret(
+        self, vault_name: str, name: str, version: str | None = None, with_value: bool = True
+    ) -> dict[str, Any]:
+        with self._lock:
+            found = self._version(vault_name, name, version)
+            if with_value and not found["attributes"]["enabled"]:
+                raise ApiError(
+                    HTTPStatus.FORBIDDEN,
+                    "Forbidden",
+                    "Operation get is not allowed on a disabled secret.",
+                )
+            return _bundle(vault_name, name, found, with_value=with_value)
+
+    def secret_versions(self, vault_name: str, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            versions = self.vault(vault_name)["secrets"].get(name)
+            if not versions:
+                raise _secret_not_found(vault_name, name)
+            return [_bundle(vault_name, name, v, with_value=False) for v in versions]
+
+    def update_secret(
+        self, vault_name: str, name: str, version: str | None, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        with self._lock:
+            found = self._version(vault_name, name, version)
+            for key in ("contentType", "tags"):
+                if key in body:
+                    found[key] = body[key]
+            for key, value in (body.get("attributes") or {}).items():
+                if key in ("enabled", "nbf", "exp"):
+                    found["attributes"][key] = value
+            found["attributes"]["updated"] = int(time.time())
+            self.save()
+            return _bundle(vault_name, name, found, with_value=False)
+
+    def delete_secret(self, vault_name: str, name: str) -> dict[str, Any]:
+        """Soft delete: the secret and all its versions wait for recovery or purge."""
+        with self._lock:
+            vault = self.vault(vault_name)
+            versions = vault["secrets"].pop(name, None)
+            if not versions:
+                raise _secret_not_found(vault_name, name)
+            deleted_at = int(time.time())
+            vault["deleted"][name] = {"versions": versions, "deletedDate": deleted_at}
+            self.save()
+            return _deleted_bundle(vault_name, name, vault["deleted"][name])
+
+    def get_deleted_secret(self, vault_name: str, name: str) -> dict[str, Any]:
+        with self._lock:
+            deleted = self.vault(vault_name)["deleted"].get(name)
+            if deleted is None:
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "SecretNotFound",
+                    f"Deleted Secret not found: {name}",
+                )
+            return _deleted_bundle(vault_name, name, deleted)
+
+    def recover_secret(self, vault_name: str, name: str) -> dict[str, Any]:
+        with self._lock:
+            vault = self.vault(vault_name)
+            self.get_deleted_secret(vault_name, name)
+            vault["secrets"][name] = vault["deleted"].pop(name)["versions"]
+            self.save()
+            return _bundle(vault_name, name, vault["secrets"][name][-1], with_value=False)
+
+    def purge_secret(self, vault_name: str, name: str) -> None:
+        with self._lock:
+            self.get_deleted_secret(vault_name, name)
+            del self.vault(vault_name)["deleted"][name]
+            self.save()
+
+    def _version(self, vault_name: str, name: str, version: str | None) -> dict[str, Any]:
+        versions = self.vault(vault_name)["secrets"].get(name)
+        if not versions:
+            raise _secret_not_found(vault_name, name)
+        if version is None:
+            found: dict[str, Any] = versions[-1]
+            return found
+        for candidate in versions:
+            if candidate["version"] == version:
+                found = candidate
+                return found
+        raise _secret_not_found(vault_name, f"{name}/{version}")
+
+    # -- ARM --------------------------------------------------------------------------------------
+
+    def arm_vault(self, subscription: str, resource_group: str, vault_name: str) -> None:
+        vault = self.data["vaults"].get(vault_name.lower())
+        if (
+            vault is None
+            or vault["subscriptionId"].lower() != subscription.lower()
+            or vault["resourceGroupName"].lower() != resource_group.lower()
+        ):
+            raise ApiError(
+                HTTPStatus.NOT_FOUND,
+                "ResourceNotFound",
+                f"The Resource 'Microsoft.KeyVault/vaults/{vault_name}' under resource group "
+                f"'{resource_group}' was not found.",
+            )
+
+    def arm_put_secret(
+        self, subscription: str, resource_group: str, vault_name: str, name: str, body: Any
+    ) -> tuple[bool, dict[str, Any]]:
+        """PUT of Microsoft.KeyVault/vaults/secrets: writes a new version; True when created."""
+        with self._lock:
+            self.arm_vault(subscription, resource_group, vault_name)
+            props = (body or {}).get("properties") or {}
+            attributes = props.get("attributes") or {}
+            created = name not in self.vault(vault_name)["secrets"]
+            self.set_secret(
+                vault_name,
+                name,
+                {
+                    "value": props.get("value"),
+                    "contentType": props.get("contentType"),
+                    "tags": (body or {}).get("tags") or {},
+                    "attributes": {
+                        "enabled": attributes.get("enabled", True),
+                        "nbf": attributes.get("nbf"),
+                        "exp": attributes.get("exp"),
+                    },
+                },
+            )
+            return created, self.arm_get_secret(subscription, resource_group, vault_name, name)
+
+    def arm_get_secret(
+        self, subscription: str, resource_group: str, vault_name: str, name: str
+    ) -> dict[str, Any]:
+        with self._lock:
+            self.arm_vault(subscription, resource_group, vault_name)
+            versions = self.vault(vault_name)["secrets"].get(name)
+            if not versions:
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "ResourceNotFound",
+                    f"The Resource 'Microsoft.KeyVault/vaults/{vault_name}/secrets/{name}' "
+                    f"under resource group '{resource_group}' was not found.",
+                )
+            current = versions[-1]
+            attributes = current["attributes"]
+            return {
+                "id": "/"
+                + _ARM_SECRET_PATH.format(
+                    sub=subscription, rg=resource_group, vault=vault_name, name=name
+                ),
+                "name": name,
+                "type": "Microsoft.KeyVault/vaults/secrets",
+                "location": "westeurope",
+                "tags": current["tags"],
+                "properties": {
+                    "contentType": current["contentType"],
+                    "attributes": {
+                        key: attributes[key]
+                        for key in ("enabled", "nbf", "exp", "created", "updated")
+                        if attributes.get(key) is not None
+                    },
+                    "secretUri": secret_uri(vault_name, name),
+                    "secretUriWithVersion": secret_uri(vault_name, name, current["version"]),
+                },
+            }
+
+
+def secret_uri(vault_name: str, name: str, version: str | None = None) -> str:
+    base = f"https://{vault_name}.vault.azure.net/secrets/{name}"
+    return f"{base}/{version}" if version else base
+
+
+def _bundle(
+    vault_name: str, name: str, version: dict[str, Any], with_value: bool
+) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "id": secret_uri(vault_name, name, version["version"]),
+        "attributes": {k: v for k, v in version["attributes"].items() if v is not None},
+        "tags": version["tags"],
+    }
+    if version.get("contentType") is not None:
+        bundle["contentType"] = version["contentType"]
+    if with_value:
+        bundle["value"] = version["value"]
+    return bundle
+
+
+def _deleted_bundle(vault_name: str, name: str, deleted: dict[str, Any]) -> dict[str, Any]:
+    current = deleted["versions"][-1]
+    return {
+        **_bundle(vault_name, name, current, with_value=False),
+        "recoveryId": f"https://{vault_name}.vault.azure.net/deletedsecrets/{name}",
+        "deletedDate": deleted["deletedDate"],
+        "scheduledPurgeDate": deleted["deletedDate"] + SOFT_DELETE_RETENTION_DAYS * 86400,
+    }
+
+
+def _secret_not_found(vault_name: str, name: str) -> ApiError:
+    return ApiError(
+        HTTPStatus.NOT_FOUND,
+        "SecretNotFound",
+        f"A secret with (name/id) {name} was not found in this key vault ({vault_name}).",
+    )
+
+
+def _bound_owners(body: dict[str, Any], caller: Principal) -> list[str]:
+    """`owners@odata.bind` on create; without it Graph makes the calling identity the owner
+    (learn.microsoft.com/graph/api/application-post-applications, for delegated and app calls)."""
+    bound = body.get("owners@odata.bind")
+    if not bound:
+        return [caller.object_id]
+    return [str(ref).rsplit("/", 1)[-1].lower() for ref in bound]
+
+
+class EntraEmulator:
+    """Serves an `EntraStore` on 127.0.0.1 until `stop()`; use as a context manager.
+
+    `token_value` makes the tokens it issues (a test passes a known canary); issued tokens are
+    held in memory only, so each run of the sandbox asks for new ones.
+    """
+
+    def __init__(
+        self,
+        store: EntraStore,
+        tenant_id: str,
+        token_value: Callable[[], str] = random_token,
+        port: int = 0,
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.deployer = store.ensure_deployer(tenant_id)
+        self.identity_header = secrets.token_hex(16)
+        self._token_value = token_value
+        self._tokens: dict[str, tuple[Principal, str, float]] = {}
+        self._lock = threading.Lock()
+        self.forbidden: set[str] = set()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def identity_endpoint(self) -> str:
+        return f"{self.url}{TOKEN_PATH}"
+
+    def start(self) -> EntraEmulator:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> EntraEmulator:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def issue_token(self, principal: Principal, resource: str) -> tuple[str, int]:
+        token = self._token_value()
+        expires_on = int(time.time()) + TOKEN_LIFETIME_SECONDS
+        with self._lock:
+            self._tokens[token] = (principal, resource, expires_on)
+        return token, expires_on
+
+    def holder(self, authorization: str | None, resource: str | None = None) -> Principal | None:
+        """Who holds a bearer token (for `resource`, when given), or None when it is invalid."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return None
+        with self._lock:
+            found = self._tokens.get(authorization.removeprefix("Bearer "))
+        if found is None or found[2] <= time.time():
+            return None
+        if resource is not None and found[1].rstrip("/") != resource.rstrip("/"):
+            return None
+        return found[0]
+
+
+def _handler_for(emulator: EntraEmulator) -> type[BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        pass
+
+    Handler.emulator = emulator
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: EntraEmulator
+    server_version = "SandboxEntra/1.0"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            body = parse_qs(raw.decode())
+        try:
+            status, payload = self._route(method, url.path, parse_qs(url.query), body)
+        except ApiError as exc:
+            status, payload = exc.status, {"error": {"code": exc.code, "message": exc.message}}
+        self._send(status, payload)
+
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[HTTPStatus, Any]:
+        emulator = self.emulator
+        if path == TOKEN_PATH:
+            return self._managed_identity_token(query)
+        if path.endswith("/oauth2/v2.0/token") and method == "POST":
+            return self._client_credentials(body)
+        caller = emulator.holder(self.headers.get("Authorization"))
+        if caller is None:
+            raise ApiError(
+                HTTPStatus.UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "Access token is empty or invalid.",
+            )
+        area = path.split("/")[1] if path.count("/") >= 1 else ""
+        if area in emulator.forbidden:
+            raise ApiError(
+                HTTPStatus.FORBIDDEN,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
+        if path == WHOAMI_PATH:
+            return HTTPStatus.OK, {
+                "objectId": caller.object_id,
+                "clientId": caller.client_id,
+                "tenantId": caller.tenant_id,
+            }
+        if path.startswith(GRAPH_PREFIX + "/"):
+            return self._graph(method, path.removeprefix(GRAPH_PREFIX + "/"), query, body, caller)
+        if path.startswith(VAULT_PREFIX + "/"):
+            return self._vault(method, path.removeprefix(VAULT_PREFIX + "/"), body)
+        if path.startswith(ARM_PREFIX + "/"):
+            return self._arm(method, path.removeprefix(ARM_PREFIX + "/"), body)
+        raise ApiError(HTTPStatus.NOT_FOUND, "NotFound", f"no such path {path}")
+
+    def _managed_identity_token(self, query: dict[str, list[str]]) -> tuple[HTTPStatus, Any]:
+        emulator = self.emulator
+        if self.headers.get(IDENTITY_HEADER) != emulator.identity_header:
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "Unauthorized", "invalid identity header")
+        resource = query.get("resource", [""])[0]
+        token, expires_on = emulator.issue_token(emulator.deployer, resource)
+        return HTTPStatus.OK, {
+            "access_token": token,
+            "expires_on": str(expires_on),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": emulator.deployer.client_id,
+        }
+
+    def _client_credentials(self, form: Any) -> tuple[HTTPStatus, Any]:
+        def field(name: str) -> str:
+            values = form.get(name) if isinstance(form, dict) else None
+            return str(values[0]) if isinstance(values, list) and values else ""
+
+        client_id, secret, scope = field("client_id"), field("client_secret"), field("scope")
+        emulator = self.emulator
+        apps = emulator.store.list_objects("applications", "appId", client_id)
+        if not apps:
+            return HTTPStatus.BAD_REQUEST, _aad_error(
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory.",
+            )
+        key_id = emulator.store.live_credential(client_id, secret)
+        if key_id is None:
+            return HTTPStatus.UNAUTHORIZED, _aad_error(
+                "invalid_client", 7000215, "Invalid client secret provided."
+            )
+        principal = Principal(apps[0]["id"], client_id, emulator.tenant_id)
+        resource = scope.removesuffix("/.default")
+        token, _ = emulator.issue_token(principal, resource)
+        return HTTPStatus.OK, {
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME_SECONDS,
+            "ext_expires_in": TOKEN_LIFETIME_SECONDS,
+            "access_token": token,
+        }
+
+    def _graph(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: Any,
+        caller: Principal,
+    ) -> tuple[HTTPStatus, Any]:
+        store = self.emulator.store
+        parts = [unquote(p) for p in path.split("/")]
+        kind = parts[0]
+        if kind not in ("applications", "servicePrincipals"):
+            raise ApiError(HTTPStatus.NOT_FOUND, "Request_ResourceNotFound", f"no {kind}")
+        if len(parts) == 1:
+            if method == "GET":
+                field, value = _filter(query.get("$filter", [""])[0])
+                return HTTPStatus.OK, {
+                    "value": [_public(o) for o in store.list_objects(kind, field, value)]
+                }
+            if method == "POST":
+                created = (
+                    store.create_application(body, caller)
+                    if kind == "applications"
+                    else store.create_service_principal(body, caller)
+                )
+                return HTTPStatus.CREATED, _public(created)
+        object_id = parts[1]
+        if len(parts) == 2:
+            if method == "GET":
+                return HTTPStatus.OK, _public(store.get_object(kind, object_id))
+            if method == "PATCH":
+                store.update_object(kind, object_id, body)
+                return HTTPStatus.NO_CONTENT, None
+            if method == "DELETE":
+                store.delete_object(kind, object_id)
+                return HTTPStatus.NO_CONTENT, None
+        if parts[2] == "owners":
+            if len(parts) == 3 and method == "GET":
+                owners = store.get_object(kind, object_id)["owners"]
+                return HTTPStatus.OK, {
+                    "value": [{"@odata.type": "#microsoft.graph.user", "id": o} for o in owners]
+                }
+            if len(parts) == 4 and parts[3] == "$ref" and method == "POST":
+                store.add_owner(kind, object_id, str(body.get("@odata.id", "")).rsplit("/", 1)[-1])
+                return HTTPStatus.NO_CONTENT, None
+            if len(parts) == 5 and parts[4] == "$ref" and method == "DELETE":
+                store.remove_owner(kind, object_id, parts[3])
+                return HTTPStatus.NO_CONTENT, None
+        if kind == "applications" and method == "POST" and len(parts) == 3:
+            if parts[2] == "addPassword":
+                return HTTPStatus.OK, store.add_password(
+                    object_id, body.get("passwordCredential") or {}
+                )
+            if parts[2] == "removePassword":
+                store.remove_password(object_id, str(body.get("keyId", "")))
+                return HTTPStatus.NO_CONTENT, None
+        raise ApiError(HTTPStatus.BAD_REQUEST, "Request_BadRequest", f"{method} {path}")
+
+    def _vault(self, method: str, path: str, body: Any) -> tuple[HTTPStatus, Any]:
+        store = self.emulator.store
+        parts = [unquote(p) for p in path.split("/")]
+        vault, collection, rest = parts[0], parts[1] if len(parts) > 1 else "", parts[2:]
+        if collection == "secrets" and rest:
+            name = rest[0]
+            if len(rest) == 1:
+                if method == "PUT":
+                    return HTTPStatus.OK, store.set_secret(vault, name, body)
+                if method == "GET":
+                    return HTTPStatus.OK, store.get_secret(vault, name)
+                if method == "DELETE":
+                    return HTTPStatus.OK, store.delete_secret(vault, name)
+            if len(rest) == 2 and rest[1] == "versions" and method == "GET":
+                return HTTPStatus.OK, {
+                    "value": store.secret_versions(vault, name),
+                    "nextLink": None,
+                }
+            if len(rest) == 2 and method == "GET":
+                return HTTPStatus.OK, store.get_secret(vault, name, rest[1])
+            if len(rest) in (1, 2) and method == "PATCH":
+                version = rest[1] if len(rest) == 2 else None
+                return HTTPStatus.OK, store.update_secret(vault, name, version, body)
+        if collection == "deletedsecrets" and rest:
+            name = rest[0]
+            if len(rest) == 1 and method == "GET":
+                return HTTPStatus.OK, store.get_deleted_secret(vault, name)
+            if len(rest) == 1 and method == "DELETE":
+                store.purge_secret(vault, name)
+                return HTTPStatus.NO_CONTENT, None
+            if len(rest) == 2 and rest[1] == "recover" and method == "POST":
+                return HTTPStatus.OK, store.recover_secret(vault, name)
+        raise ApiError(HTTPStatus.BAD_REQUEST, "BadParameter", f"{method} {path}")
+
+    def _arm(self, method: str, path: str, body: Any) -> tuple[HTTPStatus, Any]:
+        store = self.emulator.store
+        parts = [unquote(p) for p in path.split("/")]
+        shape = ["subscriptions", "", "resourceGroups", "", "providers", "Microsoft.KeyVault"]
+        shape += ["vaults", "", "secrets", ""]
+        if len(parts) != len(shape) or any(
+            want and got.lower() != want.lower() for want, got in zip(shape, parts, strict=True)
+        ):
+            raise ApiError(HTTPStatus.NOT_FOUND, "InvalidResourceType", f"no ARM path {path}")
+        subscription, resource_group, vault, name = parts[1], parts[3], parts[7], parts[9]
+        if method == "PUT":
+            created, resource = store.arm_put_secret(
+                subscription, resource_group, vault, name, body
+            )
+            return (HTTPStatus.CREATED if created else HTTPStatus.OK), resource
+        if method == "GET":
+            return HTTPStatus.OK, store.arm_get_secret(subscription, resource_group, vault, name)
+        raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed", method)
+
+    def _send(self, status: HTTPStatus, payload: Any) -> None:
+        body = b"" if payload is None else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            if body:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("client went away before the answer")
+
+
+def _public(obj: dict[str, Any]) -> dict[str, Any]:
+    """A directory object as Graph returns it: owners are a separate relation, and a password's
+    secret text is never returned after addPassword."""
+    shown = {k: v for k, v in obj.items() if k != "owners"}
+    if "passwordCredentials" in shown:
+        shown["passwordCredentials"] = [
+            {k: v for k, v in p.items() if k != "sandboxSecret"} for p in obj["passwordCredentials"]
+        ]
+    return shown
+
+
+def _filter(expression: str) -> tuple[str | None, str | None]:
+    """`$filter=<field> eq '<value>'`, the only filter form the stand-ins use."""
+    if not expression:
+        return None, None
+    field, _, rest = expression.partition(" eq ")
+    if not rest.startswith("'") or not rest.endswith("'"):
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "Request_UnsupportedQuery",
+            f"the emulator supports only \"<field> eq '<value>'\" filters, not {expression!r}",
+        )
+    return field.strip(), rest[1:-1].replace("''", "'")
+
+
+def _aad_error(error: str, code: int, description: str) -> dict[str, Any]:
+    return {
+        "error": error,
+        "error_description": f"AADSTS{code}: {description}",
+        "error_codes": [code],
+    }

@@ -1,0 +1,247 @@
+"""One command's sandbox: its folder, its plugins, its emulators and the engine's environment.
+
+Per stack, `.sandbox/<stack>/` holds the Entra and Key Vault state (`entra.json`), the Ocelot
+state (`ocelot.json`), the `file://` backend (`state/`), the engine's own `PULUMI_HOME` with the
+stand-in plugins (`home/`), the stack's work dir (`work/`) and the state passphrase. Emulators run
+in the command's process while it runs and stop with it; their state stays on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from ocelot_emulator import OcelotEmulator, OcelotStore
+from sandbox import behaviours
+from sandbox.entra import EntraEmulator, EntraStore, entra_secret_text, random_token
+from sandbox.standin.client import ENTRA_URL_VARIABLE
+from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+DEFAULT_HOME: Final = ROOT / ".sandbox"
+OCELOT_URL_VARIABLE: Final = "LKPS_SANDBOX_OCELOT_API_URL"
+NAMESPACE: Final = "lkps-onboarding"
+BANNER: Final = (
+    "SANDBOX: local stand-ins for Entra ID, Key Vault and Ocelot; nothing is sent to Azure "
+    "or Ocelot."
+)
+# Another team's entry on each route, there before the stack and never to be touched by it.
+FOREIGN_CLIENT_ID: Final = "0d0e0f10-1112-4314-9516-171819202122"
+PLUGINS: Final = {
+    "azuread": behaviours.AZUREAD_VERSION,
+    "azure-native": behaviours.AZURE_NATIVE_VERSION,
+}
+# Variables of the caller's environment that could send the engine's plugins to real Azure.
+_CLEARED: Final = (
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_TENANT_ID",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_USERNAME",
+    "AZURE_PASSWORD",
+    "ARM_CLIENT_ID",
+    "ARM_CLIENT_SECRET",
+    "ARM_TENANT_ID",
+    "ARM_SUBSCRIPTION_ID",
+    "ARM_USE_OIDC",
+    "ARM_USE_MSI",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+)
+
+
+def sandbox_home(override: str | None = None) -> Path:
+    return Path(override) if override else DEFAULT_HOME
+
+
+@dataclass
+class SandboxFolder:
+    """The on-disk part of one stack's sandbox."""
+
+    path: Path
+    stack: str
+
+    @property
+    def pulumi_home(self) -> Path:
+        return self.path / "home"
+
+    @property
+    def backend(self) -> Path:
+        return self.path / "state"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.path / "work"
+
+    @property
+    def entra_state(self) -> Path:
+        return self.path / "entra.json"
+
+    @property
+    def ocelot_state(self) -> Path:
+        return self.path / "ocelot.json"
+
+    @property
+    def passphrase(self) -> str:
+        file = self.path / "passphrase"
+        if not file.exists():
+            file.write_text(secrets.token_urlsafe(24))
+            file.chmod(0o600)
+        return file.read_text()
+
+    def prepare(self, project_dir: Path) -> None:
+        """Creates the folder once, installs the plugins and lays the stack's work dir."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / SANDBOX_MARKER).write_text(
+            "A local lkps-onboarding sandbox: stand-in plugins refuse to run without this file.\n"
+        )
+        self.backend.mkdir(exist_ok=True)
+        install_plugins(self.pulumi_home)
+        lay_work_dir(project_dir, self.work_dir, self.stack)
+
+    def wipe(self) -> bool:
+        if not self.path.exists():
+            return False
+        shutil.rmtree(self.path)
+        return True
+
+
+def install_plugins(pulumi_home: Path) -> None:
+    """The stand-ins as plugins `azuread` and `azure-native` at the versions the SDKs request,
+    in this PULUMI_HOME only (`$PULUMI_HOME/plugins/resource-<name>-v<version>/`)."""
+    for name, version in PLUGINS.items():
+        folder = pulumi_home / "plugins" / f"resource-{name}-v{version}"
+        folder.mkdir(parents=True, exist_ok=True)
+        launcher = folder / f"pulumi-resource-{name}"
+        launcher.write_text(
+            "#!/bin/sh\n"
+            f"# The lkps-onboarding sandbox's stand-in for {name} {version}; never the real one.\n"
+            f'PYTHONPATH="{ROOT}${{PYTHONPATH:+:$PYTHONPATH}}" '
+            f'exec "{sys.executable}" -m sandbox.standin {name} "$@"\n'
+        )
+        launcher.chmod(launcher.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def lay_work_dir(project_dir: Path, work_dir: Path, stack: str) -> None:
+    """The project file and the committed stack file, copied unchanged except for the salt the
+    sandbox's passphrase provider keeps in the copy."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(project_dir / "Pulumi.yaml", work_dir / "Pulumi.yaml")
+    committed = project_dir / f"Pulumi.{stack}.yaml"
+    copy = work_dir / f"Pulumi.{stack}.yaml"
+    salt = None
+    if copy.exists():
+        salt = (yaml.safe_load(copy.read_text()) or {}).get("encryptionsalt")
+    text = committed.read_text()
+    if salt:
+        text = f"encryptionsalt: {salt}\n{text}"
+    copy.write_text(text)
+
+
+def stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
+    """The committed config of a stack, keys without the namespace."""
+    raw = yaml.safe_load((project_dir / f"Pulumi.{stack}.yaml").read_text()) or {}
+    prefix = f"{NAMESPACE}:"
+    return {
+        key.removeprefix(prefix): value
+        for key, value in (raw.get("config") or {}).items()
+        if key.startswith(prefix)
+    }
+
+
+@dataclass
+class Sandbox:
+    """The running sandbox of one command: emulators up, environment ready for the engine."""
+
+    folder: SandboxFolder
+    entra: EntraEmulator
+    ocelot: OcelotEmulator
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What the engine and its plugins run with: the sandbox's home, backend, emulators."""
+        env = dict(
+            {
+                "PULUMI_HOME": str(self.folder.pulumi_home),
+                "PULUMI_BACKEND_URL": f"file://{self.folder.backend}",
+                "PULUMI_CONFIG_PASSPHRASE": self.folder.passphrase,
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+                SANDBOX_DIR_VARIABLE: str(self.folder.path),
+                ENTRA_URL_VARIABLE: self.entra.url,
+                "IDENTITY_ENDPOINT": self.entra.identity_endpoint,
+                "IDENTITY_HEADER": self.entra.identity_header,
+                OCELOT_URL_VARIABLE: self.ocelot.base_url,
+            }
+        )
+        return env
+
+    def save(self) -> None:
+        self.folder.ocelot_state.write_text(json.dumps(self.ocelot.store.snapshot(), indent=1))
+
+
+@contextmanager
+def _without_azure_credentials() -> Iterator[None]:
+    """The engine inherits this process's environment: take out what points at real Azure (an
+    empty value is not enough, azure-identity would try to use it)."""
+    saved = {name: os.environ.pop(name) for name in _CLEARED if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+@contextmanager
+def running(
+    folder: SandboxFolder,
+    project_dir: Path = ROOT,
+    token_value: Callable[[], str] | None = None,
+    secret_text: Callable[[], str] | None = None,
+    approval_routes: frozenset[str] = frozenset(),
+) -> Iterator[Sandbox]:
+    """Starts the sandbox of `folder`'s stack for the duration of the block, then saves and
+    stops it. `token_value` and `secret_text` let a test know the tokens and client secrets."""
+    started = time.perf_counter()
+    folder.prepare(project_dir)
+    config = stack_config(project_dir, folder.stack)
+    store = EntraStore(folder.entra_state, secret_text or entra_secret_text)
+    vault = config.get("keyVault") or {}
+    if {"subscriptionId", "resourceGroupName", "vaultName"} <= set(vault):
+        store.ensure_vault(vault["subscriptionId"], vault["resourceGroupName"], vault["vaultName"])
+    tenant = str(config.get("tenantId", "00000000-0000-0000-0000-000000000000"))
+    entra = EntraEmulator(store, tenant, token_value or random_token)
+    if folder.ocelot_state.exists():
+        ocelot_store = OcelotStore.restore(json.loads(folder.ocelot_state.read_text()))
+    else:
+        ocelot_store = OcelotStore(approval_routes=approval_routes)
+        for route_id in ocelot_store.snapshot():
+            ocelot_store.add_foreign(route_id, FOREIGN_CLIENT_ID)
+    scope = str((config.get("ocelot") or {}).get("tokenScope", "")).removesuffix("/.default")
+
+    def ocelot_token_holder(authorization: str) -> str | None:
+        holder = entra.holder(authorization, scope)
+        return holder.client_id if holder else None
+
+    ocelot = OcelotEmulator(store=ocelot_store, token_issuer=ocelot_token_holder)
+    sandbox = Sandbox(folder, entra, ocelot)
+    with entra, ocelot, _without_azure_credentials():
+        sandbox.timings["start"] = time.perf_counter() - started
+        try:
+            yield sandbox
+        finally:
+            sandbox.save()

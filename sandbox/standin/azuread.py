@@ -1,0 +1,299 @@
+"""The azuread stand-in: Application, ServicePrincipal, ApplicationPassword and getClientConfig,
+against the Entra emulator's Graph, as terraform-provider-azuread does against Graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sandbox import behaviours
+from sandbox.entra import GRAPH_DIRECTORY_OBJECT
+from sandbox.standin.client import EntraClient
+from sandbox.standin.server import Change, Invoke, ProviderError, ResourceType, secret_if
+from sandbox.standin.wire import UNKNOWN, Secret, plain
+
+GRAPH = "/graph/v1.0"
+
+# Pulumi input name -> Graph property, for the properties the stand-in emulates.
+_APPLICATION_FIELDS = {
+    "displayName": "displayName",
+    "description": "description",
+    "signInAudience": "signInAudience",
+    "serviceManagementReference": "serviceManagementReference",
+    "notes": "notes",
+    "tags": "tags",
+}
+_SERVICE_PRINCIPAL_FIELDS = {
+    "appRoleAssignmentRequired": "appRoleAssignmentRequired",
+    "notes": "notes",
+    "tags": "tags",
+}
+
+
+def _object_id(id_: str) -> str:
+    return id_.rsplit("/", 1)[-1]
+
+
+class _Owned(ResourceType):
+    """Directory objects with owners, which the provider keeps exactly as listed."""
+
+    collection: str
+    fields: dict[str, str]
+
+    def _sync_owners(self, object_id: str, wanted: list[str]) -> None:
+        """Adds missing owners, then removes every owner not listed (owners added by hand too)."""
+        path = f"{GRAPH}/{self.collection}/{object_id}/owners"
+        current = {o["id"].lower() for o in self.client.call("list owners", "GET", path)["value"]}
+        target = {owner.lower() for owner in wanted}
+        for owner in sorted(target - current):
+            self.client.call(
+                "add owner", "POST", f"{path}/$ref", {"@odata.id": GRAPH_DIRECTORY_OBJECT + owner}
+            )
+        for owner in sorted(current - target):
+            self.client.call("remove owner", "DELETE", f"{path}/{owner}/$ref")
+
+    def _owners(self, object_id: str) -> list[str]:
+        path = f"{GRAPH}/{self.collection}/{object_id}/owners"
+        return sorted(o["id"] for o in self.client.call("list owners", "GET", path)["value"])
+
+    def _patch(self, object_id: str, news: dict[str, Any], change: Change) -> None:
+        body = {self.fields[k]: plain(news.get(k)) for k in change.changed if k in self.fields}
+        if body:
+            self.client.call("update", "PATCH", f"{GRAPH}/{self.collection}/{object_id}", body)
+        if "owners" in change.changed:
+            self._sync_owners(object_id, plain(news.get("owners")) or [])
+
+    def delete(self, id_: str, state: dict[str, Any]) -> None:
+        self.client.call(
+            "delete", "DELETE", f"{GRAPH}/{self.collection}/{_object_id(id_)}", missing_ok=True
+        )
+
+
+class Application(_Owned):
+    rules = behaviours.APPLICATION
+    collection = "applications"
+    fields = _APPLICATION_FIELDS
+
+    def _existing(self, display_name: str) -> list[dict[str, Any]]:
+        escaped = display_name.replace("'", "''")
+        found: list[dict[str, Any]] = self.client.call(
+            "find by name",
+            "GET",
+            f"{GRAPH}/applications?$filter=displayName eq '{escaped}'",
+        )["value"]
+        return found
+
+    def _refuse_duplicate(self, inputs: dict[str, Any], own_object_id: str | None) -> None:
+        name = plain(inputs.get("displayName"))
+        if not plain(inputs.get("preventDuplicateNames")) or not isinstance(name, str):
+            return
+        if name == UNKNOWN:
+            return
+        others = [a for a in self._existing(name) if a["id"] != own_object_id]
+        if others:
+            raise ProviderError(
+                f"An existing Application with display name {name!r} (object ID "
+                f"{others[0]['id']}) was found and `prevent_duplicate_names` was specified; "
+                "to be managed by Pulumi it must be imported"
+            )
+
+    def plan_create(self, inputs: dict[str, Any]) -> None:
+        self._refuse_duplicate(inputs, None)
+
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        self._refuse_duplicate(inputs, None)
+        body = {graph: plain(inputs[key]) for key, graph in self.fields.items() if key in inputs}
+        created = self.client.call("create application", "POST", f"{GRAPH}/applications", body)
+        self._sync_owners(created["id"], plain(inputs.get("owners")) or [])
+        return f"/applications/{created['id']}", self._outputs(created, inputs)
+
+    def _outputs(self, app: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **inputs,
+            **{key: app.get(graph) for key, graph in self.fields.items() if graph in app},
+            "owners": self._owners(app["id"]),
+            "clientId": app["appId"],
+            "objectId": app["id"],
+            "publisherDomain": app.get("publisherDomain"),
+            "disabledByMicrosoft": "",
+            "logoUrl": "",
+            "appRoleIds": {},
+            "oauth2PermissionScopeIds": {},
+        }
+
+    def read(
+        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        app = self.client.call(
+            "read application", "GET", f"{GRAPH}/applications/{_object_id(id_)}", missing_ok=True
+        )
+        if app is None:
+            return None
+        outputs = self._outputs(app, inputs)
+        return outputs, {key: outputs.get(key) for key in inputs}
+
+    def update(
+        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
+    ) -> dict[str, Any]:
+        object_id = _object_id(id_)
+        if "displayName" in change.changed:
+            self._refuse_duplicate(news, object_id)
+        self._patch(object_id, news, change)
+        app = self.client.call("read application", "GET", f"{GRAPH}/applications/{object_id}")
+        return self._outputs(app, news)
+
+
+class ServicePrincipal(_Owned):
+    rules = behaviours.SERVICE_PRINCIPAL
+    collection = "servicePrincipals"
+    fields = _SERVICE_PRINCIPAL_FIELDS
+
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        client_id = plain(inputs["clientId"])
+        body = {"appId": client_id}
+        body |= {graph: plain(inputs[key]) for key, graph in self.fields.items() if key in inputs}
+        created = self.client.call(
+            "create service principal", "POST", f"{GRAPH}/servicePrincipals", body
+        )
+        self._sync_owners(created["id"], plain(inputs.get("owners")) or [])
+        return f"/servicePrincipals/{created['id']}", self._outputs(created, inputs)
+
+    def _outputs(self, sp: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **inputs,
+            **{key: sp.get(graph) for key, graph in self.fields.items() if graph in sp},
+            "clientId": sp["appId"],
+            "owners": self._owners(sp["id"]),
+            "objectId": sp["id"],
+            "displayName": sp.get("displayName"),
+            "applicationTenantId": sp.get("appOwnerOrganizationId"),
+            "servicePrincipalNames": sp.get("servicePrincipalNames", []),
+            "signInAudience": sp.get("signInAudience"),
+            "type": sp.get("servicePrincipalType"),
+        }
+
+    def read(
+        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        sp = self.client.call(
+            "read service principal",
+            "GET",
+            f"{GRAPH}/servicePrincipals/{_object_id(id_)}",
+            missing_ok=True,
+        )
+        if sp is None:
+            return None
+        outputs = self._outputs(sp, inputs)
+        return outputs, {key: outputs.get(key) for key in inputs}
+
+    def update(
+        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
+    ) -> dict[str, Any]:
+        object_id = _object_id(id_)
+        self._patch(object_id, news, change)
+        sp = self.client.call("read", "GET", f"{GRAPH}/servicePrincipals/{object_id}")
+        return self._outputs(sp, news)
+
+
+class ApplicationPassword(ResourceType):
+    rules = behaviours.APPLICATION_PASSWORD
+
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        application_id = str(plain(inputs["applicationId"]))
+        if not application_id.startswith("/applications/"):
+            raise ProviderError(
+                f"parsing {application_id!r}: the application ID must look like "
+                "'/applications/<objectId>'"
+            )
+        if plain(inputs.get("endDateRelative")):
+            raise ProviderError(
+                "the sandbox does not emulate endDateRelative (deprecated); set endDate"
+            )
+        object_id = _object_id(application_id)
+        credential = {
+            "displayName": plain(inputs.get("displayName")),
+            "endDateTime": plain(inputs.get("endDate")),
+            "startDateTime": plain(inputs.get("startDate")),
+        }
+        made = self.client.call(
+            "add password",
+            "POST",
+            f"{GRAPH}/applications/{object_id}/addPassword",
+            {"passwordCredential": {k: v for k, v in credential.items() if v}},
+        )
+        outputs = {
+            **inputs,
+            "keyId": made["keyId"],
+            "value": secret_if(made["secretText"], True),
+            "startDate": made["startDateTime"],
+            "endDate": made["endDateTime"],
+        }
+        return f"{object_id}/password/{made['keyId']}", outputs
+
+    def read(
+        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        object_id, _, key_id = id_.split("/")
+        app = self.client.call(
+            "read application", "GET", f"{GRAPH}/applications/{object_id}", missing_ok=True
+        )
+        credential = next(
+            (p for p in (app or {}).get("passwordCredentials", []) if p["keyId"] == key_id), None
+        )
+        if credential is None:
+            return None
+        outputs = {
+            **state,
+            "keyId": key_id,
+            "displayName": credential.get("displayName"),
+            "startDate": credential["startDateTime"],
+            "endDate": credential["endDateTime"],
+            "value": state.get("value")
+            if isinstance(state.get("value"), Secret)
+            else secret_if(state.get("value"), True),
+        }
+        refreshed = {key: outputs.get(key) for key in inputs}
+        if "startDate" not in inputs:
+            refreshed.pop("startDate", None)
+        return outputs, refreshed
+
+    def update(
+        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
+    ) -> dict[str, Any]:
+        raise ProviderError("azuread ApplicationPassword has no update: every change replaces it")
+
+    def delete(self, id_: str, state: dict[str, Any]) -> None:
+        object_id, _, key_id = id_.split("/")
+        app = self.client.call(
+            "read application", "GET", f"{GRAPH}/applications/{object_id}", missing_ok=True
+        )
+        if app is None or not any(p["keyId"] == key_id for p in app["passwordCredentials"]):
+            return
+        self.client.call(
+            "remove password",
+            "POST",
+            f"{GRAPH}/applications/{object_id}/removePassword",
+            {"keyId": key_id},
+        )
+
+
+def types(
+    client: Callable[[], EntraClient], config: Callable[[], dict[str, Any]]
+) -> Mapping[str, ResourceType]:
+    return {
+        kind.rules.resource_type: kind(client)
+        for kind in (Application, ServicePrincipal, ApplicationPassword)
+    }
+
+
+def invokes(client: Callable[[], EntraClient]) -> Mapping[str, Invoke]:
+    def get_client_config(_args: dict[str, Any]) -> dict[str, Any]:
+        """The claims of the running identity's token (oid, appid, tid)."""
+        who = client().call("who am I", "GET", "/_sandbox/whoami")
+        return {
+            "clientId": who["clientId"],
+            "objectId": who["objectId"],
+            "tenantId": who["tenantId"],
+        }
+
+    return {behaviours.GET_CLIENT_CONFIG: get_client_config}
