@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pulumi
 
@@ -10,10 +10,7 @@ from components.environment import LkpsEnvironment, LkpsEnvironmentArgs
 from components.onboarded_application import OnboardedApplication
 from lkps import rules
 from lkps.config import ApplicationSettings, ConfigError, StackSettings, load_settings
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()
+from lkps.rotation import today_utc
 
 
 def run(today: date | None = None) -> LkpsEnvironment:

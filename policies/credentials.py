@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from lkps.rotation import today_utc
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from policies.context import (
@@ -42,7 +43,8 @@ def client_secret_lifetime(args: ResourceValidationArgs, report: ReportViolation
         return
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=UTC)
-    days = (expires - datetime.now(UTC)).days
+    now = datetime.combine(today_utc(), datetime.now(UTC).timetz())
+    days = (expires - now).days
     if days > maximum:
         report(
             f"client secret '{args.name}' expires in {days} days ({end}); at most "

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.ocelot.api import OcelotPermanentError
@@ -129,6 +130,9 @@ def test_out_of_band_edit_is_seen_by_refresh_and_repaired_in_place(
         ({"client_id": OTHER_CLIENT}, ["client_id"]),
         ({"route_id": NP_US}, ["route_id"]),
         ({"client_id": UNKNOWN}, ["client_id"]),
+        # What the provider host really passes during a preview (pulumi/dynamic/__main__.py).
+        ({"client_id": Unknown()}, ["client_id"]),
+        ({"description": Unknown()}, []),
     ],
 )
 def test_diff_compares_real_inputs(
@@ -246,6 +250,8 @@ def test_check_passes_unknowns_and_normalizes_the_client_id(
     unknown = provider.check({}, props(client_id=UNKNOWN) | {"status": None})
     assert unknown.failures == []
     assert set(unknown.inputs) == set(props())
+    for value in (Unknown(), UNKNOWN):
+        assert provider.check({}, props(client_id=value, description=value)).failures == []
     upper = provider.check({}, props(client_id=CLIENT.upper()))
     assert upper.failures == []
     assert upper.inputs["client_id"] == CLIENT

@@ -1,0 +1,244 @@
+"""`scripts/stack`: preview, up, refresh or destroy one stack, with no Python language host.
+
+    scripts/stack preview np [--sandbox] [--today YYYY-MM-DD] [--diff] [--target URN] ...
+    scripts/stack up prod [--sandbox] [--expect-no-changes] [-m MESSAGE] ...
+    scripts/stack reset np --sandbox
+
+The program runs inline in this process through the Automation API, with the project's own
+`Pulumi.yaml` and `Pulumi.<stack>.yaml`; the engine's output streams as the CLI prints it; the
+policy pack runs on preview and up with the stack's policy config. `--sandbox` runs against the
+local stand-ins for Entra ID, Key Vault and Ocelot (`sandbox/`), with state under `.sandbox/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+from pulumi import automation as auto
+
+from lkps import rules
+from lkps.program import run
+from lkps.rotation import SIMULATED_DATE_VARIABLE
+from sandbox.session import BANNER, Sandbox, SandboxFolder, running, sandbox_home
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+PROJECT: Final = "lkps-onboarding"
+VERBS: Final = ("preview", "up", "refresh", "destroy", "reset")
+PASSED_FLAGS: Final = (
+    "--diff, --target URN, --replace URN, --expect-no-changes, --refresh, --parallel N, "
+    "--message TEXT, --suppress-outputs, --color MODE, --yes, -v N, --logtostderr, --logflow"
+)
+
+
+class UsageError(Exception):
+    """A command line the stack command cannot run; the message says what is allowed."""
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/stack",
+        description="Runs the lkps-onboarding stack through the Pulumi engine.",
+    )
+    parser.add_argument("verb", choices=VERBS)
+    parser.add_argument("stack", help="np, prod, np-<suffix> or prod-<suffix>")
+    parser.add_argument("--sandbox", action="store_true", help="run against the local sandbox")
+    parser.add_argument("--today", type=date.fromisoformat, help="simulated date, YYYY-MM-DD")
+    # What `pulumi <verb>` would take, passed to the engine.
+    parser.add_argument("--diff", action="store_true")
+    parser.add_argument("--target", action="append", default=[])
+    parser.add_argument("--replace", action="append", default=[])
+    parser.add_argument("--expect-no-changes", action="store_true")
+    parser.add_argument("--refresh", action="store_true")
+    parser.add_argument("--parallel", "-p", type=int)
+    parser.add_argument("--message", "-m")
+    parser.add_argument("--suppress-outputs", action="store_true")
+    parser.add_argument("--color", choices=("always", "never", "raw", "auto"))
+    parser.add_argument("--yes", "-y", action="store_true", help="accepted; nothing prompts")
+    parser.add_argument("--verbose", "-v", type=int)
+    parser.add_argument("--logtostderr", action="store_true")
+    parser.add_argument("--logflow", action="store_true")
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        raise UsageError(
+            f"unsupported argument(s) {' '.join(unknown)}; the stack command passes {PASSED_FLAGS}"
+        )
+    environment = rules.environment_of_stack(args.stack)
+    if environment is None:
+        raise UsageError(f"stack {args.stack!r} must be np, prod, np-<suffix> or prod-<suffix>")
+    if not (ROOT / f"Pulumi.{args.stack}.yaml").is_file():
+        raise UsageError(f"there is no Pulumi.{args.stack}.yaml in {ROOT}")
+    if args.today and not args.sandbox and args.verb != "preview":
+        raise UsageError(
+            "--today simulates a date: outside the sandbox it is for previews only, so that a "
+            "real stack never changes on a pretended day"
+        )
+    if args.verb == "reset" and not args.sandbox:
+        raise UsageError("reset wipes the local sandbox of a stack: use `reset <stack> --sandbox`")
+    args.environment = environment
+    return args
+
+
+def policy_options(environment: str) -> dict[str, list[str]]:
+    """The policy pack, started as an executable, with the environment's policy config."""
+    return {
+        "policy_packs": [str(ROOT / "policies" / "pack")],
+        "policy_pack_configs": [str(ROOT / "policies" / f"config.{environment}.json")],
+    }
+
+
+def _engine_options(args: argparse.Namespace, output: Callable[[str], Any]) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "on_output": output,
+        "color": args.color,
+        "parallel": args.parallel,
+        "message": args.message,
+        "log_verbosity": args.verbose,
+        "log_to_std_err": args.logtostderr or None,
+        "log_flow": args.logflow or None,
+        "suppress_outputs": args.suppress_outputs or None,
+    }
+    if args.verb in ("preview", "up", "refresh", "destroy"):
+        options["target"] = args.target or None
+    if args.verb in ("preview", "up"):
+        options.update(
+            diff=args.diff or None,
+            replace=args.replace or None,
+            expect_no_changes=args.expect_no_changes or None,
+            refresh=args.refresh or None,
+            **policy_options(args.environment),
+        )
+    elif args.verb == "refresh":
+        options.update(diff=args.diff or None, expect_no_changes=args.expect_no_changes or None)
+    if args.verb in ("up", "refresh", "destroy"):
+        options["show_secrets"] = False
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def workspace_env() -> dict[str, str]:
+    env = {
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": os.environ.get(
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "false"
+        ),
+    }
+    env["PULUMI_PYTHON_CMD"] = os.environ.get("PULUMI_PYTHON_CMD", sys.executable)
+    return env
+
+
+def open_stack(
+    stack: str,
+    program: Callable[[], None],
+    work_dir: Path,
+    env: dict[str, str],
+    pulumi_home: Path | None = None,
+    secrets_provider: str | None = None,
+) -> auto.Stack:
+    """The stack of the inline program, using the project and stack files of `work_dir`."""
+    return auto.create_or_select_stack(
+        stack_name=stack,
+        project_name=PROJECT,
+        program=program,
+        opts=auto.LocalWorkspaceOptions(
+            work_dir=str(work_dir),
+            pulumi_home=str(pulumi_home) if pulumi_home else None,
+            env_vars=env,
+            secrets_provider=secrets_provider,
+        ),
+    )
+
+
+def execute(stack: auto.Stack, args: argparse.Namespace, output: Callable[[str], Any]) -> None:
+    options = _engine_options(args, output)
+    if args.verb == "preview":
+        stack.preview(**options)
+    elif args.verb == "up":
+        stack.up(**options)
+    elif args.verb == "refresh":
+        stack.refresh(**options)
+    else:
+        stack.destroy(**options)
+
+
+@contextmanager
+def target(
+    args: argparse.Namespace, sandbox_root: str | None = None
+) -> Iterator[tuple[auto.Stack, Sandbox | None]]:
+    """The stack to run, against the sandbox (started for the block) or the configured cloud."""
+    today = args.today
+
+    def program() -> None:
+        run(today=today)
+
+    dated = {SIMULATED_DATE_VARIABLE: today.isoformat()} if today else {}
+    if not args.sandbox:
+        yield open_stack(args.stack, program, ROOT, {**workspace_env(), **dated}), None
+        return
+    folder = SandboxFolder(sandbox_home(sandbox_root) / args.stack, args.stack)
+    with running(folder, ROOT) as sandbox:
+        env = {
+            **workspace_env(),
+            **sandbox.env,
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
+        stack = open_stack(
+            args.stack,
+            program,
+            folder.work_dir,
+            env,
+            pulumi_home=folder.pulumi_home,
+            secrets_provider="passphrase",
+        )
+        yield stack, sandbox
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _output(line: str) -> None:
+    print(line, flush=True)
+
+
+def _error_text(exc: auto.errors.CommandError) -> str:
+    text = str(exc)
+    _, _, stderr = text.partition("\n stderr: ")
+    return stderr.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        _say(f"stack: {exc}")
+        return 2
+    if args.verb == "reset":
+        folder = SandboxFolder(
+            sandbox_home(os.environ.get("LKPS_SANDBOX_ROOT")) / args.stack, args.stack
+        )
+        wiped = folder.wipe()
+        _say(f"stack: {'wiped' if wiped else 'no sandbox at'} {folder.path}")
+        return 0
+    if args.sandbox:
+        _say(BANNER)
+    started = time.perf_counter()
+    try:
+        with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, sandbox):
+            if sandbox is not None:
+                _say(f"sandbox: started in {sandbox.timings['start']:.2f}s ({sandbox.folder.path})")
+            execute(stack, args, _output)
+    except auto.errors.CommandError as exc:
+        _say(_error_text(exc))
+        _say(f"stack: {args.verb} of {args.stack} failed")
+        return 1
+    finally:
+        if args.sandbox:
+            _say(f"{BANNER} ({time.perf_counter() - started:.1f}s)")
+    return 0

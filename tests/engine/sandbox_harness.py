@@ -1,0 +1,167 @@
+"""The whole program through the real engine against the sandbox, as `scripts/stack --sandbox`
+runs it, with known canary values for every client secret and token the sandbox hands out."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from lkps.program import run
+from lkps.rotation import SIMULATED_DATE_VARIABLE
+from sandbox.session import NAMESPACE, Sandbox, SandboxFolder, lay_work_dir, running
+from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
+
+CANARY_SECRET = "CANARY-sandbox-client-secret"
+CANARY_TOKEN = "CANARY-sandbox-token"
+
+
+def _canaries(prefix: str, width: int) -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{next(counter):06d}".ljust(width, "x")
+
+
+@dataclass
+class Session:
+    """One command's worth of sandbox: the emulators are up while the block runs."""
+
+    stack: auto.Stack
+    sandbox: Sandbox
+    project: Path
+    environment: str
+    outputs: list[str] = field(default_factory=list)
+
+    def _program(self, today: date | None) -> Callable[[], None]:
+        """The program on `today`; the policy pack gets the same date, as from `--today`."""
+        env = self.stack.workspace.env_vars
+        if today is None:
+            env.pop(SIMULATED_DATE_VARIABLE, None)
+        else:
+            env[SIMULATED_DATE_VARIABLE] = today.isoformat()
+
+        def program() -> None:
+            run(today=today)
+
+        return program
+
+    def preview(self, today: date | None = None, **options: Any) -> auto.PreviewResult:
+        return self.stack.preview(
+            program=self._program(today),
+            on_output=self.outputs.append,
+            **policy_options(self.environment),
+            **options,
+        )
+
+    def up(self, today: date | None = None, **options: Any) -> auto.UpResult:
+        return self.stack.up(
+            program=self._program(today),
+            on_output=self.outputs.append,
+            show_secrets=False,
+            **policy_options(self.environment),
+            **options,
+        )
+
+    def refresh(self, today: date | None = None, **options: Any) -> auto.RefreshResult:
+        return self.stack.refresh(
+            program=self._program(today),
+            on_output=self.outputs.append,
+            show_secrets=False,
+            **options,
+        )
+
+    def destroy(self, **options: Any) -> auto.DestroyResult:
+        return self.stack.destroy(on_output=self.outputs.append, show_secrets=False, **options)
+
+    def edit_config(self, edit: Callable[[dict[str, Any]], None]) -> None:
+        """Changes the stack file of the project, as a pull request would."""
+        edit_stack_file(self.project, self.stack.name, edit)
+        lay_work_dir(self.project, self.sandbox.folder.work_dir, self.stack.name)
+
+    def export_without_secrets(self) -> str:
+        """`pulumi stack export` as a person runs it (the Automation API adds --show-secrets)."""
+        env = {**os.environ, **self.sandbox.env}
+        return subprocess.run(  # noqa: S603 - the CLI the test command put on PATH
+            [shutil.which("pulumi") or "pulumi", "stack", "export", "--stack", self.stack.name],
+            cwd=self.sandbox.folder.work_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def state_text(self) -> str:
+        return "\n".join(p.read_text() for p in self.sandbox.folder.backend.rglob("*.json"))
+
+    def deployment(self) -> list[dict[str, Any]]:
+        (state_file,) = self.sandbox.folder.backend.rglob(f"stacks/*/{self.stack.name}.json")
+        resources: list[dict[str, Any]] = json.loads(state_file.read_text())["checkpoint"][
+            "latest"
+        ]["resources"]
+        return resources
+
+
+def edit_stack_file(project: Path, stack: str, edit: Callable[[dict[str, Any]], None]) -> None:
+    path = project / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    config = {
+        key.removeprefix(f"{NAMESPACE}:"): value for key, value in document["config"].items()
+    }
+    edit(config)
+    document["config"] = {f"{NAMESPACE}:{key}": value for key, value in config.items()}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+@dataclass
+class SandboxProject:
+    """A copy of the project's stack files and a sandbox folder, both in a temp dir."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.project = self.root / "project"
+        self.project.mkdir(parents=True, exist_ok=True)
+        for name in ("Pulumi.yaml", "Pulumi.np.yaml", "Pulumi.prod.yaml"):
+            shutil.copyfile(ROOT / name, self.project / name)
+        self.secrets = _canaries(CANARY_SECRET, 40)
+        self.tokens = _canaries(CANARY_TOKEN, 43)
+
+    @contextmanager
+    def session(self, stack: str, approval_routes: frozenset[str] = frozenset()) -> Iterator[Session]:
+        folder = SandboxFolder(self.root / "sandbox" / stack, stack)
+        with running(
+            folder,
+            self.project,
+            token_value=self.tokens,
+            secret_text=self.secrets,
+            approval_routes=approval_routes,
+        ) as sandbox:
+            engine = open_stack(
+                stack,
+                lambda: None,
+                folder.work_dir,
+                {**workspace_env(), **sandbox.env},
+                pulumi_home=folder.pulumi_home,
+                secrets_provider="passphrase",
+            )
+            yield Session(engine, sandbox, self.project, stack.split("-", 1)[0])
+
+
+def changes(result: auto.UpResult | auto.RefreshResult | auto.DestroyResult) -> dict[str, int]:
+    summary = result.summary
+    assert summary.resource_changes is not None
+    return {str(op): count for op, count in summary.resource_changes.items()}
+
+
+def preview_changes(result: auto.PreviewResult) -> dict[str, int]:
+    return {str(op): count for op, count in result.change_summary.items()}
