@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from lkps.rotation import today_utc
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
+from lkps.rotation import today_utc
 from policies.context import (
     APPLICATION_PASSWORD,
     STACK,

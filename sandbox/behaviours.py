@@ -154,7 +154,7 @@ VAULT_SECRET: Final = TypeRules(
     replace_on=frozenset({"resourceGroupName", "vaultName", "secretName"}),
     replace_source=f"{AZURE_NATIVE}: path parameters force replacement; {FACTS}",
     set_valued=frozenset(),
-    computed=frozenset({"location", "azureApiVersion"}),
+    computed=frozenset({"location"}),
     secret_outputs=frozenset(),
     secret_source=(
         f"{AZURE_NATIVE}: no additional secret outputs, and ARM never returns the value, so the "

@@ -251,7 +251,8 @@ def test_check_passes_unknowns_and_normalizes_the_client_id(
     assert unknown.failures == []
     assert set(unknown.inputs) == set(props())
     for value in (Unknown(), UNKNOWN):
-        assert provider.check({}, props(client_id=value, description=value)).failures == []
+        news = props() | {"client_id": value, "description": value}
+        assert provider.check({}, news).failures == []
     upper = provider.check({}, props(client_id=CLIENT.upper()))
     assert upper.failures == []
     assert upper.inputs["client_id"] == CLIENT

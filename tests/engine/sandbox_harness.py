@@ -45,6 +45,7 @@ class Session:
     def _program(self, today: date | None) -> Callable[[], None]:
         """The program on `today`; the policy pack gets the same date, as from `--today`."""
         env = self.stack.workspace.env_vars
+        assert isinstance(env, dict)
         if today is None:
             env.pop(SIMULATED_DATE_VARIABLE, None)
         else:
@@ -56,19 +57,23 @@ class Session:
         return program
 
     def preview(self, today: date | None = None, **options: Any) -> auto.PreviewResult:
+        policies = policy_options(self.environment)
         return self.stack.preview(
             program=self._program(today),
             on_output=self.outputs.append,
-            **policy_options(self.environment),
+            policy_packs=policies["policy_packs"],
+            policy_pack_configs=policies["policy_pack_configs"],
             **options,
         )
 
     def up(self, today: date | None = None, **options: Any) -> auto.UpResult:
+        policies = policy_options(self.environment)
         return self.stack.up(
             program=self._program(today),
             on_output=self.outputs.append,
             show_secrets=False,
-            **policy_options(self.environment),
+            policy_packs=policies["policy_packs"],
+            policy_pack_configs=policies["policy_pack_configs"],
             **options,
         )
 
@@ -114,9 +119,7 @@ class Session:
 def edit_stack_file(project: Path, stack: str, edit: Callable[[dict[str, Any]], None]) -> None:
     path = project / f"Pulumi.{stack}.yaml"
     document = yaml.safe_load(path.read_text())
-    config = {
-        key.removeprefix(f"{NAMESPACE}:"): value for key, value in document["config"].items()
-    }
+    config = {key.removeprefix(f"{NAMESPACE}:"): value for key, value in document["config"].items()}
     edit(config)
     document["config"] = {f"{NAMESPACE}:{key}": value for key, value in config.items()}
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -137,7 +140,9 @@ class SandboxProject:
         self.tokens = _canaries(CANARY_TOKEN, 43)
 
     @contextmanager
-    def session(self, stack: str, approval_routes: frozenset[str] = frozenset()) -> Iterator[Session]:
+    def session(
+        self, stack: str, approval_routes: frozenset[str] = frozenset()
+    ) -> Iterator[Session]:
         folder = SandboxFolder(self.root / "sandbox" / stack, stack)
         with running(
             folder,

@@ -4,8 +4,7 @@ sandbox's stand-ins and emulators: the scenarios a platform engineer meets."""
 from __future__ import annotations
 
 import json
-from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from tests.engine.sandbox_harness import (
     CANARY_SECRET,
     CANARY_TOKEN,
     SandboxProject,
-    Session,
     changes,
     preview_changes,
 )
@@ -76,7 +74,9 @@ def _routes(sandbox: Sandbox) -> dict[str, set[str]]:
     }
 
 
-def _assert_onboarded(sandbox: Sandbox, display_names: tuple[str, ...], regions: dict[str, list[str]]) -> None:
+def _assert_onboarded(
+    sandbox: Sandbox, display_names: tuple[str, ...], regions: dict[str, list[str]]
+) -> None:
     store = sandbox.entra.store
     apps = _apps(store)
     assert set(apps) == set(display_names)
@@ -135,13 +135,15 @@ def test_prod_previews_and_ups_with_its_committed_config(project: SandboxProject
             "MY-LIVEKIT-CLIENT": list(rules.route_ids("prod")),
         }
         _assert_onboarded(session.sandbox, PROD_APPS, regions)
-        protected = [
-            r["type"].rsplit(":", 1)[-1]
-            for r in session.deployment()
-            if r.get("protect")
+        protected = [r["type"].rsplit(":", 1)[-1] for r in session.deployment() if r.get("protect")]
+        assert sorted(protected) == [
+            "Application",
+            "Application",
+            "Secret",
+            "Secret",
+            "ServicePrincipal",
+            "ServicePrincipal",
         ]
-        assert sorted(protected) == ["Application", "Application", "Secret", "Secret",
-                                     "ServicePrincipal", "ServicePrincipal"]
         assert preview_changes(session.preview(today=BEFORE_ROTATION)) == {"same": 24}
 
 

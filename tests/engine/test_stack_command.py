@@ -1,0 +1,83 @@
+"""`scripts/stack` as a person runs it: a process, its output and its exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from lkps.rotation import RotationPolicy
+from sandbox.session import BANNER
+from stack_command.cli import ROOT, main
+
+pytestmark = pytest.mark.engine
+
+
+def _stack(sandbox_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - this interpreter, the project's own module
+        [sys.executable, "-m", "stack_command", *args],
+        cwd=ROOT,
+        env={**os.environ, "LKPS_SANDBOX_ROOT": str(sandbox_root)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
+    pulumi_cli: str, tmp_path: Path
+) -> None:
+    del pulumi_cli
+    up = _stack(tmp_path, "up", "np", "--sandbox")
+    assert up.returncode == 0, up.stderr
+    assert up.stderr.count(BANNER) == 2
+    assert "sandbox: started in" in up.stderr
+    assert "Updating (np):" in up.stdout
+    assert "+ 23 created" in up.stdout
+    assert "✅ lkps-onboarding@v0.0.1" in up.stdout
+    assert (tmp_path / "np" / "entra.json").is_file()
+
+    again = _stack(tmp_path, "preview", "np", "--sandbox", "--expect-no-changes", "--diff")
+    assert again.returncode == 0, again.stderr
+    assert "23 unchanged" in again.stdout
+
+    rotation = RotationPolicy(30, 90).plan(datetime.now(UTC).date()).next_rotation
+    changed = _stack(
+        tmp_path,
+        "preview",
+        "np",
+        "--sandbox",
+        "--expect-no-changes",
+        "--today",
+        rotation.isoformat(),
+    )
+    assert changed.returncode == 1
+    assert "+-2 to replace" in changed.stdout
+    assert "error: preview failed" in changed.stdout + changed.stderr
+    assert "stack: preview of np failed" in changed.stderr
+
+    reset = _stack(tmp_path, "reset", "np", "--sandbox")
+    assert reset.returncode == 0
+    assert not (tmp_path / "np").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["up", "np", "--sandbox", "--bogus"], "unsupported argument(s) --bogus"),
+        (["up", "np", "--today", "2026-12-27"], "outside the sandbox it is for previews only"),
+        (["reset", "np"], "use `reset <stack> --sandbox`"),
+        (["up", "dev", "--sandbox"], "must be np, prod, np-<suffix> or prod-<suffix>"),
+        (["up", "np-other", "--sandbox"], "there is no Pulumi.np-other.yaml"),
+    ],
+)
+def test_a_wrong_command_line_says_what_is_allowed(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,175 @@
+"""The Entra, Key Vault and ARM emulator over real HTTP, and the sandbox's state on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from azure.identity import ManagedIdentityCredential
+
+from ocelot_emulator import OcelotStore
+from sandbox.entra import EntraEmulator, EntraStore
+from tests.sandbox.conftest import RESOURCE_GROUP, SUBSCRIPTION, TENANT, VAULT
+
+ARM_SECRET = (
+    f"/arm/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+    f"Microsoft.KeyVault/vaults/{VAULT}/secrets/app-np-client-secret"
+)
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[EntraEmulator]:
+    store = EntraStore(tmp_path / "entra.json")
+    store.ensure_vault(SUBSCRIPTION, RESOURCE_GROUP, VAULT)
+    with EntraEmulator(store, TENANT) as running:
+        yield running
+
+
+def _client(emulator: EntraEmulator) -> httpx.Client:
+    token = httpx.get(
+        emulator.identity_endpoint,
+        params={"resource": "https://graph.microsoft.com", "api-version": "2019-08-01"},
+        headers={"X-IDENTITY-HEADER": emulator.identity_header},
+    ).json()["access_token"]
+    return httpx.Client(base_url=emulator.url, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_calls_without_a_token_or_with_a_wrong_identity_header_are_refused(
+    emulator: EntraEmulator,
+) -> None:
+    answer = httpx.get(f"{emulator.url}/graph/v1.0/applications")
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "InvalidAuthenticationToken"
+    wrong = httpx.get(emulator.identity_endpoint, headers={"X-IDENTITY-HEADER": "nope"})
+    assert wrong.status_code == 401
+
+
+def test_azure_identity_gets_a_token_from_the_managed_identity_endpoint(
+    emulator: EntraEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IDENTITY_ENDPOINT", emulator.identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", emulator.identity_header)
+    with ManagedIdentityCredential() as credential:
+        token = credential.get_token("api://devtools-np.bayer.com/ocelot/.default")
+    holder = emulator.holder(f"Bearer {token.token}", "api://devtools-np.bayer.com/ocelot")
+    assert holder == emulator.deployer
+    assert emulator.holder(f"Bearer {token.token}", "https://graph.microsoft.com") is None
+
+
+def test_client_credentials_accept_only_a_live_secret_of_the_application(
+    emulator: EntraEmulator,
+) -> None:
+    with _client(emulator) as graph:
+        _live_secret_only(emulator, graph)
+
+
+def _live_secret_only(emulator: EntraEmulator, graph: httpx.Client) -> None:
+    app = graph.post("/graph/v1.0/applications", json={"displayName": "APP-NP"}).json()
+    made = graph.post(
+        f"/graph/v1.0/applications/{app['id']}/addPassword",
+        json={"passwordCredential": {"displayName": "p", "endDateTime": "2099-01-01T00:00:00Z"}},
+    ).json()
+    assert len(made["secretText"]) == 40
+    assert made["secretText"][3:6] == "8Q~"
+    shown = graph.get(f"/graph/v1.0/applications/{app['id']}").json()
+    assert shown["passwordCredentials"][0]["secretText"] is None
+
+    def token(secret: str) -> httpx.Response:
+        return httpx.post(
+            f"{emulator.url}/{TENANT}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": app["appId"],
+                "client_secret": secret,
+                "scope": "api://livekit-platform-service-np.int.bayer.com/.default",
+            },
+        )
+
+    assert token(made["secretText"]).status_code == 200
+    refused = token("not-the-secret")
+    assert refused.status_code == 401
+    assert refused.json()["error_codes"] == [7000215]
+    graph.post(
+        f"/graph/v1.0/applications/{app['id']}/removePassword", json={"keyId": made["keyId"]}
+    )
+    assert token(made["secretText"]).status_code == 401
+
+
+def test_owners_default_to_the_caller_and_are_a_relation(emulator: EntraEmulator) -> None:
+    with _client(emulator) as graph:
+        _owners(emulator, graph)
+
+
+def _owners(emulator: EntraEmulator, graph: httpx.Client) -> None:
+    app = graph.post("/graph/v1.0/applications", json={"displayName": "OWNED-NP"}).json()
+    owners = graph.get(f"/graph/v1.0/applications/{app['id']}/owners").json()["value"]
+    assert [o["id"] for o in owners] == [emulator.deployer.object_id]
+    again = graph.post(
+        f"/graph/v1.0/applications/{app['id']}/owners/$ref",
+        json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{owners[0]['id']}"},
+    )
+    assert again.status_code == 400
+    missing = graph.get("/graph/v1.0/applications/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "Request_ResourceNotFound"
+
+
+def test_vault_secrets_version_soft_delete_recover_and_purge(emulator: EntraEmulator) -> None:
+    with _client(emulator) as client:
+        _vault_lifecycle(client)
+
+
+def _vault_lifecycle(client: httpx.Client) -> None:
+    body = {"properties": {"value": "one", "contentType": "text/plain", "attributes": {"exp": 1}}}
+    assert client.put(ARM_SECRET, json=body).status_code == 201
+    second = client.put(ARM_SECRET, json={"properties": {"value": "two"}})
+    assert second.status_code == 200
+    assert "value" not in second.json()["properties"]
+    data = f"/keyvault/{VAULT}/secrets/app-np-client-secret"
+    assert client.get(data).json()["value"] == "two"
+    assert len(client.get(f"{data}/versions").json()["value"]) == 2
+    client.patch(data, json={"attributes": {"enabled": False}})
+    assert client.get(data).status_code == 403
+    assert client.delete(data).json()["recoveryId"].endswith("/deletedsecrets/app-np-client-secret")
+    assert client.get(ARM_SECRET).status_code == 404
+    conflict = client.put(ARM_SECRET, json=body)
+    assert conflict.status_code == 409
+    assert "deleted but recoverable" in conflict.json()["error"]["message"]
+    deleted = f"/keyvault/{VAULT}/deletedsecrets/app-np-client-secret"
+    assert client.post(f"{deleted}/recover").status_code == 200
+    assert len(client.get(f"{data}/versions").json()["value"]) == 2
+    client.delete(data)
+    assert client.delete(deleted).status_code == 204
+    assert client.put(ARM_SECRET, json=body).status_code == 201
+
+
+def test_arm_refuses_a_vault_of_another_resource_group(emulator: EntraEmulator) -> None:
+    wrong = ARM_SECRET.replace(RESOURCE_GROUP, "rg-somebody-else-np")
+    with _client(emulator) as client:
+        answer = client.put(wrong, json={"properties": {"value": "x"}})
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "ResourceNotFound"
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    store = EntraStore(tmp_path / "entra.json")
+    store.ensure_vault(SUBSCRIPTION, RESOURCE_GROUP, VAULT)
+    with EntraEmulator(store, TENANT) as first, _client(first) as client:
+        app = client.post("/graph/v1.0/applications", json={"displayName": "KEPT-NP"})
+        deployer = first.deployer
+    with EntraEmulator(EntraStore(tmp_path / "entra.json"), TENANT) as second:
+        assert second.deployer == deployer
+        with _client(second) as client:
+            kept = client.get(f"/graph/v1.0/applications/{app.json()['id']}")
+        assert kept.json()["displayName"] == "KEPT-NP"
+
+
+def test_ocelot_state_survives_a_snapshot() -> None:
+    route = "us-livekit-platform-service-np.int.bayer.com"
+    store = OcelotStore(approval_routes=frozenset({route}))
+    store.put(route, "0D0E0F10-1112-4314-9516-171819202122", "BEAT00000001", "d", "someone")
+    restored = OcelotStore.restore(store.snapshot())
+    assert restored.snapshot() == store.snapshot()
+    assert restored.entries(route)["0d0e0f10-1112-4314-9516-171819202122"].status == "pending"

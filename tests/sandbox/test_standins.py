@@ -1,0 +1,383 @@
+"""Each rule and behaviour in `sandbox.behaviours`, checked against a running stand-in plugin
+over gRPC, with the Entra emulator behind it over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2
+from pulumi.runtime.proto import plugin_pb2, provider_pb2
+
+from sandbox import behaviours
+from sandbox.behaviours import BEHAVIOURS, TYPES, TypeRules
+from sandbox.entra import EntraEmulator
+from sandbox.session import install_plugins
+from sandbox.standin.wire import UNKNOWN, Secret
+from tests.sandbox.conftest import (
+    OWNER_A,
+    OWNER_B,
+    OWNER_C,
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    VAULT,
+    Plugin,
+    launcher,
+    unique,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+COVERED: dict[str, str] = {}
+APP = behaviours.APPLICATION.resource_type
+SP = behaviours.SERVICE_PRINCIPAL.resource_type
+PASSWORD = behaviours.APPLICATION_PASSWORD.resource_type
+SECRET = behaviours.VAULT_SECRET.resource_type
+
+
+def covers(name: str) -> Callable[[F], F]:
+    """Marks the test that checks one behaviour of `BEHAVIOURS`."""
+    assert name in {b.name for b in BEHAVIOURS}, name
+
+    def mark(test: F) -> F:
+        COVERED[name] = test.__name__
+        return test
+
+    return mark
+
+
+def _plugin_of(resource_type: str) -> str:
+    return "azure-native" if resource_type.startswith("azure-native:") else "azuread"
+
+
+def _application(**extra: Any) -> dict[str, Any]:
+    return {
+        "displayName": unique("MY-LIVEKIT-AGENT-NP"),
+        "owners": [OWNER_A, OWNER_B],
+        "signInAudience": "AzureADMyOrg",
+        "preventDuplicateNames": True,
+        "serviceManagementReference": "BEAT12345678",
+        "notes": "LKPS agent (np)",
+        "tags": ["lkps", "beat:BEAT12345678"],
+        **extra,
+    }
+
+
+def _secret_inputs(value: str = "v1", name: str = "my-agent-np-client-secret") -> dict[str, Any]:
+    return {
+        "resourceGroupName": RESOURCE_GROUP,
+        "vaultName": VAULT,
+        "secretName": name,
+        "properties": {
+            "value": Secret(value),
+            "contentType": "application/vnd.lkps.client-secret",
+            "attributes": {"enabled": True, "expires": 1900000000},
+        },
+        "tags": {"clientId": "x"},
+    }
+
+
+def _valid_inputs(plugin: Callable[[str], Plugin], resource_type: str) -> dict[str, Any]:
+    """Inputs for one resource of each type, creating what it depends on."""
+    if resource_type == APP:
+        return _application()
+    if resource_type == SECRET:
+        return _secret_inputs(name=unique("app-np-client-secret"))
+    _, app = plugin("azuread").create(APP, _application())
+    if resource_type == SP:
+        return {"clientId": app["clientId"], "owners": [OWNER_A], "tags": ["lkps"], "notes": "n"}
+    return {
+        "applicationId": f"/applications/{app['objectId']}",
+        "displayName": "lkps-integration-2026-11-27",
+        "endDate": "2027-02-25T00:00:00Z",
+        "rotateWhenChanged": {"generation": "10"},
+    }
+
+
+def _changed(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, list):
+        return [*value, "c0ffee00-0000-4000-8000-000000000000"]
+    if isinstance(value, dict):
+        return {**value, "changed": "yes"}
+    return f"{value}-changed" if value is not None else "set"
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "key"),
+    [(rules.resource_type, key) for rules in TYPES.values() for key in sorted(rules.inputs)],
+)
+def test_a_change_replaces_exactly_when_the_real_provider_does(
+    plugin: Callable[[str], Plugin], resource_type: str, key: str
+) -> None:
+    rules = TYPES[resource_type]
+    olds = {"displayName": "x", "clientId": "c", "applicationId": "/applications/a"}
+    olds |= {"resourceGroupName": "rg", "vaultName": "v", "secretName": "s"}
+    olds = {k: v for k, v in olds.items() if k in rules.inputs} | {key: olds.get(key, "old")}
+    diff = plugin(_plugin_of(resource_type)).diff(
+        resource_type, olds, olds | {key: _changed(olds[key])}
+    )
+    assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME
+    assert list(diff.diffs) == [key]
+    assert list(diff.replaces) == ([key] if key in rules.replace_on else []), rules.replace_source
+
+
+@pytest.mark.parametrize("rules", list(TYPES.values()), ids=list(TYPES))
+def test_ids_follow_the_real_form_and_set_valued_inputs_ignore_order(
+    plugin: Callable[[str], Plugin], rules: TypeRules
+) -> None:
+    inputs = _valid_inputs(plugin, rules.resource_type)
+    running = plugin(_plugin_of(rules.resource_type))
+    id_, outputs = running.create(rules.resource_type, inputs)
+    assert rules.id_pattern.fullmatch(id_), f"{id_} ({rules.id_source})"
+    for key in rules.set_valued:
+        reordered = inputs | {key: list(reversed(inputs[key]))}
+        diff = running.diff(rules.resource_type, inputs, reordered)
+        assert diff.changes == provider_pb2.DiffResponse.DIFF_NONE, key
+    for key in rules.secret_outputs:
+        assert isinstance(outputs[key], Secret), rules.secret_source
+
+
+@covers("preview-create-returns-unknown-computed-outputs")
+@pytest.mark.parametrize("rules", list(TYPES.values()), ids=list(TYPES))
+def test_a_preview_create_answers_computed_outputs_unknown_and_changes_nothing(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator, rules: TypeRules
+) -> None:
+    inputs = _valid_inputs(plugin, rules.resource_type)
+    before = len(entra.store.list_objects("applications", None, None))
+    id_, outputs = plugin(_plugin_of(rules.resource_type)).create(
+        rules.resource_type, inputs, preview=True
+    )
+    assert id_ == ""
+    for key in rules.computed:
+        assert outputs[key] == UNKNOWN, key
+    assert len(entra.store.list_objects("applications", None, None)) == before
+    if rules is behaviours.VAULT_SECRET:
+        assert inputs["secretName"] not in entra.store.data["vaults"][VAULT]["secrets"]
+
+
+@pytest.mark.parametrize("rules", list(TYPES.values()), ids=list(TYPES))
+def test_an_unknown_or_missing_property_fails_check_by_name(
+    plugin: Callable[[str], Plugin], rules: TypeRules
+) -> None:
+    running = plugin(_plugin_of(rules.resource_type))
+    failures = running.check(rules.resource_type, {"madeUpProperty": 1}).failures
+    reasons = {f.property: f.reason for f in failures}
+    assert "does not emulate 'madeUpProperty'" in reasons["madeUpProperty"]
+    for key in rules.required:
+        assert reasons[key] == f"missing required property '{key}'"
+
+
+def test_an_unknown_type_or_function_fails_loudly(plugin: Callable[[str], Plugin]) -> None:
+    running = plugin("azuread")
+    with pytest.raises(grpc.RpcError) as caught:
+        running.create("azuread:index/group:Group", {"displayName": "G"})
+    assert "does not emulate resource type azuread:index/group:Group" in str(caught.value)
+    with pytest.raises(grpc.RpcError) as invoked:
+        running.stub.Invoke(provider_pb2.InvokeRequest(tok="azuread:index/getUser:getUser"))
+    assert "does not emulate function azuread:index/getUser:getUser" in str(invoked.value)
+
+
+def test_the_plugins_report_the_versions_the_sdks_request(plugin: Callable[[str], Plugin]) -> None:
+    for name, version in (
+        ("azuread", behaviours.AZUREAD_VERSION),
+        ("azure-native", behaviours.AZURE_NATIVE_VERSION),
+    ):
+        info = plugin(name).stub.GetPluginInfo(empty_pb2.Empty())
+        assert isinstance(info, plugin_pb2.PluginInfo)
+        assert info.version == version
+
+
+def test_get_client_config_names_the_running_identity(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    answer = plugin("azuread").stub.Invoke(
+        provider_pb2.InvokeRequest(tok=behaviours.GET_CLIENT_CONFIG)
+    )
+    result = dict(getattr(answer, "return").items())
+    assert result == {
+        "clientId": entra.deployer.client_id,
+        "objectId": entra.deployer.object_id,
+        "tenantId": entra.deployer.tenant_id,
+    }
+
+
+def test_a_stand_in_refuses_to_start_outside_the_sandbox(tmp_path: Path) -> None:
+    install_plugins(tmp_path / "home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LKPS_SANDBOX")}
+    for name in ("azuread", "azure-native"):
+        done = subprocess.run(  # noqa: S603 - the launcher installed above
+            [str(launcher(tmp_path / "home", name))],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1
+        assert done.stdout == ""
+        assert f"stand-in for {name}; it never talks to Azure" in done.stderr
+
+
+@covers("application-create-caller-owner-removed-unless-listed")
+def test_create_keeps_the_caller_as_owner_only_when_listed(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    running = plugin("azuread")
+    deployer = entra.deployer.object_id
+    _, without = running.create(APP, _application(owners=[OWNER_A]))
+    assert without["owners"] == [OWNER_A]
+    _, listed = running.create(APP, _application(owners=[OWNER_A, deployer]))
+    assert sorted(listed["owners"]) == sorted([OWNER_A, deployer])
+
+
+@covers("application-owners-replaced-as-a-set")
+def test_an_update_removes_every_owner_not_listed_even_one_added_by_hand(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    running = plugin("azuread")
+    inputs = _application()
+    id_, outputs = running.create(APP, inputs)
+    entra.store.add_owner("applications", outputs["objectId"], OWNER_C)
+    _, state, refreshed = running.read(APP, id_, outputs, inputs)
+    assert OWNER_C in state["owners"]
+    assert running.diff(APP, refreshed, inputs).diffs == ["owners"]
+    updated = running.update(APP, id_, refreshed, inputs)
+    assert sorted(updated["owners"]) == sorted([OWNER_A, OWNER_B])
+    assert OWNER_C not in entra.store.get_object("applications", outputs["objectId"])["owners"]
+
+
+@covers("application-duplicate-display-name-refused")
+def test_a_duplicate_display_name_is_refused_at_preview_unless_unknown(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    taken = unique("MANUAL-APP-NP")
+    entra.store.create_application({"displayName": taken}, entra.deployer)
+    running = plugin("azuread")
+    for preview in (True, False):
+        with pytest.raises(grpc.RpcError) as caught:
+            running.create(APP, _application(displayName=taken), preview=preview)
+        assert "must be imported" in str(caught.value)
+    running.create(APP, _application(displayName=UNKNOWN), preview=True)
+    running.create(APP, _application(displayName=taken, preventDuplicateNames=False))
+
+
+@covers("service-principal-exists-refused")
+def test_a_second_service_principal_for_one_client_id_is_refused(
+    plugin: Callable[[str], Plugin],
+) -> None:
+    inputs = _valid_inputs(plugin, SP)
+    running = plugin("azuread")
+    running.create(SP, inputs)
+    with pytest.raises(grpc.RpcError) as caught:
+        running.create(SP, inputs)
+    assert "409" in str(caught.value)
+
+
+@covers("password-value-only-at-create")
+@covers("password-gone-when-removed-by-hand")
+def test_a_password_value_exists_only_in_state_and_a_hand_removal_reads_as_gone(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    inputs = _valid_inputs(plugin, PASSWORD)
+    running = plugin("azuread")
+    id_, outputs = running.create(PASSWORD, inputs)
+    object_id, _, key_id = id_.split("/")
+    stored = entra.store.get_object("applications", object_id)["passwordCredentials"]
+    assert (
+        entra.store.live_credential(
+            entra.store.get_object("applications", object_id)["appId"], outputs["value"].value
+        )
+        == key_id
+    )
+    read_id, state, _ = running.read(PASSWORD, id_, outputs, inputs)
+    assert read_id == id_
+    assert state["value"] == outputs["value"]
+    assert len(stored) == 1
+    entra.store.remove_password(object_id, key_id)
+    gone_id, _, _ = running.read(PASSWORD, id_, outputs, inputs)
+    assert gone_id == ""
+
+
+@covers("vault-secret-create-refuses-existing")
+def test_creating_a_vault_secret_that_exists_is_refused(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    name = unique("manual-np-client-secret")
+    entra.store.set_secret(VAULT, name, {"value": "by hand"})
+    with pytest.raises(grpc.RpcError) as caught:
+        plugin("azure-native").create(SECRET, _secret_inputs(name=name))
+    assert "cannot create already existing resource" in str(caught.value)
+
+
+@covers("vault-secret-every-value-change-is-a-new-version")
+@covers("vault-secret-value-never-read-back")
+def test_each_value_change_is_a_version_and_the_value_is_never_read_back(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    running = plugin("azure-native")
+    name = unique("versioned-np-client-secret")
+    inputs = _secret_inputs("v1", name)
+    id_, outputs = running.create(SECRET, inputs)
+    assert "value" not in outputs["properties"]
+    assert outputs["properties"]["secretUri"] == f"https://{VAULT}.vault.azure.net/secrets/{name}"
+    running.update(SECRET, id_, inputs, _secret_inputs("v2", name))
+    assert len(entra.store.secret_versions(VAULT, name)) == 2
+    current = entra.store.get_secret(VAULT, name)
+    entra.store.set_secret(VAULT, name, {**current, "value": "edited by hand"})
+    _, state, refreshed = running.read(SECRET, id_, outputs, _secret_inputs("v2", name))
+    assert refreshed["properties"]["value"] == Secret("v2")
+    assert running.diff(SECRET, refreshed, _secret_inputs("v2", name)).changes == (
+        provider_pb2.DiffResponse.DIFF_NONE
+    )
+    assert state["properties"]["secretUriWithVersion"].endswith(
+        entra.store.secret_versions(VAULT, name)[-1]["id"].rsplit("/", 1)[-1]
+    )
+
+
+@covers("vault-secret-delete-is-soft")
+@covers("vault-secret-recreate-within-retention-conflicts")
+def test_a_deleted_vault_secret_is_soft_deleted_and_blocks_its_name(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    running = plugin("azure-native")
+    name = unique("retired-np-client-secret")
+    id_, outputs = running.create(SECRET, _secret_inputs(name=name))
+    running.delete(SECRET, id_, outputs)
+    vault = entra.store.data["vaults"][VAULT]
+    assert name not in vault["secrets"]
+    assert name in vault["deleted"]
+    with pytest.raises(grpc.RpcError) as caught:
+        running.create(SECRET, _secret_inputs(name=name))
+    assert "deleted but recoverable state" in str(caught.value)
+    entra.store.purge_secret(VAULT, name)
+    running.create(SECRET, _secret_inputs(name=name))
+
+
+@covers("application-delete-removes-its-service-principal")
+def test_deleting_an_application_deletes_its_service_principal(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    running = plugin("azuread")
+    id_, app = running.create(APP, _application())
+    running.create(SP, {"clientId": app["clientId"], "owners": [OWNER_A]})
+    running.delete(APP, id_, app)
+    assert entra.store.list_objects("servicePrincipals", "appId", app["clientId"]) == []
+
+
+def test_the_wrong_subscription_or_vault_is_not_found(plugin: Callable[[str], Plugin]) -> None:
+    running = plugin("azure-native")
+    with pytest.raises(grpc.RpcError) as caught:
+        running.create(SECRET, _secret_inputs() | {"vaultName": "kv-other-np"})
+    assert "404" in str(caught.value)
+    assert SUBSCRIPTION  # the plugin was configured with the vault's own subscription
+
+
+def test_every_behaviour_has_its_test() -> None:
+    assert set(COVERED) == {behaviour.name for behaviour in BEHAVIOURS}
+    assert all(behaviour.source for behaviour in BEHAVIOURS)
