@@ -151,6 +151,8 @@ def _handler_for(emulator: OcelotEmulator) -> type[BaseHTTPRequestHandler]:
 class _Handler(BaseHTTPRequestHandler):
     emulator: OcelotEmulator
     server_version = "OcelotEmulator/1.0"
+    # Keep-alive, as Ocelot (behind a reverse proxy) serves it; every answer has a length.
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)

@@ -235,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
                 _say(f"sandbox: started in {sandbox.timings['start']:.2f}s ({sandbox.folder.path})")
             execute(stack, args, _output)
     except auto.errors.CommandError as exc:
-        _say(_error_text(exc))
-        _say(f"stack: {args.verb} of {args.stack} failed")
+        reason = _error_text(exc)
+        if not reason and args.expect_no_changes:
+            reason = "the engine found changes, and --expect-no-changes was given"
+        _say(f"stack: {args.verb} of {args.stack} failed: {reason or 'see the output above'}")
         return 1
     finally:
         if args.sandbox:

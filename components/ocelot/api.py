@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -125,6 +124,36 @@ def _tls_context() -> ssl.SSLContext:
         return _tls
 
 
+_pool_lock = threading.Lock()
+_pool: dict[tuple[str, float], httpx.Client] = {}
+
+
+def _pooled_client(base_url: str, timeout: float) -> httpx.Client:
+    """One keep-alive HTTP client per process, base URL and timeout, shared by every thread of
+    the provider process (httpx clients are thread-safe); built on first use, never pickled."""
+    key = (base_url, timeout)
+    with _pool_lock:
+        client = _pool.get(key)
+        if client is None:
+            client = httpx.Client(
+                base_url=base_url,
+                timeout=timeout,
+                verify=_tls_context(),
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            )
+            _pool[key] = client
+        return client
+
+
+def close_pooled_clients() -> None:
+    """Closes the shared clients (tests and benchmarks that start emulators again)."""
+    with _pool_lock:
+        for client in _pool.values():
+            client.close()
+        _pool.clear()
+
+
 def _api_message(response: httpx.Response) -> str:
     try:
         error = response.json()["error"]
@@ -158,7 +187,8 @@ class _Wait(tenacity.wait.wait_base):
 class OcelotClient:
     """Calls one Ocelot management API as the bearer of `token()`.
 
-    `transport` lets unit tests replace the network; a new HTTP client is built per call.
+    Requests go through one pooled keep-alive client per process and base URL; `transport`
+    lets unit tests replace the network (the client is then this object's own).
     """
 
     def __init__(
@@ -176,6 +206,7 @@ class OcelotClient:
         self._deadline = deadline
         self._backoff = backoff
         self._transport = transport
+        self._own: httpx.Client | None = None
 
     def get_route(self, route_id: str, client_id: str | None = None) -> Route | None:
         """The route and its list, or None when Ocelot does not know the route."""
@@ -227,23 +258,23 @@ class OcelotClient:
         error = retry_state.outcome.exception() if retry_state.outcome else None
         log.info("retrying after attempt %d: %s", retry_state.attempt_number, error)
 
-    @contextmanager
-    def _http(self) -> Iterator[httpx.Client]:
-        with httpx.Client(
-            base_url=self._base_url,
-            timeout=self._timeout,
-            verify=_tls_context(),
-            transport=self._transport,
-            follow_redirects=False,
-        ) as client:
-            yield client
+    def _http(self) -> httpx.Client:
+        if self._transport is None:
+            return _pooled_client(self._base_url, self._timeout)
+        if self._own is None:
+            self._own = httpx.Client(
+                base_url=self._base_url,
+                timeout=self._timeout,
+                transport=self._transport,
+                follow_redirects=False,
+            )
+        return self._own
 
     def _send(self, call: _Call) -> Any:
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
         failure = (call.operation, call.route_id, call.client_id)
         try:
-            with self._http() as http:
-                response = http.request(call.method, call.path, headers=headers, json=call.body)
+            response = self._http().request(call.method, call.path, headers=headers, json=call.body)
         except httpx.TimeoutException as exc:
             raise OcelotTransientError(
                 *failure, None, f"no answer within {self._timeout}s ({type(exc).__name__})"
