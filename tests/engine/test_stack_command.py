@@ -61,7 +61,7 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
     # The CLI names the reason on stderr, or the stack command does when the CLI says nothing.
     assert "stack: preview of np failed: " in changed.stderr
     assert (
-        "no changes were expected but changes were proposed" in changed.stderr
+        "no changes were expected for preview but changes were proposed" in changed.stderr
         or "the engine found changes, and --expect-no-changes was given" in changed.stderr
     )
 
