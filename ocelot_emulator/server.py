@@ -153,6 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "OcelotEmulator/1.0"
     # Keep-alive, as Ocelot (behind a reverse proxy) serves it; every answer has a length.
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)

@@ -686,6 +686,7 @@ class _Handler(BaseHTTPRequestHandler):
     emulator: EntraEmulator
     server_version = "SandboxEntra/1.0"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
