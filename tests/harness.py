@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,10 +27,6 @@ from lkps.program import build, run
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "lkps-onboarding"
-# pulumi.dynamic.serialize_provider wraps pickle._Pickler._batch_setitems once more on every call
-# and never unwraps it, so one process that builds about a thousand dynamic resources hits
-# RecursionError. A stack builds a few; these tests build many programs in one process.
-_PICKLER_BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
 CANARY_SECRET = "CANARY-client-secret-4f1d9c"
 DEPLOYER_OBJECT_ID = "0f0e0d0c-0b0a-4999-8888-777766665555"
 
@@ -199,7 +194,6 @@ def run_program(
     mocks = AzureMocks(route_status)
     monitor = RecordingMonitor(mocks)
     engine_log = _EngineLog()
-    pickle._Pickler._batch_setitems = _PICKLER_BATCH_SETITEMS  # type: ignore[attr-defined]
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_all_config(as_engine_config(raw_config))
     pulumi.runtime.set_mocks(

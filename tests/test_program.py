@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import date, timedelta
 from typing import Any
 
@@ -276,3 +277,18 @@ def test_each_app_gets_route_access_in_each_of_its_regions(
             assert rpc.is_rpc_secret(access.inputs["__provider"])
             serialized = rpc.unwrap_rpc_secret(access.inputs["__provider"])
             assert len(serialized) < 200, "the provider must be pickled by reference"
+
+
+def test_building_many_route_accesses_leaves_the_pickler_as_it_was(
+    np_config: dict[str, Any],
+) -> None:
+    """pulumi/pulumi#17803: each dynamic resource used to wrap pickle's dict writer once more,
+    until a process of about a thousand of them hit RecursionError."""
+    template = np_config["applications"][0]
+    np_config["applications"] = [
+        {**template, "name": f"SCALE-APP-{index:03d}"} for index in range(60)
+    ]
+    before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+    run = run_program(np_config, "np", TODAY)
+    assert len(run.of_type(ROUTE_ACCESS)) == 120
+    assert pickle._Pickler._batch_setitems is before  # type: ignore[attr-defined]

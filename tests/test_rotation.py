@@ -1,4 +1,5 @@
-"""Secret rotation: the schedule itself, and a year of daily runs of the program."""
+"""Secret rotation: a year of the schedule itself, and the program's daily runs around rotation
+days (the engine tests run a rotation day through the real engine)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ import pytest
 from pulumi.runtime import rpc
 
 from lkps.config import parse_settings
-from lkps.rotation import ROTATION_EPOCH, RotationPolicy, epoch_seconds
+from lkps.rotation import (
+    ROTATION_EPOCH,
+    SLOTS,
+    RotationPolicy,
+    SecretGeneration,
+    Slot,
+    epoch_seconds,
+)
 from lkps.rules import Environment
 from tests.harness import run_program, stack_config
 
@@ -61,14 +69,60 @@ def _date(rfc3339: str) -> date:
 
 
 @pytest.mark.parametrize("environment", ["np", "prod"])
-def test_a_year_of_daily_runs_rotates_without_downtime(environment: Environment) -> None:
+def test_a_year_of_the_schedule_rotates_one_slot_at_a_time_without_downtime(
+    environment: Environment,
+) -> None:
+    settings = parse_settings(stack_config(environment), environment)
+    policy = RotationPolicy(settings.secret_rotation_days, settings.secret_lifetime_days)
+    period = timedelta(days=settings.secret_rotation_days)
+    slots: dict[Slot, SecretGeneration] = {}
+    published: SecretGeneration | None = None
+    rotations = 0
+    days = [START + timedelta(days=offset) for offset in range(366)]
+    for day in days:
+        plan = policy.plan(day)
+        replaced = [slot for slot in SLOTS if slots.get(slot) != plan.in_slot(slot)]
+        for slot in replaced:
+            slots[slot] = plan.in_slot(slot)
+        assert all(generation.expires > day for generation in slots.values()), day
+        assert plan.current.expires - day >= period, f"{day}: published secret expires too soon"
+        if published is not None and replaced:
+            assert len(replaced) == 1, f"{day}: both slots replaced at once"
+            assert published in slots.values(), f"{day}: previous secret removed at rotation"
+            assert published.expires - day >= period, f"{day}: previous secret expires early"
+            rotations += 1
+        published = plan.current
+    expected = sum(
+        1 for day in days[1:] if (day - ROTATION_EPOCH).days % settings.secret_rotation_days == 0
+    )
+    assert rotations == expected >= 365 // settings.secret_rotation_days - 1
+
+
+def _days_around_two_rotations(rotation_days: int) -> list[date]:
+    """The day before, of and after a rotation, and the same around the next one."""
+    first = RotationPolicy(rotation_days, 2 * rotation_days).plan(START).next_rotation
+    second = first + timedelta(days=rotation_days)
+    return [
+        first - timedelta(days=1),
+        first,
+        first + timedelta(days=1),
+        second - timedelta(days=1),
+        second,
+        second + timedelta(days=1),
+    ]
+
+
+@pytest.mark.parametrize("environment", ["np", "prod"])
+def test_daily_runs_of_the_program_around_rotations_keep_a_live_published_secret(
+    environment: Environment,
+) -> None:
     raw = stack_config(environment)
     settings = parse_settings(raw, environment)
     period = timedelta(days=settings.secret_rotation_days)
     live: dict[str, dict[str, LivePassword]] = {app.name: {} for app in settings.applications}
     published: dict[str, LivePassword] = {}
     rotations = 0
-    days = [START + timedelta(days=offset) for offset in range(366)]
+    days = _days_around_two_rotations(settings.secret_rotation_days)
 
     for day in days:
         run = run_program(raw, environment, day)
@@ -106,8 +160,4 @@ def test_a_year_of_daily_runs_rotates_without_downtime(environment: Environment)
                 rotations += 1
             published[app.name] = current
 
-    expected = sum(
-        1 for day in days[1:] if (day - ROTATION_EPOCH).days % settings.secret_rotation_days == 0
-    )
-    assert expected >= 365 // settings.secret_rotation_days - 1
-    assert rotations == expected * len(settings.applications)
+    assert rotations == 2 * len(settings.applications)
