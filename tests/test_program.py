@@ -286,9 +286,9 @@ def test_building_many_route_accesses_leaves_the_pickler_as_it_was(
     until a process of about a thousand of them hit RecursionError."""
     template = np_config["applications"][0]
     np_config["applications"] = [
-        {**template, "name": f"SCALE-APP-{index:03d}"} for index in range(60)
+        {**template, "name": f"SCALE-APP-{index:03d}"} for index in range(30)
     ]
     before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
     run = run_program(np_config, "np", TODAY)
-    assert len(run.of_type(ROUTE_ACCESS)) == 120
+    assert len(run.of_type(ROUTE_ACCESS)) == 60
     assert pickle._Pickler._batch_setitems is before  # type: ignore[attr-defined]
