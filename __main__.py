@@ -1,5 +1,5 @@
 """Entry point of the lkps-onboarding Pulumi program."""
 
-from lkps.program import run
+from program import run
 
 run()

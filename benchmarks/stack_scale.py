@@ -56,7 +56,7 @@ def measure_mocks(count: int) -> dict[str, float]:
 
 def measure_sandbox(count: int) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from lkps.program import run
+    from program import run
     from sandbox.session import SandboxFolder, running
     from stack_command.cli import open_stack, policy_options, workspace_env
 

@@ -5,37 +5,50 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Final, cast
+from typing import Final
 
 import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_azuread as azuread
 
 from components.onboarded_application import OnboardedApplication, OnboardedApplicationArgs
-from lkps.config import StackSettings
-from lkps.rotation import RotationPolicy
+from lkps.rotation import RotationPlan
+from lkps.rules import Environment, Region, Role
 
 TYPE_TOKEN: Final = "lkps:onboarding:Environment"
 
 
 @dataclass(frozen=True)
-class LkpsEnvironmentArgs:
-    """Validated stack settings and the day that decides which client secrets are current."""
+class ApplicationSpec:
+    """One application as the environment builds it; `name` is the base name (no `-NP`)."""
 
-    settings: StackSettings
-    today: date
+    name: str
+    display_name: str
+    role: Role
+    beat_id: str
+    description: str
+    owners: Sequence[str]
+    regions: Sequence[Region]
+
+
+@dataclass(frozen=True)
+class LkpsEnvironmentArgs:
+    """The environment's tenant, subscription and vault, its rotation plan and applications."""
+
+    environment: Environment
+    tenant_id: str
+    subscription_id: str
+    resource_group_name: str
+    vault_name: str
+    rotation: RotationPlan
+    protect: bool
+    applications: Sequence[ApplicationSpec]
 
 
 class LkpsEnvironment(pulumi.ComponentResource):
-    """Builds every configured application of the environment.
-
-    `route_clients` maps each application name to the Ocelot route IDs of its regions and the
-    client ID that must be on each route's Client Access List.
-    """
+    """Builds every application of the environment, keyed by base name in `applications`."""
 
     applications: dict[str, OnboardedApplication]
-    route_clients: pulumi.Output[dict[str, dict[str, str]]]
 
     def __init__(
         self,
@@ -44,52 +57,42 @@ class LkpsEnvironment(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        settings = args.settings
         entra = azuread.Provider(
             f"{name}-entra",
-            tenant_id=settings.tenant_id,
+            tenant_id=args.tenant_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         arm = azure_native.Provider(
             f"{name}-arm",
-            tenant_id=settings.tenant_id,
-            subscription_id=settings.key_vault.subscription_id,
+            tenant_id=args.tenant_id,
+            subscription_id=args.subscription_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
         deployer = azuread.get_client_config_output(
             opts=pulumi.InvokeOutputOptions(provider=entra, parent=self)
         )
-        rotation = RotationPolicy(
-            rotation_days=settings.secret_rotation_days,
-            lifetime_days=settings.secret_lifetime_days,
-        ).plan(args.today)
-
         self.applications = {}
-        for app in settings.applications:
+        for app in args.applications:
             owners = deployer.object_id.apply(functools.partial(_with_deployer, app.owners))
-            child = f"{name}-{app.display_name(settings.environment).lower()}"
             self.applications[app.name] = OnboardedApplication(
-                child,
+                f"{name}-{app.display_name.lower()}",
                 OnboardedApplicationArgs(
-                    application=app,
-                    environment=settings.environment,
-                    tenant_id=settings.tenant_id,
+                    display_name=app.display_name,
+                    role=app.role,
+                    beat_id=app.beat_id,
+                    description=app.description,
+                    regions=app.regions,
+                    environment=args.environment,
+                    tenant_id=args.tenant_id,
                     owners=owners,
-                    key_vault=settings.key_vault,
-                    rotation=rotation,
-                    protect=settings.protect_resources,
+                    resource_group_name=args.resource_group_name,
+                    vault_name=args.vault_name,
+                    rotation=args.rotation,
+                    protect=args.protect,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )
-        route_clients: dict[str, dict[str, pulumi.Output[str]]] = {
-            app_name: {route: app.client_id for route in app.route_ids.values()}
-            for app_name, app in self.applications.items()
-        }
-        # from_input resolves nested Outputs, which pulumi.Input's type cannot express.
-        self.route_clients = pulumi.Output.from_input(
-            cast("pulumi.Input[dict[str, dict[str, str]]]", route_clients)
-        )
-        self.register_outputs({"route_clients": self.route_clients})
+        self.register_outputs({})
 
 
 def _with_deployer(owners: Sequence[str], deployer_object_id: str) -> list[str]:

@@ -12,34 +12,45 @@ from components.app_registration import AppRegistration, AppRegistrationArgs
 from components.ocelot.route_access import OcelotRouteAccess
 from components.rotating_client_secret import RotatingClientSecret, RotatingClientSecretArgs
 from lkps import rules
-from lkps.config import ApplicationSettings, KeyVaultSettings
 from lkps.rotation import RotationPlan
-from lkps.rules import Environment, Region
+from lkps.rules import Environment, Region, Role
 
 TYPE_TOKEN: Final = "lkps:onboarding:OnboardedApplication"
 
 
 @dataclass(frozen=True)
 class OnboardedApplicationArgs:
-    """One configured application and the environment-wide settings it is built with."""
+    """One application in one environment; `owners` are Entra object IDs."""
 
-    application: ApplicationSettings
+    display_name: str
+    role: Role
+    beat_id: str
+    description: str
+    regions: Sequence[Region]
     environment: Environment
     tenant_id: str
     owners: pulumi.Input[Sequence[str]]
-    key_vault: KeyVaultSettings
+    resource_group_name: str
+    vault_name: str
     rotation: RotationPlan
     protect: bool
 
 
 class OnboardedApplication(pulumi.ComponentResource):
-    """An app registration, rotating client secrets in Key Vault, and its Ocelot route access."""
+    """An app registration, rotating client secrets in Key Vault, and its Ocelot route access.
 
-    registration: AppRegistration
-    credentials: RotatingClientSecret
+    Its attributes are what the stack exports for the application.
+    """
+
+    display_name: pulumi.Output[str]
     client_id: pulumi.Output[str]
+    object_id: pulumi.Output[str]
+    service_principal_object_id: pulumi.Output[str]
+    vault_secret_name: pulumi.Output[str]
+    vault_secret_uri: pulumi.Output[str]
+    secret_end_date: pulumi.Output[str]
+    next_rotation_date: pulumi.Output[str]
     route_ids: dict[Region, str]
-    route_access: dict[Region, OcelotRouteAccess]
 
     def __init__(
         self,
@@ -48,64 +59,70 @@ class OnboardedApplication(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        app = args.application
-        display_name = app.display_name(args.environment)
-        self.registration = AppRegistration(
+        registration = AppRegistration(
             name,
             AppRegistrationArgs(
-                display_name=display_name,
-                role=app.role,
-                beat_id=app.beat_id,
+                display_name=args.display_name,
+                role=args.role,
+                beat_id=args.beat_id,
                 environment=args.environment,
                 owners=args.owners,
-                description=app.description,
+                description=args.description,
                 protect=args.protect,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.client_id = self.registration.client_id
-        self.credentials = RotatingClientSecret(
+        credentials = RotatingClientSecret(
             f"{name}-secret",
             RotatingClientSecretArgs(
-                application_id=self.registration.application_id,
+                application_id=registration.application_id,
                 plan=args.rotation,
-                key_vault=args.key_vault,
-                vault_secret_name=rules.vault_secret_name(display_name),
+                resource_group_name=args.resource_group_name,
+                vault_name=args.vault_name,
+                vault_secret_name=rules.vault_secret_name(args.display_name),
                 vault_secret_tags={
-                    "clientId": self.client_id,
+                    "clientId": registration.client_id,
                     "tenantId": args.tenant_id,
-                    "beatId": app.beat_id,
+                    "beatId": args.beat_id,
                     "environment": args.environment,
                     "lkpsScope": rules.lkps_scope(args.environment),
-                    "displayName": display_name,
-                    "role": app.role,
+                    "displayName": args.display_name,
+                    "role": args.role,
                 },
                 protect_vault_secret=args.protect,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.route_ids = {
-            region: rules.lkps_host(region, args.environment) for region in app.regions
+            region: rules.lkps_host(region, args.environment) for region in args.regions
         }
-        self.route_access = {
+        route_access = {
             region: OcelotRouteAccess(
                 f"{name}-ocelot-{region}",
                 route_id=route_id,
-                client_id=self.client_id,
-                beat_id=app.beat_id,
-                description=f"{display_name} (LKPS {app.role}), managed by lkps-onboarding",
+                client_id=registration.client_id,
+                beat_id=args.beat_id,
+                description=f"{args.display_name} (LKPS {args.role}), managed by lkps-onboarding",
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for region, route_id in self.route_ids.items()
         }
+        self.display_name = registration.display_name
+        self.client_id = registration.client_id
+        self.object_id = registration.object_id
+        self.service_principal_object_id = registration.service_principal_object_id
+        self.vault_secret_name = credentials.vault_secret_name
+        self.vault_secret_uri = credentials.vault_secret_uri
+        self.secret_end_date = credentials.end_date
+        self.next_rotation_date = credentials.next_rotation_date
         self.register_outputs(
             {
                 "client_id": self.client_id,
-                "display_name": self.registration.display_name,
-                "vault_secret_uri": self.credentials.vault_secret_uri,
+                "display_name": self.display_name,
+                "vault_secret_uri": self.vault_secret_uri,
                 "route_ids": self.route_ids,
                 "route_access_status": {
-                    region: access.status for region, access in self.route_access.items()
+                    region: access.status for region, access in route_access.items()
                 },
             }
         )

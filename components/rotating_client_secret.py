@@ -11,7 +11,6 @@ import pulumi_azuread as azuread
 from pulumi_azure_native import keyvault
 
 from lkps import rules
-from lkps.config import KeyVaultSettings
 from lkps.rotation import SLOTS, RotationPlan, epoch_seconds, rfc3339
 
 TYPE_TOKEN: Final = "lkps:credentials:RotatingClientSecret"
@@ -23,7 +22,8 @@ class RotatingClientSecretArgs:
 
     application_id: pulumi.Input[str]
     plan: RotationPlan
-    key_vault: KeyVaultSettings
+    resource_group_name: str
+    vault_name: str
     vault_secret_name: str
     vault_secret_tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
     protect_vault_secret: bool = False
@@ -65,8 +65,8 @@ class RotatingClientSecret(pulumi.ComponentResource):
         published = passwords[current.slot]
         keyvault.Secret(
             f"{name}-vault",
-            resource_group_name=args.key_vault.resource_group_name,
-            vault_name=args.key_vault.vault_name,
+            resource_group_name=args.resource_group_name,
+            vault_name=args.vault_name,
             secret_name=args.vault_secret_name,
             properties=keyvault.SecretPropertiesArgs(
                 value=published.value.apply(pulumi.Output.secret),
@@ -86,7 +86,7 @@ class RotatingClientSecret(pulumi.ComponentResource):
         self.next_rotation_date = pulumi.Output.from_input(rfc3339(args.plan.next_rotation))
         self.vault_secret_name = pulumi.Output.from_input(args.vault_secret_name)
         self.vault_secret_uri = pulumi.Output.from_input(
-            rules.vault_secret_uri(args.key_vault.vault_name, args.vault_secret_name)
+            rules.vault_secret_uri(args.vault_name, args.vault_secret_name)
         )
         self.register_outputs(
             {

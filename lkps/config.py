@@ -1,4 +1,4 @@
-"""Stack settings: the schema of the `lkps:` config namespace and its validation.
+"""Stack settings: the schema of the `lkps-onboarding:` config namespace and its validation.
 
 All problems of a stack's config are reported at once, one line each, naming the key and the
 allowed form, before any resource is registered.
@@ -7,7 +7,7 @@ allowed form, before any resource is registered.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any, Final, TypeVar
 
 import pulumi
@@ -99,7 +99,8 @@ class KeyVaultSettings(_Settings):
 
 
 class OcelotAccessSettings(BaseModel):
-    """The part of the stack config that the Ocelot provider reads in its own process."""
+    """The part of the stack config that the Ocelot provider reads in its own process: the same
+    keys and forms as in `StackSettings`, nothing passed through the resource."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
@@ -138,9 +139,9 @@ class StackSettings(_Settings):
     tenant_id: Guid
     key_vault: KeyVaultSettings
     ocelot: OcelotSettings
-    secret_lifetime_days: Annotated[int, Field(ge=2, le=730)]
+    secret_lifetime_days: Annotated[int, Field(ge=2, le=rules.MAXIMUM_SECRET_LIFETIME_DAYS)]
     secret_rotation_days: Annotated[int, Field(ge=1, le=365)]
-    minimum_owners: Annotated[int, Field(ge=1, le=20)] = 2
+    minimum_owners: Annotated[int, Field(ge=1, le=20)] = rules.DEFAULT_MINIMUM_OWNERS
     protect: bool | None = None
     ocelot_token: SecretStr | None = None
     applications: Annotated[list[ApplicationSettings], Field(min_length=1)]
@@ -266,7 +267,7 @@ def _consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
                     f"'{rules.NON_PROD_SUFFIX}'; the suffix is added in np and never used in prod"
                 )
 
-    minimum = raw.get("minimumOwners", 2)
+    minimum = raw.get("minimumOwners", rules.DEFAULT_MINIMUM_OWNERS)
     if isinstance(minimum, int):
         for index, app in enumerate(apps):
             owners = app.get("owners")
@@ -291,17 +292,9 @@ def _environment_problems(raw: Mapping[str, Any], environment: Environment) -> l
     }
     problems = []
     for key, value in values.items():
-        if not isinstance(value, str) or rules.fits_environment(value, environment):
-            continue
-        if rules.is_loopback_url(value):
-            problems.append(f"{key}: '{value}' is a local emulator and must not be used in prod")
-        elif environment == "prod":
-            problems.append(f"{key}: '{value}' is a non-prod value and must not be used in prod")
-        else:
-            problems.append(
-                f"{key}: '{value}' is not marked non-prod; in np it must contain "
-                f"an 'np' or 'nonprod' part (e.g. 'kv-lkps-np')"
-            )
+        misfit = rules.environment_misfit(value, environment) if isinstance(value, str) else None
+        if misfit:
+            problems.append(f"{key}: '{value}' {misfit}")
     return problems
 
 
@@ -337,6 +330,15 @@ def parse_ocelot_access_settings(raw: Mapping[str, Any]) -> OcelotAccessSettings
     if problems or settings is None:
         raise ConfigError("the Ocelot provider's stack config", problems)
     return settings
+
+
+def ocelot_access_settings(get: Callable[[str], Any]) -> OcelotAccessSettings:
+    """The Ocelot provider's settings, read in its own process from the stack config that the
+    engine hands it (`get(key)` without the namespace): the keys of `OcelotAccessSettings`."""
+    keys = [field.alias or name for name, field in OcelotAccessSettings.model_fields.items()]
+    return parse_ocelot_access_settings(
+        {key: decode(get(key)) for key in keys if get(key) is not None}
+    )
 
 
 def decode(value: Any) -> Any:

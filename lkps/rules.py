@@ -42,6 +42,18 @@ RESOURCE_GROUP_NAME_FORM: Final = (
 
 DESCRIPTION_MAX_LENGTH: Final = 200
 
+# Owners listed per application, besides the deploying principal (config `minimumOwners`, and
+# the policy `app-owners`).
+DEFAULT_MINIMUM_OWNERS: Final = 2
+# The longest client secret lifetime Entra accepts and the config allows (`secretLifetimeDays`);
+# the policy `client-secret-lifetime` may allow less (`maximumSecretLifetimeDays`).
+MAXIMUM_SECRET_LIFETIME_DAYS: Final = 730
+
+# The dynamic resource that keeps a client ID on a route's Client Access List.
+ROUTE_ACCESS_MODULE: Final = "ocelot"
+ROUTE_ACCESS_NAME: Final = "RouteAccess"
+ROUTE_ACCESS_TYPE: Final = f"pulumi-python:dynamic/{ROUTE_ACCESS_MODULE}:{ROUTE_ACCESS_NAME}"
+
 CLIENT_SECRET_DISPLAY_NAME: Final = "lkps-integration"
 CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
 
@@ -57,6 +69,32 @@ def fits_environment(value: str, environment: Environment) -> bool:
     if is_loopback_url(value):
         return environment == "np"
     return is_non_prod_value(value) == (environment == "np")
+
+
+def environment_misfit(value: str, environment: Environment) -> str | None:
+    """Why a name, host or URL may not be used in `environment`, or None when it may; the one
+    wording that config validation and the policy pack use."""
+    if fits_environment(value, environment):
+        return None
+    if is_loopback_url(value):
+        return "is a local emulator and must not be used in prod"
+    if environment == "prod":
+        return "is a non-prod value and must not be used in prod"
+    return (
+        "is not marked non-prod; in np it must contain an 'np' or 'nonprod' part "
+        "(e.g. 'kv-lkps-np')"
+    )
+
+
+def route_misfit(route_id: object, environment: Environment) -> str | None:
+    """Why a route may not be used in `environment`, or None when it may; the one wording that
+    the Ocelot provider and the policy pack use."""
+    routes = route_ids(environment)
+    if route_id in routes:
+        return None
+    owner = environment_of_route(route_id) if isinstance(route_id, str) else None
+    why = f"is a {owner} route" if owner else "is not an LKPS route"
+    return f"{why}; a {environment} stack allows {', '.join(routes)}"
 
 
 def environment_of_stack(stack: str) -> Environment | None:

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from lkps import rules
+from ocelot_emulator import contract
 from ocelot_emulator.faults import Fault, FaultPlan
 from ocelot_emulator.store import OcelotStore
 
@@ -274,7 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) != 4 or parts[2] != "clients" or method not in ("PUT", "DELETE"):
             raise _ApiError(HTTPStatus.NOT_FOUND, "not_found", "no such resource")
         client_id = parts[3]
-        if not rules.GUID.fullmatch(client_id):
+        if not contract.UUID.fullmatch(client_id):
             raise _ApiError(HTTPStatus.BAD_REQUEST, "invalid_client_id", "client ID is not a GUID")
         if route_id in emulator.forbidden_routes:
             raise _ApiError(
@@ -363,16 +363,16 @@ def _client_request(body: bytes) -> tuple[str, str]:
     if not isinstance(request, dict):
         raise _ApiError(HTTPStatus.BAD_REQUEST, "invalid_body", "body must be an object")
     beat_id, description = request.get("beatId"), request.get("description")
-    if not isinstance(beat_id, str) or not rules.BEAT_ID.fullmatch(beat_id):
+    if not isinstance(beat_id, str) or not contract.BEAT_ID.fullmatch(beat_id):
         raise _ApiError(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid_beat_id",
-            f"beatId must be {rules.BEAT_ID_FORM}",
+            f"beatId must be {contract.BEAT_ID_FORM}",
         )
-    if not isinstance(description, str) or len(description) > rules.DESCRIPTION_MAX_LENGTH:
+    if not isinstance(description, str) or len(description) > contract.DESCRIPTION_MAX_LENGTH:
         raise _ApiError(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid_description",
-            f"description must be a string of at most {rules.DESCRIPTION_MAX_LENGTH} characters",
+            f"description must be a string of at most {contract.DESCRIPTION_MAX_LENGTH} characters",
         )
     return beat_id, description

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from lkps import rules
+from ocelot_emulator import contract
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,10 @@ class OcelotStore:
     def __init__(self, approval_routes: frozenset[str] = frozenset()) -> None:
         self._lock = threading.Lock()
         self._routes: dict[str, RouteState] = {}
-        for environment in rules.ENVIRONMENTS:
-            for region in rules.REGIONS:
-                route_id = rules.lkps_host(region, environment)
-                self._routes[route_id] = RouteState(
-                    route_id, environment, region, route_id in approval_routes
-                )
+        for route_id, (environment, region) in contract.ROUTES.items():
+            self._routes[route_id] = RouteState(
+                route_id, environment, region, route_id in approval_routes
+            )
         self.writes: Counter[str] = Counter()
 
     def route_json(self, route_id: str) -> dict[str, Any] | None:

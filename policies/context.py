@@ -16,7 +16,7 @@ APPLICATION: Final = "azuread:index/application:Application"
 SERVICE_PRINCIPAL: Final = "azuread:index/servicePrincipal:ServicePrincipal"
 APPLICATION_PASSWORD: Final = "azuread:index/applicationPassword:ApplicationPassword"
 VAULT_SECRET: Final = "azure-native:keyvault:Secret"
-ROUTE_ACCESS: Final = "pulumi-python:dynamic/ocelot:RouteAccess"
+ROUTE_ACCESS: Final = rules.ROUTE_ACCESS_TYPE
 STACK: Final = "pulumi:pulumi:Stack"
 
 

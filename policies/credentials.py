@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
+from lkps import rules
 from lkps.rotation import today_utc
 from policies.context import (
     APPLICATION_PASSWORD,
@@ -17,7 +18,6 @@ from policies.context import (
     strings,
 )
 
-DEFAULT_MAX_LIFETIME_DAYS = 730
 SECRET_LOOKING_KEY = re.compile(
     r"(?i)(?:client_?secret|secret_?value|password|credentials?|(?:access_?|bearer_?)?token)"
 )
@@ -26,8 +26,11 @@ MIN_SECRET_LENGTH = 8
 
 @resource_rule(APPLICATION_PASSWORD)
 def client_secret_lifetime(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """An explicit end date no further away than `maxLifetimeDays`."""
-    maximum = int(args.get_config().get("maxLifetimeDays", DEFAULT_MAX_LIFETIME_DAYS))
+    """An explicit end date no further away than `maximumSecretLifetimeDays`, the longest
+    `secretLifetimeDays` the platform allows."""
+    maximum = int(
+        args.get_config().get("maximumSecretLifetimeDays", rules.MAXIMUM_SECRET_LIFETIME_DAYS)
+    )
     if args.props.get("endDateRelative"):
         report(
             f"client secret '{args.name}': use endDate, not the deprecated endDateRelative", None
@@ -48,7 +51,7 @@ def client_secret_lifetime(args: ResourceValidationArgs, report: ReportViolation
     if days > maximum:
         report(
             f"client secret '{args.name}' expires in {days} days ({end}); at most "
-            f"{maximum} days are allowed",
+            f"{maximum} days are allowed (maximumSecretLifetimeDays): lower secretLifetimeDays",
             None,
         )
 

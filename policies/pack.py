@@ -13,15 +13,15 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from lkps import rules
 from policies.credentials import (
-    DEFAULT_MAX_LIFETIME_DAYS,
     client_secret_lifetime,
     no_plaintext_secret_outputs,
     vault_secret_expiry,
 )
 from policies.naming import entra_display_name, vault_secret_name
 from policies.protection import prod_protection
-from policies.registration import DEFAULT_MIN_OWNERS, app_owners, beat_id, one_registration_per_app
+from policies.registration import app_owners, beat_id, one_registration_per_app
 from policies.separation import environment_separation, stack_outputs_environment
 
 PACK_NAME: Final = "lkps-onboarding"
@@ -100,17 +100,19 @@ POLICIES: Final[list[Policy]] = [
     ),
     ResourceValidationPolicy(
         name="app-owners",
-        description="Every app registration has at least minOwners owners.",
+        description="Every app registration has minimumOwners owners besides the deploying "
+        "principal.",
         validate=app_owners,
         enforcement_level=MANDATORY,
         severity=Severity.MEDIUM,
         config_schema=PolicyConfigSchema(
             properties={
-                "minOwners": {
+                "minimumOwners": {
                     "type": "integer",
                     "minimum": 1,
-                    "default": DEFAULT_MIN_OWNERS,
-                    "description": "Least number of owners, the deploying principal included.",
+                    "default": rules.DEFAULT_MINIMUM_OWNERS,
+                    "description": "Least number of owners besides the deploying principal, "
+                    "as minimumOwners in the stack config.",
                 }
             }
         ),
@@ -118,17 +120,19 @@ POLICIES: Final[list[Policy]] = [
     ),
     ResourceValidationPolicy(
         name="client-secret-lifetime",
-        description="Every client secret has an explicit end date within maxLifetimeDays.",
+        description="Every client secret has an explicit end date within "
+        "maximumSecretLifetimeDays.",
         validate=client_secret_lifetime,
         enforcement_level=MANDATORY,
         severity=Severity.HIGH,
         config_schema=PolicyConfigSchema(
             properties={
-                "maxLifetimeDays": {
+                "maximumSecretLifetimeDays": {
                     "type": "integer",
                     "minimum": 1,
-                    "default": DEFAULT_MAX_LIFETIME_DAYS,
-                    "description": "Longest allowed time from now to a secret's end date.",
+                    "default": rules.MAXIMUM_SECRET_LIFETIME_DAYS,
+                    "description": "The longest secretLifetimeDays allowed: the longest time "
+                    "from today to a secret's end date.",
                 }
             }
         ),

@@ -9,8 +9,6 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidati
 from lkps import rules
 from policies.context import APPLICATION, ROUTE_ACCESS, Unknowns, resource_rule
 
-DEFAULT_MIN_OWNERS = 2
-
 
 def one_registration_per_app(args: StackValidationArgs, report: ReportViolation) -> None:
     """No two applications share a display name; Ocelot entries use this stack's client IDs."""
@@ -47,11 +45,13 @@ def beat_id(args: ResourceValidationArgs, report: ReportViolation) -> None:
 
 @resource_rule(APPLICATION)
 def app_owners(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """At least `minOwners` owners (the deploying principal counts)."""
-    minimum = int(args.get_config().get("minOwners", DEFAULT_MIN_OWNERS))
-    owners = args.props.get("owners") or []
-    if len(owners) < minimum:
+    """`minimumOwners` owners, as in the stack config, besides the deploying principal that the
+    program adds to every app registration."""
+    minimum = int(args.get_config().get("minimumOwners", rules.DEFAULT_MINIMUM_OWNERS))
+    owners = {str(owner).lower() for owner in args.props.get("owners") or []}
+    if len(owners) < minimum + 1:
         report(
-            f"application '{args.name}' has {len(owners)} owner(s), needs at least {minimum}",
+            f"application '{args.name}' has {len(owners)} owner(s), needs at least "
+            f"{minimum + 1}: minimumOwners ({minimum}) and the deploying principal",
             None,
         )

@@ -20,18 +20,6 @@ from policies.context import (
 )
 
 
-def _matches_environment(value: str, environment: Environment, pattern: str | None) -> bool:
-    if pattern:
-        return re.fullmatch(pattern, value) is not None
-    return rules.fits_environment(value, environment)
-
-
-def _pattern_form(environment: Environment, pattern: str | None) -> str:
-    if pattern:
-        return f"match '{pattern}' (policy config)"
-    return "carry an 'np' part" if environment == "np" else "carry no 'np' part"
-
-
 def environment_separation(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Routes, vaults, resource groups, scopes and tags belong to the stack's environment."""
     if args.resource_type not in (ROUTE_ACCESS, VAULT_SECRET, APPLICATION):
@@ -42,14 +30,9 @@ def environment_separation(args: ResourceValidationArgs, report: ReportViolation
     props = args.props
     if args.resource_type == ROUTE_ACCESS:
         route = props.get("route_id")
-        if route not in rules.route_ids(environment):
-            owner = rules.environment_of_route(route) if isinstance(route, str) else None
-            what = f"a {owner} route" if owner else "not an LKPS route"
-            report(
-                f"Ocelot route access '{args.name}': route '{route}' is {what}; "
-                f"a {environment} stack may only use {', '.join(rules.route_ids(environment))}",
-                None,
-            )
+        misfit = rules.route_misfit(route, environment)
+        if misfit:
+            report(f"Ocelot route access '{args.name}': route '{route}' {misfit}", None)
     elif args.resource_type == VAULT_SECRET:
         _check_vault_secret(args, environment, report)
     else:
@@ -70,11 +53,17 @@ def _check_vault_secret(
         ("resourceGroupName", "resourceGroupPattern"),
     ):
         value = props.get(key)
+        if not isinstance(value, str):
+            report(f"vault secret '{args.name}': {key} {value!r} must be a name", None)
+            continue
+        misfit = rules.environment_misfit(value, environment)
+        if misfit:
+            report(f"vault secret '{args.name}': {key} '{value}' {misfit}", None)
         pattern = config.get(pattern_key)
-        if not isinstance(value, str) or not _matches_environment(value, environment, pattern):
+        if pattern and re.fullmatch(pattern, value) is None:
             report(
-                f"vault secret '{args.name}': {key} {value!r} must "
-                f"{_pattern_form(environment, pattern)} in {environment}",
+                f"vault secret '{args.name}': {key} '{value}' must match '{pattern}' "
+                f"({pattern_key} in the policy config)",
                 None,
             )
     tags: Mapping[str, Any] = props.get("tags") or {}
@@ -103,10 +92,9 @@ def stack_outputs_environment(args: StackValidationArgs, report: ReportViolation
                 report(f"stack output {key} is '{actual}', must be '{value}'", resource.urn)
         for key in ("ocelotApiUrl", "ocelotTokenScope"):
             value = unknowns.get(outputs, key)
-            if not isinstance(value, str) or rules.fits_environment(value, environment):
-                continue
-            if rules.is_loopback_url(value):
-                report(f"stack output {key} '{value}' is a local emulator in prod", resource.urn)
-            else:
-                report(f"stack output {key} '{value}' is not a {environment} value", resource.urn)
+            misfit = (
+                rules.environment_misfit(value, environment) if isinstance(value, str) else None
+            )
+            if misfit:
+                report(f"stack output {key} '{value}' {misfit}", resource.urn)
     unknowns.raise_if_any()

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 import yaml
 
+from components.ocelot.endpoint import SANDBOX_OCELOT_URL_VARIABLE
 from ocelot_emulator import OcelotEmulator, OcelotStore
 from sandbox import behaviours
 from sandbox.entra import EntraEmulator, EntraStore, entra_secret_text, random_token
@@ -31,7 +32,6 @@ from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_HOME: Final = ROOT / ".sandbox"
-OCELOT_URL_VARIABLE: Final = "LKPS_SANDBOX_OCELOT_API_URL"
 NAMESPACE: Final = "lkps-onboarding"
 BANNER: Final = (
     "SANDBOX: local stand-ins for Entra ID, Key Vault and Ocelot; nothing is sent to Azure "
@@ -186,7 +186,7 @@ class Sandbox:
                 ENTRA_URL_VARIABLE: self.entra.url,
                 "IDENTITY_ENDPOINT": self.entra.identity_endpoint,
                 "IDENTITY_HEADER": self.entra.identity_header,
-                OCELOT_URL_VARIABLE: self.ocelot.base_url,
+                SANDBOX_OCELOT_URL_VARIABLE: self.ocelot.base_url,
             }
         )
         return env

@@ -25,8 +25,8 @@ from typing import Any, Final
 from pulumi import automation as auto
 
 from lkps import rules
-from lkps.program import run
 from lkps.rotation import SIMULATED_DATE_VARIABLE
+from program import run
 from sandbox.session import BANNER, Sandbox, SandboxFolder, running, sandbox_home
 
 ROOT: Final = Path(__file__).resolve().parents[1]

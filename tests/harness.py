@@ -22,8 +22,9 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 
+from lkps import rules
 from lkps.config import StackSettings
-from lkps.program import build, run
+from program import build, run
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "lkps-onboarding"
@@ -93,7 +94,7 @@ class AzureMocks(pulumi_mocks.Mocks):
                 "keyId": key_id,
                 "value": secret,
             }
-        if args.typ == "pulumi-python:dynamic/ocelot:RouteAccess":
+        if args.typ == rules.ROUTE_ACCESS_TYPE:
             return f"{args.inputs['route_id']}/{args.inputs['client_id']}", outputs | {
                 "status": self.route_status,
                 "added_at": "2026-01-01T00:00:00Z",
@@ -163,8 +164,6 @@ class ProgramRun:
     registrations: list[Registration]
     outputs: dict[str, Any]
     secret_outputs: dict[str, bool]
-    client_secret_is_secret: dict[str, bool]
-    route_clients: dict[str, dict[str, str]]
     engine_log: list[tuple[str, str]]
 
     def of_type(self, type_token: str) -> list[Registration]:
@@ -209,9 +208,9 @@ def run_program(
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
         if settings_override is None:
-            environment = run(today=today)
+            run(today=today)
         else:
-            environment = build(settings_override, today)
+            build(settings_override, today)
         stack_outputs = pulumi.runtime.get_root_resource().outputs  # type: ignore[union-attr]
 
         async def collect() -> None:
@@ -220,11 +219,6 @@ def run_program(
                 name: await pulumi.Output.from_input(value).is_secret()
                 for name, value in stack_outputs.items()
             }
-            result["client_secret"] = {
-                name: await app.credentials.client_secret.is_secret()
-                for name, app in environment.applications.items()
-            }
-            result["route_clients"] = await environment.route_clients.future()
 
         return pulumi.Output.from_input(collect())
 
@@ -233,7 +227,5 @@ def run_program(
         monitor.registrations,
         result["outputs"],
         result["secret"],
-        result["client_secret"],
-        result["route_clients"],
         engine_log.messages,
     )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import email.utils
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from components.ocelot.api import OcelotClient, OcelotPermanentError, OcelotTransientError
+from components.ocelot.api import (
+    OcelotClient,
+    OcelotPermanentError,
+    OcelotTransientError,
+    retry_after_seconds,
+)
 from tests.ocelot_fixtures import CLIENT, NP_EU
 
 ENTRY = {
@@ -46,14 +52,41 @@ def _error(status: int, **headers: str) -> httpx.Response:
     return httpx.Response(status, json=body, headers=headers)
 
 
-def test_retry_after_is_honoured() -> None:
+@pytest.mark.parametrize(
+    "retry_after",
+    [
+        "1",
+        # RFC 9110 also allows an HTTP-date; whole seconds, so 2 s from now waits at least 1 s.
+        lambda: email.utils.formatdate(time.time() + 2, usegmt=True),
+    ],
+    ids=["seconds", "http-date"],
+)
+def test_retry_after_is_honoured_in_seconds_and_as_a_date(
+    retry_after: str | Callable[[], str],
+) -> None:
+    value = retry_after if isinstance(retry_after, str) else retry_after()
     transport, times = _scripted(
-        [_error(429, **{"Retry-After": "1"}), httpx.Response(201, json=ENTRY)]
+        [_error(429, **{"Retry-After": value}), httpx.Response(201, json=ENTRY)]
     )
     entry = _client(transport).put_client(NP_EU, CLIENT, "BEAT12345678", "d")
     assert entry.client_id == CLIENT
     assert len(times) == 2
     assert times[1] - times[0] >= 1.0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("120", 120.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 30.0),
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+        ("soon", None),
+    ],
+)
+def test_retry_after_forms(header: str, expected: float | None) -> None:
+    now = email.utils.parsedate_to_datetime("Wed, 21 Oct 2015 07:27:30 GMT").timestamp()
+    response = httpx.Response(429, headers={"Retry-After": header})
+    assert retry_after_seconds(response, now=lambda: now) == expected
 
 
 @pytest.mark.parametrize(

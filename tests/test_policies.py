@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -12,11 +13,12 @@ from pulumi.runtime import rpc
 from pulumi_policy import ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
+from lkps import rules
 from lkps.config import StackSettings, parse_settings
 from lkps.rules import Environment
 from policies.context import APPLICATION, APPLICATION_PASSWORD, ROUTE_ACCESS, VAULT_SECRET
 from policies.pack import POLICIES
-from tests.harness import ProgramRun, Registration, run_program, stack_config
+from tests.harness import ROOT, ProgramRun, Registration, run_program, stack_config
 from tests.policy_harness import (
     Violation,
     evaluate,
@@ -157,15 +159,22 @@ RESOURCE_CASES = [
         "environment-separation",
         "np",
         VAULT_SECRET,
-        _set("vaultName", "kv-lkps-apps-prod"),
-        "vaultName 'kv-lkps-apps-prod' must match '^kv-[a-z0-9-]+-np$'",
+        _set("vaultName", "kv-np-lkps-apps"),
+        "vaultName 'kv-np-lkps-apps' must match '^kv-[a-z0-9-]+-np$'",
     ),
     (
         "environment-separation",
         "prod",
         VAULT_SECRET,
-        _set("resourceGroupName", "rg-lkps-onboarding-np"),
-        "resourceGroupName",
+        _set("resourceGroupName", "rg-np-lkps-prod"),
+        "resourceGroupName 'rg-np-lkps-prod' is a non-prod value",
+    ),
+    (
+        "environment-separation",
+        "prod",
+        VAULT_SECRET,
+        _set("resourceGroupName", "rg-lkps-onboarding"),
+        "resourceGroupName 'rg-lkps-onboarding' must match '^rg-[a-z0-9-]+-prod$'",
     ),
     (
         "environment-separation",
@@ -432,3 +441,32 @@ def test_each_broken_stack_trips_exactly_its_policy(
 
 def test_every_policy_has_a_broken_stack() -> None:
     assert {b[0] for b in BROKEN} == set(POLICY)
+
+
+def test_a_vault_pattern_adds_to_the_environment_rule_and_never_replaces_it(
+    baseline: dict[str, ProgramRun],
+) -> None:
+    registration = copy.deepcopy(_first(baseline["np"], VAULT_SECRET))
+    _set("vaultName", "kv-lkps-apps-prod")(registration)
+    policy = POLICY["environment-separation"]
+    assert isinstance(policy, ResourceValidationPolicy)
+    messages: list[str] = []
+    policy.validate(resource_args(registration, {"vaultNamePattern": ".*"}), _collect(messages))
+    assert messages == [
+        f"vault secret '{registration.name}': vaultName 'kv-lkps-apps-prod' is not marked "
+        "non-prod; in np it must contain an 'np' or 'nonprod' part (e.g. 'kv-lkps-np')"
+    ]
+
+
+@pytest.mark.parametrize("environment", ["np", "prod"])
+def test_the_pack_config_states_the_stack_configs_rules_once(environment: Environment) -> None:
+    """One name and one meaning: the pack's owner and lifetime rules are the stack config's."""
+    stack = stack_config(environment)
+    raw = json.loads((ROOT / "policies" / f"config.{environment}.json").read_text())
+    owners = stack.get("minimumOwners", rules.DEFAULT_MINIMUM_OWNERS)
+    assert raw["app-owners"] == {"minimumOwners": owners}
+    maximum = raw["client-secret-lifetime"]["maximumSecretLifetimeDays"]
+    assert stack["secretLifetimeDays"] <= maximum <= rules.MAXIMUM_SECRET_LIFETIME_DAYS
+    levels = [value for value in raw.values() if not isinstance(value, dict)]
+    assert levels == [], "enforcement levels live in policies/pack.py only"
+    assert all("enforcementLevel" not in value for value in raw.values())

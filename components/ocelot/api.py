@@ -8,9 +8,11 @@ timeouts, connection failures) is retried with jittered exponential backoff, hon
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -162,11 +164,24 @@ def _api_message(response: httpx.Response) -> str:
         return response.reason_phrase or "no error body"
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
+def retry_after_seconds(
+    response: httpx.Response, now: Callable[[], float] = time.time
+) -> float | None:
+    """Seconds to wait from `Retry-After`, given as seconds or as an HTTP-date (RFC 9110 10.2.3)."""
+    value = response.headers.get("Retry-After")
+    if value is None:
         return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - now())
 
 
 class _Wait(tenacity.wait.wait_base):
@@ -208,10 +223,10 @@ class OcelotClient:
         self._transport = transport
         self._own: httpx.Client | None = None
 
-    def get_route(self, route_id: str, client_id: str | None = None) -> Route | None:
+    def get_route(self, route_id: str) -> Route | None:
         """The route and its list, or None when Ocelot does not know the route."""
         try:
-            body = self._call(_Call("read", "GET", route_id, client_id, whole_route=True))
+            body = self._call(_Call("read", "GET", route_id, None, whole_route=True))
         except OcelotPermanentError as exc:
             if exc.status == 404:
                 return None
@@ -288,7 +303,7 @@ class OcelotClient:
                 *failure,
                 response.status_code,
                 _api_message(response),
-                retry_after=_retry_after(response),
+                retry_after=retry_after_seconds(response),
             )
         if response.status_code >= 400:
             raise OcelotPermanentError(*failure, response.status_code, _api_message(response))

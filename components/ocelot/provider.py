@@ -26,7 +26,7 @@ from components.ocelot.api import ClientEntry, OcelotClient, OcelotPermanentErro
 from components.ocelot.auth import token_source
 from components.ocelot.endpoint import api_base_url
 from lkps import rules
-from lkps.config import ConfigError, OcelotAccessSettings, decode, parse_ocelot_access_settings
+from lkps.config import ConfigError, OcelotAccessSettings, ocelot_access_settings
 
 INPUTS: Final = ("route_id", "client_id", "beat_id", "description")
 REPLACING: Final = ("route_id", "client_id")
@@ -70,13 +70,8 @@ class OcelotRouteAccessProvider(ResourceProvider):
         return None
 
     def configure(self, req: ConfigureRequest) -> None:
-        raw = {
-            key: decode(req.config.get(key))
-            for key in ("environment", "ocelot", "ocelotToken")
-            if req.config.get(key) is not None
-        }
         try:
-            self._settings = parse_ocelot_access_settings(raw)
+            self._settings = ocelot_access_settings(req.config.get)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
 
@@ -112,16 +107,9 @@ class OcelotRouteAccessProvider(ResourceProvider):
         route_id, client_id = inputs["route_id"], inputs["client_id"]
         beat_id, description = inputs["beat_id"], inputs["description"]
         failures = []
-        routes = rules.route_ids(environment)
-        if not isinstance(route_id, str) or route_id not in routes:
-            other = rules.environment_of_route(route_id) if isinstance(route_id, str) else None
-            why = f"is a {other} route" if other else "is not an LKPS route"
-            failures.append(
-                (
-                    "route_id",
-                    f"{route_id!r} {why}; a {environment} stack allows {', '.join(routes)}",
-                )
-            )
+        route_misfit = rules.route_misfit(route_id, environment)
+        if route_misfit:
+            failures.append(("route_id", f"{route_id!r} {route_misfit}"))
         if not isinstance(client_id, str) or not rules.GUID.fullmatch(client_id):
             failures.append(("client_id", f"{client_id!r} must be {rules.GUID_FORM}"))
         if not isinstance(beat_id, str) or not rules.BEAT_ID.fullmatch(beat_id):
@@ -155,7 +143,7 @@ class OcelotRouteAccessProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         route_id, client_id = props["route_id"], props["client_id"]
-        route = self.client().get_route(route_id, client_id)
+        route = self.client().get_route(route_id)
         entry = route.entry(client_id) if route else None
         if entry is None:
             return ReadResult("", {})

@@ -9,9 +9,10 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from components.ocelot.provider import OcelotRouteAccessProvider
+from lkps import rules
 
 
-class OcelotRouteAccess(Resource, module="ocelot", name="RouteAccess"):
+class OcelotRouteAccess(Resource, module=rules.ROUTE_ACCESS_MODULE, name=rules.ROUTE_ACCESS_NAME):
     """Puts `client_id` on route `route_id`'s Client Access List and keeps it there.
 
     A `pending` status means the route's owners must approve the entry in the Ocelot UI

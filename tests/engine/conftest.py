@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,7 +21,13 @@ from tests.ocelot_fixtures import CANARY_TOKEN, FOREIGN_CLIENT, NP_EU, NP_US, SC
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "lkps-onboarding"
 PASSPHRASE = "engine-tests-passphrase"
-MIN_CLI_VERSION = (3, 181, 0)
+# The version scripts/pulumi-cli.sh pins (and builds when no newer CLI is on PATH).
+PINNED_CLI_VERSION = re.search(
+    r'^PULUMI_VERSION="([0-9.]+)"$',
+    (ROOT / "scripts" / "pulumi-cli.sh").read_text(),
+    re.MULTILINE,
+).group(1)  # type: ignore[union-attr]
+MIN_CLI_VERSION = tuple(int(part) for part in PINNED_CLI_VERSION.split("."))
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +42,9 @@ def pulumi_cli() -> str:
     ).stdout.strip()
     parsed = tuple(int(part) for part in version.lstrip("v").split("-")[0].split(".")[:3])
     if parsed < MIN_CLI_VERSION:
-        pytest.fail(f"Pulumi CLI {version} is older than 3.181 (inline programs)", pytrace=False)
+        pytest.fail(
+            f"Pulumi CLI {version} is older than the pinned {PINNED_CLI_VERSION}", pytrace=False
+        )
     if shutil.which("pulumi-resource-pulumi-python", path=str(Path(path).parent)) is None:
         pytest.fail("pulumi-resource-pulumi-python is not beside the CLI", pytrace=False)
     return path

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from lkps.program import run
 from lkps.rotation import SIMULATED_DATE_VARIABLE
+from program import run
 from sandbox.session import NAMESPACE, Sandbox, SandboxFolder, lay_work_dir, running
 from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
 

@@ -12,12 +12,12 @@ from pulumi import automation as auto
 
 from components.ocelot.route_access import OcelotRouteAccess
 from lkps import rules
-from lkps.program import run
+from program import run
 from tests.engine.conftest import ROOT, EngineStack
 from tests.harness import stack_config
 from tests.ocelot_fixtures import CANARY_TOKEN, CLIENT, FOREIGN_CLIENT, NP_EU, NP_US, OTHER_CLIENT
 
-ROUTE_ACCESS = "pulumi-python:dynamic/ocelot:RouteAccess"
+ROUTE_ACCESS = rules.ROUTE_ACCESS_TYPE
 pytestmark = pytest.mark.engine
 
 
@@ -172,8 +172,8 @@ def test_the_policy_pack_blocks_a_violation_and_passes_a_compliant_stack(
     output = str(caught.value)
     assert "stack-outputs-environment" in output
     assert (
-        "stack output ocelotApiUrl 'https://devtools.bayer.com/ocelot/api/v1' is not a np value"
-        in output
+        "stack output ocelotApiUrl 'https://devtools.bayer.com/ocelot/api/v1' is not marked "
+        "non-prod" in output
     )
     assert "mandatory" in output
 

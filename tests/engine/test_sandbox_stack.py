@@ -27,7 +27,7 @@ pytestmark = pytest.mark.engine
 
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 VAULT_SECRET = "azure-native:keyvault:Secret"
-ROUTE_ACCESS = "pulumi-python:dynamic/ocelot:RouteAccess"
+ROUTE_ACCESS = rules.ROUTE_ACCESS_TYPE
 # The committed np schedule (every 30 days, 90-day lifetime), from the real date, so that the
 # secrets the emulator hands out are live whatever day the suite runs.
 NP_SCHEDULE = RotationPolicy(rotation_days=30, lifetime_days=90)
