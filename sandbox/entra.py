@@ -299,6 +299,7 @@ class EntraStore:
         with self._lock:
             app = self.get_object("applications", object_id)
             text = self._secret_text()
+            # Graph's defaults: valid from now, for two years (passwordCredential resource).
             start = credential.get("startDateTime") or now_iso()
             end = credential.get("endDateTime") or datetime.fromtimestamp(
                 _parse_time(start) + 2 * 365 * 86400, UTC
@@ -539,6 +540,7 @@ class EntraStore:
                 ),
                 "name": name,
                 "type": "Microsoft.KeyVault/vaults/secrets",
+                # ARM answers with the vault's region; the sandbox's vaults are in this one.
                 "location": "westeurope",
                 "tags": current["tags"],
                 "properties": {

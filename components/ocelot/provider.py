@@ -1,8 +1,8 @@
 """The dynamic provider behind `OcelotRouteAccess`: one client ID on one route's access list.
 
 Pulumi pickles the provider into state by reference to this module, so it carries no settings
-and no token: `configure` reads them from the stack config in the provider process, and every
-operation builds its own HTTP client.
+and no token: `configure` reads them from the stack config in the provider process; requests go
+through the adapter's pooled HTTP client, which lives in the process, never on the object.
 """
 
 from __future__ import annotations
