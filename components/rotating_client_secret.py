@@ -25,7 +25,7 @@ class RotatingClientSecretArgs:
     resource_group_name: str
     vault_name: str
     vault_secret_name: str
-    vault_secret_tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    vault_secret_tags: Mapping[str, pulumi.Input[str]]
     protect_vault_secret: bool = False
 
 
@@ -77,7 +77,8 @@ class RotatingClientSecret(pulumi.ComponentResource):
                     expires=epoch_seconds(current.expires),
                 ),
             ),
-            tags=args.vault_secret_tags,
+            # The key ID names the published credential without revealing it (verification).
+            tags={**args.vault_secret_tags, "keyId": published.key_id},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect_vault_secret),
         )
         self.client_secret = published.value.apply(pulumi.Output.secret)

@@ -13,6 +13,7 @@ local stand-ins for Entra ID, Key Vault and Ocelot (`sandbox/`), with state unde
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -25,13 +26,14 @@ from typing import Any, Final
 from pulumi import automation as auto
 
 from lkps import rules
+from lkps.config import ConfigError
 from lkps.rotation import SIMULATED_DATE_VARIABLE
 from program import run
 from sandbox.session import BANNER, Sandbox, SandboxFolder, running, sandbox_home
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 PROJECT: Final = "lkps-onboarding"
-VERBS: Final = ("preview", "up", "refresh", "destroy", "reset")
+VERBS: Final = ("preview", "up", "refresh", "destroy", "reset", "verify")
 PASSED_FLAGS: Final = (
     "--diff, --target URN, --replace URN, --expect-no-changes, --refresh, --parallel N, "
     "--message TEXT, --suppress-outputs, --color MODE, --yes, -v N, --logtostderr, --logflow"
@@ -65,6 +67,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--verbose", "-v", type=int)
     parser.add_argument("--logtostderr", action="store_true")
     parser.add_argument("--logflow", action="store_true")
+    # verify: the onboarding checklist against the live systems.
+    parser.add_argument("--app", help="verify: only this application (its base name)")
+    parser.add_argument("--json", action="store_true", help="verify: the report as JSON")
+    parser.add_argument(
+        "--token", action="store_true", help="verify: also get a token with the vault's secret"
+    )
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         raise UsageError(
@@ -80,6 +88,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
             "--today simulates a date: outside the sandbox it is for previews only, so that a "
             "real stack never changes on a pretended day"
         )
+    if (args.app or args.json or args.token) and args.verb != "verify":
+        raise UsageError("--app, --json and --token belong to verify")
     if args.verb == "reset" and not args.sandbox:
         raise UsageError("reset wipes the local sandbox of a stack: use `reset <stack> --sandbox`")
     args.environment = environment
@@ -226,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         wiped = folder.wipe()
         _say(f"stack: {'wiped' if wiped else 'no sandbox at'} {folder.path}")
         return 0
+    if args.verb == "verify":
+        return _verify(args)
     if args.sandbox:
         _say(BANNER)
     started = time.perf_counter()
@@ -244,3 +256,67 @@ def main(argv: list[str] | None = None) -> int:
         if args.sandbox:
             _say(f"{BANNER} ({time.perf_counter() - started:.1f}s)")
     return 0
+
+
+def _other_outputs(args: argparse.Namespace, sandbox_root: str | None) -> dict[str, Any] | None:
+    """The outputs of the same project's stack of the other environment, when it can be read."""
+    other = "prod" if args.environment == "np" else "np"
+    try:
+        if args.sandbox:
+            folder = SandboxFolder(sandbox_home(sandbox_root) / other, other)
+            if not folder.backend.is_dir() or not folder.work_dir.is_dir():
+                return None
+            env = {
+                **workspace_env(),
+                "PULUMI_BACKEND_URL": f"file://{folder.backend}",
+                "PULUMI_CONFIG_PASSPHRASE": folder.passphrase,
+            }
+            stack = auto.select_stack(
+                stack_name=other,
+                project_name=PROJECT,
+                program=lambda: None,
+                opts=auto.LocalWorkspaceOptions(
+                    work_dir=str(folder.work_dir),
+                    pulumi_home=str(folder.pulumi_home),
+                    env_vars=env,
+                ),
+            )
+        else:
+            stack = auto.select_stack(
+                stack_name=other,
+                project_name=PROJECT,
+                program=lambda: None,
+                opts=auto.LocalWorkspaceOptions(work_dir=str(ROOT), env_vars=workspace_env()),
+            )
+        return {key: value.value for key, value in stack.outputs().items()}
+    except auto.errors.CommandError:
+        return None
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from verification.render import as_text
+    from verification.runner import run_checklist
+
+    sandbox_root = os.environ.get("LKPS_SANDBOX_ROOT")
+    if args.sandbox:
+        _say(BANNER)
+    other = _other_outputs(args, sandbox_root)
+
+    def progress(done: int, total: int) -> None:
+        if total > 10 and (done % 10 == 0 or done == total):
+            _say(f"verify: {done}/{total} applications checked")
+
+    try:
+        with target(args, sandbox_root) as (stack, sandbox):
+            report = run_checklist(stack, sandbox, other, args.app, args.token, progress)
+    except auto.errors.CommandError as exc:
+        _say(f"stack: verify of {args.stack} failed: {_error_text(exc)}")
+        return 1
+    except ConfigError as exc:
+        _say(f"stack: verify of {args.stack} failed: {exc}")
+        return 1
+    if args.app and not report.applications:
+        _say(f"stack: {args.stack} has no application {args.app!r}")
+        return 2
+    _output(json.dumps(report.to_json(), indent=2) if args.json else as_text(report))
+    return 0 if report.ok else 1

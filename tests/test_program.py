@@ -152,6 +152,7 @@ def test_vault_secret_holds_the_current_password(
             "lkpsScope": program.outputs["lkpsScope"],
             "displayName": app.display_name(environment),
             "role": app.role,
+            "keyId": current.outputs["keyId"],
         }
 
 

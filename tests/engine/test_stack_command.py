@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from lkps.rotation import RotationPolicy
@@ -46,6 +48,23 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
     assert again.returncode == 0, again.stderr
     assert "23 unchanged" in again.stdout
 
+    checked = _stack(tmp_path, "verify", "np", "--sandbox", "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    report = json.loads(checked.stdout)
+    jsonschema.validate(
+        report, json.loads((ROOT / "verification" / "report.schema.json").read_text())
+    )
+    assert report["ok"] is True
+    assert report["counts"]["fail"] == 0
+    assert [app["displayName"] for app in report["applications"]] == [
+        "MY-LIVEKIT-AGENT-NP",
+        "MY-LIVEKIT-CLIENT-NP",
+    ]
+    text = _stack(tmp_path, "verify", "np", "--sandbox", "--app", "MY-LIVEKIT-CLIENT")
+    assert text.returncode == 0, text.stdout + text.stderr
+    assert "MY-LIVEKIT-CLIENT-NP  client ID" in text.stdout
+    assert "every automated item passes" in text.stdout
+
     rotation = RotationPolicy(30, 90).plan(datetime.now(UTC).date()).next_rotation
     changed = _stack(
         tmp_path,
@@ -78,6 +97,7 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
         (["reset", "np"], "use `reset <stack> --sandbox`"),
         (["up", "dev", "--sandbox"], "must be np, prod, np-<suffix> or prod-<suffix>"),
         (["up", "np-other", "--sandbox"], "there is no Pulumi.np-other.yaml"),
+        (["up", "np", "--sandbox", "--json"], "--app, --json and --token belong to verify"),
     ],
 )
 def test_a_wrong_command_line_says_what_is_allowed(

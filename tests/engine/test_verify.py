@@ -1,0 +1,139 @@
+"""`scripts/stack verify` through the sandbox: a healthy stack passes, then one broken state at
+a time is found with the right item and remedy, and no secret value is ever shown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from lkps import rules
+from tests.engine.sandbox_harness import CANARY_SECRET, CANARY_TOKEN, SandboxProject, Session
+from verification import model
+from verification.model import Report
+from verification.render import as_text
+from verification.runner import run_checklist
+
+pytestmark = pytest.mark.engine
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "verification" / "report.schema.json").read_text()
+)
+AGENT = "MY-LIVEKIT-AGENT"
+NP_EU = rules.lkps_host("eu", "np")
+NP_US = rules.lkps_host("us", "np")
+
+
+def _check(session: Session, token: bool = False, only: str | None = None) -> Report:
+    report = run_checklist(session.stack, session.sandbox, None, only, token)
+    document = report.to_json()
+    jsonschema.validate(document, SCHEMA)
+    for text in (json.dumps(document), as_text(report)):
+        assert CANARY_SECRET not in text
+        assert CANARY_TOKEN not in text
+    return report
+
+
+def _finding(report: Report, item: str, app: str = AGENT) -> model.Finding:
+    (application,) = [a for a in report.applications if a.name == app]
+    (found,) = [f for f in application.findings if f.item == item]
+    return found
+
+
+def _only_failure(report: Report, item: str) -> model.Finding:
+    failed = [
+        (a.name, f.item) for a in report.applications for f in a.findings if f.status == "fail"
+    ]
+    assert failed == [(AGENT, item)], failed
+    return _finding(report, item)
+
+
+@pytest.fixture
+def onboarded(pulumi_cli: str, tmp_path: Path) -> Iterator[Session]:
+    """The committed np stack, up in a sandbox whose us route waits for approval."""
+    del pulumi_cli
+    with SandboxProject(tmp_path).session("np", approval_routes=frozenset({NP_US})) as session:
+        session.up()
+        yield session
+
+
+def test_a_healthy_stack_passes_and_each_broken_state_is_found(onboarded: Session) -> None:
+    session = onboarded
+    store = session.sandbox.entra.store
+    ocelot = session.sandbox.ocelot.store
+    app = next(
+        a
+        for a in store.list_objects("applications", None, None)
+        if a["displayName"] == "MY-LIVEKIT-AGENT-NP"
+    )
+    vault, secret_name = "kv-lkps-apps-np", "my-livekit-agent-np-client-secret"
+
+    pending = _only_failure(_check(session), f"{model.ROUTE_ACCESS} (us)")
+    assert "waits for approval" in pending.detail
+    assert rules.ocelot_ui_url(NP_US) in pending.remedy
+    ocelot.approve(NP_US, app["appId"])
+
+    healthy = _check(session, token=True)
+    assert healthy.ok
+    statuses = {f.item: f.status for f in healthy.applications[0].findings}
+    assert statuses[model.BEAT] == statuses[model.OCELOT_USERS] == "manual"
+    assert statuses[model.TOKEN] == "pass"
+    assert statuses[model.CLIENT_SECRET] == "pass"
+    assert [a.name for a in _check(session, only="MY-LIVEKIT-CLIENT").applications] == [
+        "MY-LIVEKIT-CLIENT"
+    ]
+
+    current = store.get_secret(vault, secret_name)
+    store.set_secret(vault, secret_name, {**current, "value": "not-the-secret"})
+    refused = _only_failure(_check(session, token=True), model.TOKEN)
+    assert "AADSTS7000215" in refused.detail
+    store.set_secret(vault, secret_name, current)
+
+    store.update_secret(vault, secret_name, None, {"attributes": {"enabled": False}})
+    assert "is disabled" in _only_failure(_check(session), model.CLIENT_SECRET).detail
+    store.update_secret(vault, secret_name, None, {"attributes": {"enabled": True}})
+
+    expires = current["attributes"]["exp"]
+    store.update_secret(vault, secret_name, None, {"attributes": {"exp": 1_000_000_000}})
+    assert "has expired" in _only_failure(_check(session), model.CLIENT_SECRET).detail
+    store.update_secret(vault, secret_name, None, {"attributes": {"exp": expires}})
+
+    ocelot.remove_out_of_band(NP_EU, app["appId"])
+    removed = _only_failure(_check(session), f"{model.ROUTE_ACCESS} (eu)")
+    assert "is not on" in removed.detail
+    assert "scripts/stack up np" in removed.remedy
+    ocelot.put(NP_EU, app["appId"], "BEAT12345678", "restored", "someone@ui")
+
+    owner = "3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01"
+    store.remove_owner("applications", app["id"], owner)
+    assert owner in _only_failure(_check(session), model.REGISTRATION).detail
+    store.add_owner("applications", app["id"], owner)
+
+    session.sandbox.entra.forbidden.add("graph")
+    graph = _check(session)
+    assert "Application.Read.All" in _finding(graph, model.REGISTRATION).remedy
+    assert not graph.ok
+    session.sandbox.entra.forbidden.clear()
+
+    trusted = session.sandbox.ocelot._token_issuer
+    session.sandbox.ocelot._token_issuer = None
+    refused_route = _check(session)
+    finding = _finding(refused_route, f"{model.ROUTE_ACCESS} (eu)")
+    assert finding.status == "fail"
+    assert "HTTP 401" in finding.detail
+    assert "management right" in finding.remedy
+    session.sandbox.ocelot._token_issuer = trusted
+
+    published = (store.get_secret(vault, secret_name)["tags"] or {})["keyId"]
+    store.remove_password(app["id"], published)
+    stale = _only_failure(_check(session), model.CLIENT_SECRET)
+    assert published in stale.detail
+    assert "which the registration does not have" in stale.detail
+
+    store.delete_object("applications", app["id"])
+    deleted = _check(session)
+    assert "no app registration" in _finding(deleted, model.REGISTRATION).detail
+    assert not deleted.ok

@@ -1,0 +1,1 @@
+"""`scripts/stack verify`: the onboarding checklist, checked against the live systems."""

@@ -1,0 +1,98 @@
+"""Runs the checklist of one stack: reads its config and outputs through the engine, then the
+live systems (Azure and Ocelot, or the sandbox's stand-ins), and reports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.identity import DefaultAzureCredential
+from pulumi import automation as auto
+
+from components.ocelot import auth
+from components.ocelot.api import OcelotClient
+from components.ocelot.auth import token_source
+from components.ocelot.endpoint import api_base_url
+from lkps.config import decode, parse_settings
+from sandbox.session import NAMESPACE, Sandbox
+from verification.checklist import Context, verify
+from verification.model import Report
+from verification.sources import Endpoints, LiveSources
+
+
+def stack_settings_and_outputs(stack: auto.Stack) -> tuple[Any, dict[str, Any]]:
+    """The stack's validated settings (its config as the engine decrypts it) and outputs."""
+    prefix = f"{NAMESPACE}:"
+    config = stack.get_all_config()
+    raw = {
+        k.removeprefix(prefix): decode(v.value) for k, v in config.items() if k.startswith(prefix)
+    }
+    secret = {k.removeprefix(prefix) for k, v in config.items() if v.secret}
+    settings = parse_settings(raw, stack.name, secret)
+    return settings, {key: value.value for key, value in stack.outputs().items()}
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment with `values` set, for azure-identity and the Ocelot client."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    auth.forget_tokens()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        auth.forget_tokens()
+
+
+def sandbox_endpoints(sandbox: Sandbox) -> Endpoints:
+    base = sandbox.entra.url
+    return Endpoints(graph=f"{base}/graph/v1.0", vault=f"{base}/keyvault/{{vault}}", login=base)
+
+
+def run_checklist(
+    stack: auto.Stack,
+    sandbox: Sandbox | None,
+    other_outputs: Mapping[str, Any] | None,
+    only: str | None,
+    token_check: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    settings, outputs = stack_settings_and_outputs(stack)
+    env = sandbox.env if sandbox else {}
+    with _environment(env):
+        credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        sources = LiveSources(credential, sandbox_endpoints(sandbox) if sandbox else Endpoints())
+        token = settings.ocelot_token
+        ocelot = OcelotClient(
+            base_url=api_base_url(settings.ocelot.api_url),
+            token=token_source(
+                settings.ocelot.token_scope, token.get_secret_value() if token else None
+            ),
+            timeout=settings.ocelot.request_timeout_seconds,
+            deadline=settings.ocelot.retry_deadline_seconds,
+        )
+        try:
+            context = Context(
+                stack=stack.name,
+                settings=settings,
+                outputs=outputs,
+                other_outputs=other_outputs,
+                sources=sources,
+                ocelot=ocelot,
+                today=datetime.now(UTC).date(),
+                token_check=token_check,
+            )
+            report = verify(context, only=only, progress=progress)
+        finally:
+            sources.close()
+            credential.close()
+    report.sandbox = sandbox is not None
+    return report

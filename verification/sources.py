@@ -1,0 +1,162 @@
+"""Read-only access to the live systems the checklist looks at: Microsoft Graph, the Key Vault
+data plane and Entra's token endpoint, over httpx with tokens from azure-identity.
+
+Graph and Key Vault are read through their REST APIs rather than msgraph-sdk or
+azure-keyvault-secrets: the checks need four GET requests, both SDKs refuse plain-http endpoints
+(the sandbox's), and httpx is already the project's HTTP client. Endpoints are configurable so
+that the same code reads Azure or the sandbox.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+import httpx
+from azure.core.credentials import TokenCredential
+
+GRAPH_SCOPE: Final = "https://graph.microsoft.com/.default"
+VAULT_SCOPE: Final = "https://vault.azure.net/.default"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where Graph, the vault's data plane and Entra's token endpoint answer."""
+
+    graph: str = "https://graph.microsoft.com/v1.0"
+    vault: str = "https://{vault}.vault.azure.net"
+    login: str = "https://login.microsoftonline.com"
+
+    def vault_url(self, vault_name: str) -> str:
+        return self.vault.format(vault=vault_name)
+
+
+class RefusedError(Exception):
+    """A 401 or 403: the running identity lacks a right, which `right` names."""
+
+    def __init__(self, service: str, status: int, right: str, message: str) -> None:
+        super().__init__(f"{service} answered {status}: {message}; the identity needs {right}")
+        self.service, self.status, self.right = service, status, right
+
+
+class UnreachableError(Exception):
+    """Any other failure to read a service."""
+
+
+class LiveSources:
+    """The read-only calls the checks make; one keep-alive client, tokens cached per scope."""
+
+    def __init__(self, credential: TokenCredential, endpoints: Endpoints) -> None:
+        self._credential = credential
+        self.endpoints = endpoints
+        self._http = httpx.Client(timeout=30.0, follow_redirects=False)
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _token(self, scope: str) -> str:
+        with self._lock:
+            if scope not in self._tokens:
+                self._tokens[scope] = self._credential.get_token(scope).token
+            return self._tokens[scope]
+
+    def _get(self, service: str, url: str, scope: str, right: str) -> Any | None:
+        try:
+            answer = self._http.get(url, headers={"Authorization": f"Bearer {self._token(scope)}"})
+        except httpx.HTTPError as exc:
+            raise UnreachableError(
+                f"{service} could not be reached ({type(exc).__name__})"
+            ) from None
+        if answer.status_code == httpx.codes.NOT_FOUND:
+            return None
+        if answer.status_code in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+            raise RefusedError(service, answer.status_code, right, _message(answer))
+        if answer.is_error:
+            raise UnreachableError(f"{service} answered {answer.status_code}: {_message(answer)}")
+        return answer.json()
+
+    def application(self, object_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._get(
+            "Microsoft Graph",
+            f"{self.endpoints.graph}/applications/{object_id}",
+            GRAPH_SCOPE,
+            "Application.Read.All (or ownership of the app)",
+        )
+        return found
+
+    def owners(self, object_id: str) -> list[str]:
+        found = self._get(
+            "Microsoft Graph",
+            f"{self.endpoints.graph}/applications/{object_id}/owners",
+            GRAPH_SCOPE,
+            "Application.Read.All (or ownership of the app)",
+        )
+        return [str(owner["id"]).lower() for owner in (found or {}).get("value", [])]
+
+    def service_principal(self, client_id: str) -> dict[str, Any] | None:
+        found = self._get(
+            "Microsoft Graph",
+            f"{self.endpoints.graph}/servicePrincipals?$filter=" + quote(f"appId eq '{client_id}'"),
+            GRAPH_SCOPE,
+            "Application.Read.All",
+        )
+        matches: list[dict[str, Any]] = (found or {}).get("value", [])
+        return matches[0] if matches else None
+
+    def vault_secret(self, vault_name: str, name: str, with_value: bool) -> dict[str, Any] | None:
+        """The current version of a secret; its value only when asked (for the token check).
+        A disabled secret's value cannot be read: its versions list still shows its attributes."""
+        base = f"{self.endpoints.vault_url(vault_name)}/secrets/{name}"
+        right = "Key Vault Secrets User on the vault (get, list)"
+        if with_value:
+            found: dict[str, Any] | None = self._get(
+                "Key Vault", f"{base}?api-version=7.4", VAULT_SCOPE, right
+            )
+            return found
+        versions = self._get("Key Vault", f"{base}/versions?api-version=7.4", VAULT_SCOPE, right)
+        listed: list[dict[str, Any]] = (versions or {}).get("value", [])
+        if not listed:
+            return None
+        newest = max(
+            enumerate(listed),
+            key=lambda pair: (pair[1].get("attributes", {}).get("created", 0), pair[0]),
+        )
+        return newest[1]
+
+    def client_credentials_token(
+        self, tenant_id: str, client_id: str, secret: str, scope: str
+    ) -> tuple[bool, str]:
+        """Entra's answer to the client credentials flow: success, or its AADSTS error."""
+        try:
+            answer = self._http.post(
+                f"{self.endpoints.login}/{tenant_id}/oauth2/v2.0/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client_id,
+                    "client_secret": secret,
+                    "scope": scope,
+                },
+            )
+        except httpx.HTTPError as exc:
+            return False, f"Entra could not be reached ({type(exc).__name__})"
+        if answer.is_success:
+            return True, "Entra issued a token"
+        try:
+            body = answer.json()
+            codes = body.get("error_codes") or []
+            reason = f"{body.get('error')}: AADSTS{codes[0]}" if codes else str(body.get("error"))
+        except ValueError:
+            reason = f"HTTP {answer.status_code}"
+        return False, f"Entra refused the client credentials ({reason})"
+
+
+def _message(answer: httpx.Response) -> str:
+    try:
+        error = answer.json().get("error", {})
+        return str(error.get("message") or error.get("code") or answer.reason_phrase)
+    except ValueError:
+        return answer.reason_phrase or str(answer.status_code)
