@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -27,8 +28,13 @@ NP_EU = rules.lkps_host("eu", "np")
 NP_US = rules.lkps_host("us", "np")
 
 
-def _check(session: Session, token: bool = False, only: str | None = None) -> Report:
-    report = run_checklist(session.stack, session.sandbox, None, only, token)
+def _check(
+    session: Session,
+    token: bool = False,
+    only: str | None = None,
+    other: dict[str, Any] | None = None,
+) -> Report:
+    report = run_checklist(session.stack, session.sandbox, other, only, token)
     document = report.to_json()
     jsonschema.validate(document, SCHEMA)
     for text in (json.dumps(document), as_text(report)):
@@ -85,6 +91,19 @@ def test_a_healthy_stack_passes_and_each_broken_state_is_found(onboarded: Sessio
     assert [a.name for a in _check(session, only="MY-LIVEKIT-CLIENT").applications] == [
         "MY-LIVEKIT-CLIENT"
     ]
+
+    agent_client = app["appId"]
+    prod = {"applications": {AGENT: {"clientId": "00000000-0000-4000-8000-00000000abcd"}}}
+    separate = _finding(_check(session, other=prod), model.SEPARATE)
+    assert separate.status == "pass"
+    shared = {"applications": {AGENT: {"clientId": agent_client.upper()}}}
+    assert _only_failure(_check(session, other=shared), model.SEPARATE).status == "fail"
+
+    ocelot.put(NP_EU, agent_client, "BEAT99999999", "edited in the UI", "someone@ui")
+    other_beat = _finding(_check(session), f"{model.ROUTE_ACCESS} (eu)")
+    assert other_beat.status == "warn"
+    assert "BEAT99999999" in other_beat.detail
+    ocelot.put(NP_EU, agent_client, "BEAT12345678", "restored", "someone@ui")
 
     current = store.get_secret(vault, secret_name)
     store.set_secret(vault, secret_name, {**current, "value": "not-the-secret"})
