@@ -162,9 +162,80 @@ VAULT_SECRET: Final = TypeRules(
     ),
 )
 
+TF_AZUREAD_API: Final = (
+    "hashicorp/terraform-provider-azuread internal/services/applications "
+    "(application_identifier_uri_resource.go, application_permission_scope_resource.go, "
+    f"application_pre_authorized_resource.go), and the pulumi_azuread {AZUREAD_VERSION} SDK docs"
+)
+
+APPLICATION_IDENTIFIER_URI: Final = TypeRules(
+    resource_type="azuread:index/applicationIdentifierUri:ApplicationIdentifierUri",
+    id_pattern=re.compile(rf"/applications/{_GUID}/identifierUris/[A-Za-z0-9_=-]+"),
+    id_source=f"{TF_AZUREAD_API}: '/applications/<objectId>/identifierUris/<base64 URI>'",
+    inputs=frozenset({"applicationId", "identifierUri"}),
+    required=frozenset({"applicationId", "identifierUri"}),
+    replace_on=frozenset({"applicationId", "identifierUri"}),
+    replace_source=f"{TF_AZUREAD_API}: both arguments force a new resource",
+    set_valued=frozenset(),
+    computed=frozenset(),
+    secret_outputs=frozenset(),
+    secret_source=SDK_AZUREAD,
+)
+
+APPLICATION_PERMISSION_SCOPE: Final = TypeRules(
+    resource_type="azuread:index/applicationPermissionScope:ApplicationPermissionScope",
+    id_pattern=re.compile(rf"/applications/{_GUID}/permissionScopes/{_GUID}"),
+    id_source=f"{TF_AZUREAD_API}: '/applications/<objectId>/permissionScopes/<scopeId>'",
+    inputs=frozenset(
+        {
+            "applicationId",
+            "scopeId",
+            "value",
+            "type",
+            "adminConsentDescription",
+            "adminConsentDisplayName",
+            "userConsentDescription",
+            "userConsentDisplayName",
+        }
+    ),
+    required=frozenset(
+        {"applicationId", "scopeId", "value", "adminConsentDescription", "adminConsentDisplayName"}
+    ),
+    replace_on=frozenset({"applicationId", "scopeId"}),
+    replace_source=f"{TF_AZUREAD_API}: application_id and scope_id force a new resource",
+    set_valued=frozenset(),
+    computed=frozenset(),
+    secret_outputs=frozenset(),
+    secret_source=SDK_AZUREAD,
+)
+
+APPLICATION_PRE_AUTHORIZED: Final = TypeRules(
+    resource_type="azuread:index/applicationPreAuthorized:ApplicationPreAuthorized",
+    id_pattern=re.compile(rf"{_GUID}/preAuthorizedApplication/{_GUID}"),
+    id_source=f"{TF_AZUREAD_API}: '<objectId>/preAuthorizedApplication/<clientId>'",
+    inputs=frozenset({"applicationId", "authorizedClientId", "permissionIds"}),
+    required=frozenset({"applicationId", "authorizedClientId", "permissionIds"}),
+    replace_on=frozenset({"applicationId", "authorizedClientId"}),
+    replace_source=(
+        f"{TF_AZUREAD_API}: application_id and authorized_client_id force a new resource"
+    ),
+    set_valued=frozenset({"permissionIds"}),
+    computed=frozenset(),
+    secret_outputs=frozenset(),
+    secret_source=SDK_AZUREAD,
+)
+
 TYPES: Final = {
     rules.resource_type: rules
-    for rules in (APPLICATION, SERVICE_PRINCIPAL, APPLICATION_PASSWORD, VAULT_SECRET)
+    for rules in (
+        APPLICATION,
+        SERVICE_PRINCIPAL,
+        APPLICATION_PASSWORD,
+        VAULT_SECRET,
+        APPLICATION_IDENTIFIER_URI,
+        APPLICATION_PERMISSION_SCOPE,
+        APPLICATION_PRE_AUTHORIZED,
+    )
 }
 
 GET_CLIENT_CONFIG: Final = "azuread:index/getClientConfig:getClientConfig"
@@ -239,6 +310,20 @@ BEHAVIOURS: Final = (
         "Key Vault: a soft-deleted name cannot be set again until recovered or purged (409 "
         "Conflict, ObjectIsDeletedButRecoverable); azure-native's recover-on-create "
         "(PR #4759) is not assumed in 3.29.0 (unverified)",
+    ),
+    Behaviour(
+        "permission-scope-disabled-before-removal",
+        f"{TF_AZUREAD_API}: delete disables the scope, then removes it; Graph refuses to remove an "
+        "enabled scope (CannotDeleteOrUpdateEnabledEntitlement)",
+    ),
+    Behaviour(
+        "pre-authorization-needs-an-exposed-scope",
+        "Graph apiApplication.preAuthorizedApplications: delegatedPermissionIds must be scopes "
+        "the application exposes (the emulator's wording of the refusal is its own)",
+    ),
+    Behaviour(
+        "identifier-uri-unique-in-the-tenant",
+        "Graph application.identifierUris: unique in the tenant, 'api://' or a verified domain",
     ),
     Behaviour(
         "application-delete-removes-its-service-principal",

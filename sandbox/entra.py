@@ -241,19 +241,65 @@ class EntraStore:
     def update_object(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
         with self._lock:
             obj = self.get_object(kind, object_id)
-            for key, value in body.items():
+            for key in body:
                 if key in ("id", "appId", "passwordCredentials", "owners"):
                     raise ApiError(
                         HTTPStatus.BAD_REQUEST,
                         "Request_BadRequest",
                         f"Property '{key}' is read-only and cannot be set.",
                     )
+            if kind == "applications":
+                self._check_application_patch(obj, body)
+            for key, value in body.items():
                 obj[key] = value
             if kind == "applications" and "displayName" in body:
                 for sp in self._collection("servicePrincipals").values():
                     if sp["appId"] == obj["appId"]:
                         sp["displayName"] = body["displayName"]
             self.save()
+
+    def _check_application_patch(self, app: dict[str, Any], body: dict[str, Any]) -> None:
+        """Graph's rules for an application's API settings (the application, apiApplication and
+        permissionScope resource types of Graph v1.0); the error codes are this emulator's where
+        the reference gives none."""
+        for uri in body.get("identifierUris") or []:
+            if not str(uri).startswith(("api://", "https://")):
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "Values of identifierUris property must use a verified domain or 'api://': "
+                    f"{uri}",
+                )
+            for other in self._collection("applications").values():
+                if other["id"] != app["id"] and uri in (other.get("identifierUris") or []):
+                    raise ApiError(
+                        HTTPStatus.BAD_REQUEST,
+                        "Request_BadRequest",
+                        "Another object with the same value for property identifierUris already "
+                        "exists.",
+                    )
+        api = body.get("api")
+        if not isinstance(api, dict):
+            return
+        old_scopes = {s["id"]: s for s in (app.get("api") or {}).get("oauth2PermissionScopes", [])}
+        new_scopes = {s["id"]: s for s in api.get("oauth2PermissionScopes") or []}
+        for scope_id, scope in old_scopes.items():
+            if scope.get("isEnabled") and scope_id not in new_scopes:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "CannotDeleteOrUpdateEnabledEntitlement",
+                    "Permission (scope or role) cannot be deleted or updated unless disabled "
+                    "first.",
+                )
+        for pre in api.get("preAuthorizedApplications") or []:
+            unknown = set(pre.get("delegatedPermissionIds") or []) - set(new_scopes)
+            if unknown:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    f"preAuthorizedApplications of {pre.get('appId')} names permission(s) "
+                    f"{', '.join(sorted(unknown))} that the application does not expose.",
+                )
 
     def delete_object(self, kind: str, object_id: str) -> None:
         """Deleting an application also deletes its service principal in its home tenant

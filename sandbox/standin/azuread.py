@@ -1,8 +1,10 @@
-"""The azuread stand-in: Application, ServicePrincipal, ApplicationPassword and getClientConfig,
-against the Entra emulator's Graph, as terraform-provider-azuread does against Graph."""
+"""The azuread stand-in: Application, ServicePrincipal, ApplicationPassword, the application's
+identifier URI, permission scope and pre-authorized clients, and getClientConfig, against the
+Entra emulator's Graph, as terraform-provider-azuread does against Graph."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -277,12 +279,209 @@ class ApplicationPassword(ResourceType):
         )
 
 
+class _ApiSetting(ResourceType):
+    """A setting kept inside an application object (its identifier URIs or API block), changed
+    by reading the application and writing the whole property back, as the provider does."""
+
+    def _application(self, object_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.client.call(
+            "read application", "GET", f"{GRAPH}/applications/{object_id}", missing_ok=True
+        )
+        return found
+
+    def _require(self, object_id: str) -> dict[str, Any]:
+        app = self._application(object_id)
+        if app is None:
+            raise ProviderError(f"application /applications/{object_id} was not found")
+        return app
+
+    def _write(self, object_id: str, body: dict[str, Any]) -> None:
+        self.client.call("update application", "PATCH", f"{GRAPH}/applications/{object_id}", body)
+
+    @staticmethod
+    def _api(app: dict[str, Any]) -> dict[str, Any]:
+        api: dict[str, Any] = dict(app.get("api") or {})
+        api.setdefault("oauth2PermissionScopes", [])
+        api.setdefault("preAuthorizedApplications", [])
+        return api
+
+
+def _encoded(uri: str) -> str:
+    return base64.urlsafe_b64encode(uri.encode()).decode()
+
+
+class ApplicationIdentifierUri(_ApiSetting):
+    rules = behaviours.APPLICATION_IDENTIFIER_URI
+
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        object_id = _object_id(str(plain(inputs["applicationId"])))
+        uri = str(plain(inputs["identifierUri"]))
+        uris = list(self._require(object_id).get("identifierUris") or [])
+        if uri in uris:
+            raise ProviderError(f"identifier URI {uri!r} already exists: import it to manage it")
+        self._write(object_id, {"identifierUris": [*uris, uri]})
+        return f"/applications/{object_id}/identifierUris/{_encoded(uri)}", dict(inputs)
+
+    def read(
+        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        object_id = id_.split("/")[2]
+        uri = base64.urlsafe_b64decode(id_.rsplit("/", 1)[-1]).decode()
+        app = self._application(object_id)
+        if app is None or uri not in (app.get("identifierUris") or []):
+            return None
+        return state, inputs
+
+    def update(
+        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
+    ) -> dict[str, Any]:
+        raise ProviderError("an identifier URI has no update: every change replaces it")
+
+    def delete(self, id_: str, state: dict[str, Any]) -> None:
+        object_id = id_.split("/")[2]
+        uri = base64.urlsafe_b64decode(id_.rsplit("/", 1)[-1]).decode()
+        app = self._application(object_id)
+        if app is not None and uri in (app.get("identifierUris") or []):
+            kept = [u for u in app["identifierUris"] if u != uri]
+            self._write(object_id, {"identifierUris": kept})
+
+
+_SCOPE_FIELDS = {
+    "value": "value",
+    "type": "type",
+    "adminConsentDescription": "adminConsentDescription",
+    "adminConsentDisplayName": "adminConsentDisplayName",
+    "userConsentDescription": "userConsentDescription",
+    "userConsentDisplayName": "userConsentDisplayName",
+}
+
+
+class ApplicationPermissionScope(_ApiSetting):
+    rules = behaviours.APPLICATION_PERMISSION_SCOPE
+
+    @staticmethod
+    def _scope(inputs: dict[str, Any]) -> dict[str, Any]:
+        scope = {graph: plain(inputs.get(key)) for key, graph in _SCOPE_FIELDS.items()}
+        scope["type"] = scope["type"] or "User"
+        return {"id": str(plain(inputs["scopeId"])), "isEnabled": True, **scope}
+
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        object_id = _object_id(str(plain(inputs["applicationId"])))
+        api = self._api(self._require(object_id))
+        scope = self._scope(inputs)
+        if any(s["id"] == scope["id"] for s in api["oauth2PermissionScopes"]):
+            raise ProviderError(f"permission scope {scope['id']} already exists: import it")
+        api["oauth2PermissionScopes"] = [*api["oauth2PermissionScopes"], scope]
+        self._write(object_id, {"api": api})
+        return f"/applications/{object_id}/permissionScopes/{scope['id']}", dict(inputs)
+
+    def read(
+        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        object_id, scope_id = id_.split("/")[2], id_.rsplit("/", 1)[-1]
+        app = self._application(object_id)
+        scope = next(
+            (s for s in self._api(app or {})["oauth2PermissionScopes"] if s["id"] == scope_id),
+            None,
+        )
+        if app is None or scope is None:
+            return None
+        outputs = {**state, **{key: scope.get(graph) for key, graph in _SCOPE_FIELDS.items()}}
+        return outputs, {key: outputs.get(key) for key in inputs}
+
+    def update(
+        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
+    ) -> dict[str, Any]:
+        object_id = id_.split("/")[2]
+        api = self._api(self._require(object_id))
+        scope = self._scope(news)
+        api["oauth2PermissionScopes"] = [
+            scope if s["id"] == scope["id"] else s for s in api["oauth2PermissionScopes"]
+        ]
+        self._write(object_id, {"api": api})
+        return dict(news)
+
+    def delete(self, id_: str, state: dict[str, Any]) -> None:
+        object_id, scope_id = id_.split("/")[2], id_.rsplit("/", 1)[-1]
+        app = self._application(object_id)
+        if app is None:
+            return
+        api = self._api(app)
+        scopes = api["oauth2PermissionScopes"]
+        if not any(s["id"] == scope_id for s in scopes):
+            return
+        api["oauth2PermissionScopes"] = [
+            {**s, "isEnabled": False} if s["id"] == scope_id else s for s in scopes
+        ]
+        self._write(object_id, {"api": api})
+        api["oauth2PermissionScopes"] = [s for s in scopes if s["id"] != scope_id]
+        self._write(object_id, {"api": api})
+
+
+class ApplicationPreAuthorized(_ApiSetting):
+    rules = behaviours.APPLICATION_PRE_AUTHORIZED
+
+    def _set(self, object_id: str, client_id: str, permissions: list[str] | None) -> None:
+        api = self._api(self._require(object_id))
+        kept = [p for p in api["preAuthorizedApplications"] if p["appId"] != client_id]
+        if permissions is not None:
+            kept.append({"appId": client_id, "delegatedPermissionIds": permissions})
+        api["preAuthorizedApplications"] = kept
+        self._write(object_id, {"api": api})
+
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        object_id = _object_id(str(plain(inputs["applicationId"])))
+        client_id = str(plain(inputs["authorizedClientId"])).lower()
+        existing = self._api(self._require(object_id))["preAuthorizedApplications"]
+        if any(p["appId"] == client_id for p in existing):
+            raise ProviderError(f"client {client_id} is already pre-authorized: import it")
+        self._set(object_id, client_id, list(plain(inputs["permissionIds"])))
+        return f"{object_id}/preAuthorizedApplication/{client_id}", dict(inputs)
+
+    def read(
+        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        object_id, client_id = id_.split("/")[0], id_.rsplit("/", 1)[-1]
+        app = self._application(object_id)
+        found = next(
+            (
+                p
+                for p in self._api(app or {})["preAuthorizedApplications"]
+                if p["appId"] == client_id
+            ),
+            None,
+        )
+        if app is None or found is None:
+            return None
+        outputs = {**state, "permissionIds": found["delegatedPermissionIds"]}
+        return outputs, {key: outputs.get(key) for key in inputs}
+
+    def update(
+        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
+    ) -> dict[str, Any]:
+        object_id, client_id = id_.split("/")[0], id_.rsplit("/", 1)[-1]
+        self._set(object_id, client_id, list(plain(news["permissionIds"])))
+        return dict(news)
+
+    def delete(self, id_: str, state: dict[str, Any]) -> None:
+        object_id, client_id = id_.split("/")[0], id_.rsplit("/", 1)[-1]
+        if self._application(object_id) is not None:
+            self._set(object_id, client_id, None)
+
+
 def types(
     client: Callable[[], EntraClient], config: Callable[[], dict[str, Any]]
 ) -> Mapping[str, ResourceType]:
     return {
         kind.rules.resource_type: kind(client)
-        for kind in (Application, ServicePrincipal, ApplicationPassword)
+        for kind in (
+            Application,
+            ServicePrincipal,
+            ApplicationPassword,
+            ApplicationIdentifierUri,
+            ApplicationPermissionScope,
+            ApplicationPreAuthorized,
+        )
     }
 
 

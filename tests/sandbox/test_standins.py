@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from pulumi.runtime.proto import plugin_pb2, provider_pb2
 
 from sandbox import behaviours
 from sandbox.behaviours import BEHAVIOURS, TYPES, TypeRules
-from sandbox.entra import EntraEmulator
+from sandbox.entra import ApiError, EntraEmulator
 from sandbox.session import install_plugins
 from sandbox.standin.wire import UNKNOWN, Secret
 from tests.sandbox.conftest import (
@@ -36,6 +37,9 @@ APP = behaviours.APPLICATION.resource_type
 SP = behaviours.SERVICE_PRINCIPAL.resource_type
 PASSWORD = behaviours.APPLICATION_PASSWORD.resource_type
 SECRET = behaviours.VAULT_SECRET.resource_type
+URI = behaviours.APPLICATION_IDENTIFIER_URI.resource_type
+SCOPE = behaviours.APPLICATION_PERMISSION_SCOPE.resource_type
+PRE_AUTHORIZED = behaviours.APPLICATION_PRE_AUTHORIZED.resource_type
 
 
 def covers(name: str) -> Callable[[F], F]:
@@ -89,11 +93,38 @@ def _valid_inputs(plugin: Callable[[str], Plugin], resource_type: str) -> dict[s
     _, app = plugin("azuread").create(APP, _application())
     if resource_type == SP:
         return {"clientId": app["clientId"], "owners": [OWNER_A], "tags": ["lkps"], "notes": "n"}
+    application_id = f"/applications/{app['objectId']}"
+    if resource_type == URI:
+        return {"applicationId": application_id, "identifierUri": f"api://{app['clientId']}"}
+    if resource_type == SCOPE:
+        return _scope_inputs(application_id)
+    if resource_type == PRE_AUTHORIZED:
+        scope = _scope_inputs(application_id)
+        plugin("azuread").create(SCOPE, scope)
+        _, client = plugin("azuread").create(APP, _application())
+        return {
+            "applicationId": application_id,
+            "authorizedClientId": client["clientId"],
+            "permissionIds": [scope["scopeId"]],
+        }
     return {
         "applicationId": f"/applications/{app['objectId']}",
         "displayName": "lkps-integration-2026-11-27",
         "endDate": "2027-02-25T00:00:00Z",
         "rotateWhenChanged": {"generation": "10"},
+    }
+
+
+def _scope_inputs(application_id: str) -> dict[str, Any]:
+    return {
+        "applicationId": application_id,
+        "scopeId": str(uuid.uuid4()),
+        "value": "access_as_client",
+        "type": "User",
+        "adminConsentDescription": "Lets a client start LKPS sessions with this agent",
+        "adminConsentDisplayName": "Start sessions",
+        "userConsentDescription": "Lets the app start LKPS sessions with this agent for you",
+        "userConsentDisplayName": "Start sessions",
     }
 
 
@@ -367,6 +398,64 @@ def test_deleting_an_application_deletes_its_service_principal(
     running.create(SP, {"clientId": app["clientId"], "owners": [OWNER_A]})
     running.delete(APP, id_, app)
     assert entra.store.list_objects("servicePrincipals", "appId", app["clientId"]) == []
+
+
+@covers("permission-scope-disabled-before-removal")
+def test_a_scope_is_disabled_before_it_is_removed(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    inputs = _valid_inputs(plugin, SCOPE)
+    running = plugin("azuread")
+    id_, outputs = running.create(SCOPE, inputs)
+    object_id = id_.split("/")[2]
+    app = entra.store.get_object("applications", object_id)
+    with pytest.raises(ApiError) as refused:
+        entra.store.update_object(
+            "applications", object_id, {"api": {**app["api"], "oauth2PermissionScopes": []}}
+        )
+    assert refused.value.code == "CannotDeleteOrUpdateEnabledEntitlement"
+    renamed = running.update(SCOPE, id_, inputs, inputs | {"adminConsentDisplayName": "Renamed"})
+    assert renamed["adminConsentDisplayName"] == "Renamed"
+    running.delete(SCOPE, id_, outputs)
+    assert entra.store.get_object("applications", object_id)["api"]["oauth2PermissionScopes"] == []
+    gone_id, _, _ = running.read(SCOPE, id_, outputs, inputs)
+    assert gone_id == ""
+
+
+@covers("pre-authorization-needs-an-exposed-scope")
+def test_a_pre_authorization_must_name_an_exposed_scope_and_updates_in_place(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    inputs = _valid_inputs(plugin, PRE_AUTHORIZED)
+    running = plugin("azuread")
+    with pytest.raises(grpc.RpcError) as caught:
+        running.create(PRE_AUTHORIZED, inputs | {"permissionIds": [str(uuid.uuid4())]})
+    assert "does not expose" in str(caught.value)
+    id_, outputs = running.create(PRE_AUTHORIZED, inputs)
+    assert running.diff(PRE_AUTHORIZED, inputs, inputs | {"permissionIds": []}).replaces == []
+    object_id = id_.split("/")[0]
+    api = entra.store.get_object("applications", object_id)["api"]
+    assert api["preAuthorizedApplications"] == [
+        {"appId": inputs["authorizedClientId"], "delegatedPermissionIds": inputs["permissionIds"]}
+    ]
+    running.delete(PRE_AUTHORIZED, id_, outputs)
+    api = entra.store.get_object("applications", object_id)["api"]
+    assert api["preAuthorizedApplications"] == []
+
+
+@covers("identifier-uri-unique-in-the-tenant")
+def test_an_identifier_uri_is_unique_in_the_tenant(plugin: Callable[[str], Plugin]) -> None:
+    inputs = _valid_inputs(plugin, URI)
+    running = plugin("azuread")
+    id_, outputs = running.create(URI, inputs)
+    _, other = running.create(APP, _application())
+    with pytest.raises(grpc.RpcError) as caught:
+        running.create(URI, inputs | {"applicationId": f"/applications/{other['objectId']}"})
+    assert "already exists" in str(caught.value)
+    read_id, _, _ = running.read(URI, id_, outputs, inputs)
+    assert read_id == id_
+    running.delete(URI, id_, outputs)
+    assert running.read(URI, id_, outputs, inputs)[0] == ""
 
 
 def test_the_wrong_subscription_or_vault_is_not_found(plugin: Callable[[str], Plugin]) -> None:
