@@ -28,6 +28,7 @@ def run(today: date | None = None) -> LkpsEnvironment:
 
 def build(settings: StackSettings, today: date) -> LkpsEnvironment:
     """The resources and outputs of one environment, from settings already validated."""
+    authorized = settings.authorized_clients()
     environment = LkpsEnvironment(
         "lkps",
         LkpsEnvironmentArgs(
@@ -50,6 +51,11 @@ def build(settings: StackSettings, today: date) -> LkpsEnvironment:
                     description=app.description,
                     owners=app.owners,
                     regions=app.regions,
+                    clients=authorized.get(app.name, []),
+                    external_clients={
+                        f"external-{client.label}": client.client_id
+                        for client in app.external_clients
+                    },
                 )
                 for app in settings.applications
             ],
@@ -60,13 +66,39 @@ def build(settings: StackSettings, today: date) -> LkpsEnvironment:
     pulumi.export("lkpsScope", rules.lkps_scope(settings.environment))
     pulumi.export("ocelotApiUrl", settings.ocelot.api_url)
     pulumi.export("ocelotTokenScope", settings.ocelot.token_scope)
-    pulumi.export(
-        "applications",
-        {
-            app.name: _outputs(app.role, app.beat_id, environment.applications[app.name])
-            for app in settings.applications
-        },
-    )
+    applications: dict[str, dict[str, object]] = {
+        app.name: _outputs(app.role, app.beat_id, environment.applications[app.name])
+        for app in settings.applications
+    }
+    for agent, clients in authorized.items():
+        onboarded = environment.applications[agent]
+        applications[agent]["agentAppId"] = onboarded.client_id
+        authorization = environment.authorizations.get(agent)
+        if authorization is None:
+            continue
+        applications[agent]["clientScope"] = authorization.scope
+        app = next(a for a in settings.applications if a.name == agent)
+        applications[agent]["preAuthorizedClients"] = [
+            {
+                "name": client,
+                "clientId": environment.applications[client].client_id,
+                "environment": settings.environment,
+            }
+            for client in clients
+        ] + [
+            {
+                "name": external.label,
+                "clientId": external.client_id.lower(),
+                "environment": external.environment,
+                "beatId": external.beat_id,
+            }
+            for external in app.external_clients
+        ]
+        for client in clients:
+            reach = applications[client].setdefault("agents", [])
+            assert isinstance(reach, list)
+            reach.append(agent)
+    pulumi.export("applications", applications)
     return environment
 
 

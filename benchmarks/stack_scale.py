@@ -38,7 +38,7 @@ def applications(count: int) -> list[dict[str, Any]]:
     """`count` applications shaped like the committed np config's first one."""
     document = yaml.safe_load((ROOT / "Pulumi.np.yaml").read_text())
     template = document["config"]["lkps-onboarding:applications"][0]
-    return [{**template, "name": f"SCALE-APP-{index:04d}"} for index in range(count)]
+    return [{**template, "name": f"SCALE-APP-{index:04d}", "clients": []} for index in range(count)]
 
 
 def measure_mocks(count: int) -> dict[str, float]:

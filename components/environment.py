@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_azuread as azuread
 
+from components.client_authorization import ClientAuthorization, ClientAuthorizationArgs
 from components.onboarded_application import OnboardedApplication, OnboardedApplicationArgs
 from lkps.rotation import RotationPlan
 from lkps.rules import Environment, Region, Role
@@ -29,6 +30,8 @@ class ApplicationSpec:
     description: str
     owners: Sequence[str]
     regions: Sequence[Region]
+    clients: Sequence[str] = ()
+    external_clients: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,11 @@ class LkpsEnvironmentArgs:
 
 
 class LkpsEnvironment(pulumi.ComponentResource):
-    """Builds every application of the environment, keyed by base name in `applications`."""
+    """Builds every application of the environment, keyed by base name in `applications`, and
+    the client authorization of each agent that has clients, in `authorizations`."""
 
     applications: dict[str, OnboardedApplication]
+    authorizations: dict[str, ClientAuthorization]
 
     def __init__(
         self,
@@ -91,6 +96,25 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     protect=args.protect,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
+            )
+        self.authorizations = {}
+        for app in args.applications:
+            if not app.clients and not app.external_clients:
+                continue
+            agent = self.applications[app.name]
+            clients: dict[str, pulumi.Input[str]] = {
+                client: self.applications[client].client_id for client in app.clients
+            }
+            clients.update(app.external_clients)
+            self.authorizations[app.name] = ClientAuthorization(
+                f"{name}-{app.display_name.lower()}-clients",
+                ClientAuthorizationArgs(
+                    application_id=agent.application_id,
+                    agent_client_id=agent.client_id,
+                    agent_display_name=app.display_name,
+                    clients=clients,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, provider=entra),
             )
         self.register_outputs({})
 

@@ -45,6 +45,7 @@ class OnboardedApplication(pulumi.ComponentResource):
     display_name: pulumi.Output[str]
     client_id: pulumi.Output[str]
     object_id: pulumi.Output[str]
+    application_id: pulumi.Output[str]
     service_principal_object_id: pulumi.Output[str]
     vault_secret_name: pulumi.Output[str]
     vault_secret_uri: pulumi.Output[str]
@@ -110,6 +111,7 @@ class OnboardedApplication(pulumi.ComponentResource):
         self.display_name = registration.display_name
         self.client_id = registration.client_id
         self.object_id = registration.object_id
+        self.application_id = registration.application_id
         self.service_principal_object_id = registration.service_principal_object_id
         self.vault_secret_name = credentials.vault_secret_name
         self.vault_secret_uri = credentials.vault_secret_uri

@@ -118,8 +118,22 @@ class OcelotSettings(_Settings):
     retry_deadline_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
 
 
+class ExternalClient(_Settings):
+    """A client app of another team or stack, pre-authorized on an agent by its client ID."""
+
+    client_id: Guid
+    label: Annotated[str, _matching(rules.EXTERNAL_CLIENT_LABEL, rules.EXTERNAL_CLIENT_LABEL_FORM)]
+    beat_id: BeatId
+    environment: Environment
+
+
 class ApplicationSettings(_Settings):
-    """One application onboarded to LKPS: an AI agent or a client app."""
+    """One application onboarded to LKPS: an AI agent or a client app.
+
+    An agent may pre-authorize clients (`clients`: names in this stack; `externalClients`: by
+    client ID); a client may instead name the agents it calls (`agents`). Both give the same
+    pre-authorizations.
+    """
 
     name: AppBaseName
     role: Role
@@ -127,6 +141,9 @@ class ApplicationSettings(_Settings):
     owners: Annotated[list[Guid], AfterValidator(_unique)]
     regions: Annotated[list[Region], Field(min_length=1), AfterValidator(_unique)]
     description: Annotated[str, Field(max_length=rules.DESCRIPTION_MAX_LENGTH)] = ""
+    clients: Annotated[list[AppBaseName], AfterValidator(_unique)] = []
+    external_clients: list[ExternalClient] = []
+    agents: Annotated[list[AppBaseName], AfterValidator(_unique)] = []
 
     def display_name(self, environment: Environment) -> str:
         return rules.display_name(self.name, environment)
@@ -145,6 +162,16 @@ class StackSettings(_Settings):
     protect: bool | None = None
     ocelot_token: SecretStr | None = None
     applications: Annotated[list[ApplicationSettings], Field(min_length=1)]
+
+    def authorized_clients(self) -> dict[str, list[str]]:
+        """Each agent's pre-authorized clients of this stack, from both spellings, by name."""
+        pairs = {(app.name, client) for app in self.applications for client in app.clients}
+        pairs |= {(agent, app.name) for app in self.applications for agent in app.agents}
+        return {
+            app.name: sorted(client for agent, client in pairs if agent == app.name)
+            for app in self.applications
+            if app.role == "agent"
+        }
 
     @property
     def protect_resources(self) -> bool:
@@ -280,6 +307,67 @@ def _consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
     known = next((e for e in rules.ENVIRONMENTS if e == environment), None)
     if known is not None:
         problems.extend(_environment_problems(raw, known))
+    problems.extend(_authorization_problems(apps, known))
+    return problems
+
+
+def _article(role: Any) -> str:
+    return f"an {role}" if role == "agent" else f"a {role}"
+
+
+def _authorization_problems(
+    apps: list[dict[str, Any]], environment: Environment | None
+) -> list[str]:
+    """Who may pre-authorize whom: agents name clients, clients name agents, within the stack,
+    and external clients of the stack's environment only."""
+    roles = {app.get("name"): app.get("role") for app in apps if isinstance(app.get("name"), str)}
+    problems: list[str] = []
+    for index, app in enumerate(apps):
+        name, role = app.get("name"), app.get("role")
+        for key, owner, wanted in (("clients", "agent", "client"), ("agents", "client", "agent")):
+            names = _as_list(app.get(key))
+            if role not in rules.ROLES:
+                continue
+            if names and role != owner:
+                problems.append(
+                    f"applications[{index}].{key}: only {owner}s have {key}; '{name}' is a {role}"
+                )
+                continue
+            for position, other in enumerate(names):
+                where = f"applications[{index}].{key}[{position}]"
+                if other == name:
+                    problems.append(f"{where}: '{other}' is this application itself")
+                elif other not in roles:
+                    known = sorted(str(n) for n in roles)
+                    shown = ", ".join(known[:10]) + (
+                        f" and {len(known) - 10} more" if len(known) > 10 else ""
+                    )
+                    problems.append(
+                        f"{where}: '{other}' is not an application of this stack (known: {shown})"
+                    )
+                elif roles[other] != wanted:
+                    problems.append(
+                        f"{where}: '{other}' is {_article(roles[other])}, not {_article(wanted)}"
+                    )
+        externals = _as_list(app.get("externalClients"))
+        if externals and role == "client":
+            problems.append(
+                f"applications[{index}].externalClients: only agents have clients; "
+                f"'{name}' is a {role}"
+            )
+        seen: set[str] = set()
+        for position, external in enumerate(_as_dict(e) for e in externals):
+            where = f"applications[{index}].externalClients[{position}]"
+            client_id = str(external.get("clientId", "")).lower()
+            if client_id in seen:
+                problems.append(f"{where}.clientId: '{client_id}' is listed twice")
+            seen.add(client_id)
+            other = external.get("environment")
+            if environment and other in rules.ENVIRONMENTS and other != environment:
+                problems.append(
+                    f"{where}.environment: '{other}' client in a {environment} stack; "
+                    "np and prod never mix"
+                )
     return problems
 
 

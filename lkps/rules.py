@@ -54,6 +54,11 @@ ROUTE_ACCESS_MODULE: Final = "ocelot"
 ROUTE_ACCESS_NAME: Final = "RouteAccess"
 ROUTE_ACCESS_TYPE: Final = f"pulumi-python:dynamic/{ROUTE_ACCESS_MODULE}:{ROUTE_ACCESS_NAME}"
 
+# The delegated scope an agent exposes for the clients it pre-authorizes; LKPS checks it.
+CLIENT_SCOPE_VALUE: Final = "access_as_client"
+EXTERNAL_CLIENT_LABEL: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}")
+EXTERNAL_CLIENT_LABEL_FORM: Final = "1 to 80 letters, digits, spaces, '.', '_' or '-'"
+
 CLIENT_SECRET_DISPLAY_NAME: Final = "lkps-integration"
 CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
 
@@ -150,6 +155,17 @@ def lkps_scope(environment: Environment) -> str:
     """The token scope an application requests from Entra to call LKPS."""
     suffix = "-np" if environment == "np" else ""
     return f"api://livekit-platform-service{suffix}.int.bayer.com/.default"
+
+
+def agent_identifier_uri(agent_client_id: str) -> str:
+    """The identifier URI an agent exposes its API under: Entra's default form `api://<appId>`,
+    which every tenant accepts and which names the agent without a verified domain."""
+    return f"api://{agent_client_id}"
+
+
+def agent_scope(agent_client_id: str) -> str:
+    """The delegated scope a client asks for to reach an agent."""
+    return f"{agent_identifier_uri(agent_client_id)}/{CLIENT_SCOPE_VALUE}"
 
 
 def vault_secret_name(app_display_name: str) -> str:

@@ -18,6 +18,9 @@ APPLICATION_PASSWORD: Final = "azuread:index/applicationPassword:ApplicationPass
 VAULT_SECRET: Final = "azure-native:keyvault:Secret"
 ROUTE_ACCESS: Final = rules.ROUTE_ACCESS_TYPE
 STACK: Final = "pulumi:pulumi:Stack"
+IDENTIFIER_URI: Final = "azuread:index/applicationIdentifierUri:ApplicationIdentifierUri"
+PERMISSION_SCOPE: Final = "azuread:index/applicationPermissionScope:ApplicationPermissionScope"
+PRE_AUTHORIZED: Final = "azuread:index/applicationPreAuthorized:ApplicationPreAuthorized"
 
 
 def environment_of(urn: str) -> Environment | None:

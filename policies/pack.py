@@ -14,6 +14,7 @@ from pulumi_policy import (
 )
 
 from lkps import rules
+from policies.authorization import client_authorization
 from policies.credentials import (
     client_secret_lifetime,
     no_plaintext_secret_outputs,
@@ -145,6 +146,17 @@ POLICIES: Final[list[Policy]] = [
         enforcement_level=MANDATORY,
         severity=Severity.HIGH,
         remediation_steps="Create vault secrets through RotatingClientSecret, which sets both.",
+    ),
+    StackValidationPolicy(
+        name="client-authorization",
+        description="Agents expose access_as_client under their own identifier URI and "
+        "pre-authorize only clients of the stack's environment.",
+        validate=client_authorization,
+        enforcement_level=MANDATORY,
+        severity=Severity.CRITICAL,
+        remediation_steps="Name clients of this stack in applications[].clients (or agents "
+        "in applications[].agents), and other teams' clients of the same environment in "
+        "applications[].externalClients. " + CONFIG_FILES,
     ),
     StackValidationPolicy(
         name="no-plaintext-secret-outputs",

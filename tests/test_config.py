@@ -290,3 +290,67 @@ def test_bad_config_stops_the_program_before_any_resource(np_config: dict[str, A
     ]
     assert caught.value.__cause__ is None
     assert caught.value.__suppress_context__
+
+
+def test_client_authorization_mistakes_are_reported_at_once_with_their_keys(
+    prod_config: dict[str, Any],
+) -> None:
+    agent, client = prod_config["applications"]
+    agent["clients"] = ["MY-LIVEKIT-CLIENT", "NO-SUCH-APP", "MY-LIVEKIT-AGENT"]
+    agent["externalClients"] = [
+        {
+            "clientId": "not-a-guid",
+            "label": "Partner web",
+            "beatId": "BEAT11112222",
+            "environment": "prod",
+        },
+        {
+            "clientId": "0d0e0f10-1112-4314-9516-171819202122",
+            "label": "Partner test",
+            "beatId": "BEAT11112222",
+            "environment": "np",
+        },
+    ]
+    client["agents"] = ["MY-LIVEKIT-CLIENT"]
+    client["clients"] = ["MY-LIVEKIT-AGENT"]
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(prod_config, "prod")
+    assert caught.value.problems == [
+        "applications[0].externalClients[0].clientId: 'not-a-guid' must be a GUID like "
+        "00000000-0000-0000-0000-000000000000",
+        "applications[0].clients[1]: 'NO-SUCH-APP' is not an application of this stack "
+        "(known: MY-LIVEKIT-AGENT, MY-LIVEKIT-CLIENT)",
+        "applications[0].clients[2]: 'MY-LIVEKIT-AGENT' is this application itself",
+        "applications[0].externalClients[1].environment: 'np' client in a prod stack; "
+        "np and prod never mix",
+        "applications[1].clients: only agents have clients; 'MY-LIVEKIT-CLIENT' is a client",
+        "applications[1].agents[0]: 'MY-LIVEKIT-CLIENT' is this application itself",
+    ]
+
+
+def test_an_agent_cannot_pre_authorize_an_agent(np_config: dict[str, Any]) -> None:
+    np_config["applications"].append(
+        {**np_config["applications"][0], "name": "OTHER-AGENT", "clients": ["MY-LIVEKIT-AGENT"]}
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(np_config, "np")
+    assert caught.value.problems == [
+        "applications[2].clients[0]: 'MY-LIVEKIT-AGENT' is an agent, not a client"
+    ]
+
+
+def test_both_spellings_and_external_clients_are_accepted(np_config: dict[str, Any]) -> None:
+    agent, client = np_config["applications"]
+    agent["clients"] = []
+    agent["externalClients"] = [
+        {
+            "clientId": "0D0E0F10-1112-4314-9516-171819202122",
+            "label": "Partner web",
+            "beatId": "BEAT11112222",
+            "environment": "np",
+        }
+    ]
+    client["agents"] = ["MY-LIVEKIT-AGENT"]
+    settings = parse_settings(np_config, "np")
+    assert settings.authorized_clients() == {"MY-LIVEKIT-AGENT": ["MY-LIVEKIT-CLIENT"]}
+    assert settings.applications[0].external_clients[0].label == "Partner web"

@@ -16,7 +16,15 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 from lkps import rules
 from lkps.config import StackSettings, parse_settings
 from lkps.rules import Environment
-from policies.context import APPLICATION, APPLICATION_PASSWORD, ROUTE_ACCESS, VAULT_SECRET
+from policies.context import (
+    APPLICATION,
+    APPLICATION_PASSWORD,
+    IDENTIFIER_URI,
+    PERMISSION_SCOPE,
+    PRE_AUTHORIZED,
+    ROUTE_ACCESS,
+    VAULT_SECRET,
+)
 from policies.pack import POLICIES
 from tests.harness import ROOT, ProgramRun, Registration, run_program, stack_config
 from tests.policy_harness import (
@@ -41,7 +49,7 @@ def baseline() -> dict[str, ProgramRun]:
 
 
 def test_every_policy_is_documented_and_enforced() -> None:
-    assert len(POLICY) == len(POLICIES) == 11
+    assert len(POLICY) == len(POLICIES) == 12
     for policy in POLICIES:
         assert policy.name == policy.name.lower()
         assert " " not in policy.name
@@ -344,6 +352,26 @@ def _copy_first_display_name(run: ProgramRun) -> None:
     apps[1].outputs["displayName"] = apps[0].outputs["displayName"]
 
 
+def _drop_dependency(key: str) -> Callable[[Registration], None]:
+    def change(registration: Registration) -> None:
+        registration.property_dependencies[key] = []
+
+    return change
+
+
+def _pre_authorize_a_literal_client(run: ProgramRun) -> None:
+    pre = _first(run, PRE_AUTHORIZED)
+    pre.property_dependencies["authorizedClientId"] = []
+    pre.outputs["authorizedClientId"] = "0d0e0f10-1112-4314-9516-171819202122"
+
+
+def _declare_the_client_as_np(run: ProgramRun) -> None:
+    pre = _first(run, PRE_AUTHORIZED)
+    pre.property_dependencies["authorizedClientId"] = []
+    agent = run.outputs["applications"]["MY-LIVEKIT-AGENT"]
+    agent["preAuthorizedClients"][0]["environment"] = "np"
+
+
 def _leak_secret(run: ProgramRun) -> None:
     password = next(r for r in run.registrations if r.type == APPLICATION_PASSWORD)
     run.outputs["agentCredentials"] = {"appPassword": password.outputs["value"]}
@@ -412,6 +440,20 @@ BROKEN: list[BrokenStack] = [
         lambda run: _mutate_run(run, VAULT_SECRET, _set("properties.attributes.expires", None)),
     ),
     ("no-plaintext-secret-outputs", "np", lambda: None, _leak_secret),
+    (
+        "client-authorization",
+        "np",
+        lambda: None,
+        lambda run: _first(run, PERMISSION_SCOPE).outputs.update(value="user_impersonation"),
+    ),
+    ("client-authorization", "np", lambda: None, _pre_authorize_a_literal_client),
+    ("client-authorization", "prod", lambda: None, _declare_the_client_as_np),
+    (
+        "client-authorization",
+        "np",
+        lambda: None,
+        lambda run: _mutate_run(run, IDENTIFIER_URI, _drop_dependency("identifierUri")),
+    ),
     (
         "prod-protection",
         "prod",

@@ -29,6 +29,9 @@ SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
 PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
 VAULT_SECRET = "azure-native:keyvault:Secret"
 ROUTE_ACCESS = rules.ROUTE_ACCESS_TYPE
+IDENTIFIER_URI = "azuread:index/applicationIdentifierUri:ApplicationIdentifierUri"
+PERMISSION_SCOPE = "azuread:index/applicationPermissionScope:ApplicationPermissionScope"
+PRE_AUTHORIZED = "azuread:index/applicationPreAuthorized:ApplicationPreAuthorized"
 
 
 @pytest.fixture
@@ -62,6 +65,19 @@ def test_full_resource_set(environment: Environment, program: ProgramRun) -> Non
             (PASSWORD, f"{app}-secret-a", f"{app}-secret"),
             (PASSWORD, f"{app}-secret-b", f"{app}-secret"),
             (VAULT_SECRET, f"{app}-secret-vault", f"{app}-secret"),
+        }
+    for agent, clients in settings.authorized_clients().items():
+        if not clients:
+            continue
+        authorization = f"lkps-{agent.lower()}{suffix}-clients"
+        expected |= {
+            ("lkps:entra:ClientAuthorization", authorization, env),
+            (IDENTIFIER_URI, f"{authorization}-uri", authorization),
+            (PERMISSION_SCOPE, f"{authorization}-scope", authorization),
+        }
+        expected |= {
+            (PRE_AUTHORIZED, f"{authorization}-{client.lower()}", authorization)
+            for client in clients
         }
     actual = {(r.type, r.name, _parent_name(program, r)) for r in program.registrations}
     assert actual == expected
@@ -279,9 +295,46 @@ def test_building_many_route_accesses_leaves_the_pickler_as_it_was(
     until a process of about a thousand of them hit RecursionError."""
     template = np_config["applications"][0]
     np_config["applications"] = [
-        {**template, "name": f"SCALE-APP-{index:03d}"} for index in range(30)
+        {**template, "name": f"SCALE-APP-{index:03d}", "clients": []} for index in range(30)
     ]
     before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
     run = run_program(np_config, "np", TODAY)
     assert len(run.of_type(ROUTE_ACCESS)) == 60
     assert pickle._Pickler._batch_setitems is before  # type: ignore[attr-defined]
+
+
+def test_an_agent_exposes_access_as_client_and_pre_authorizes_its_clients(
+    environment: Environment, program: ProgramRun
+) -> None:
+    suffix = "-np" if environment == "np" else ""
+    outputs = program.outputs["applications"]
+    agent, client = outputs["MY-LIVEKIT-AGENT"], outputs["MY-LIVEKIT-CLIENT"]
+    base = f"lkps-my-livekit-agent{suffix}-clients"
+    uri = program.named(f"{base}-uri")
+    assert uri.inputs["identifierUri"] == f"api://{agent['clientId']}"
+    scope = program.named(f"{base}-scope")
+    assert scope.inputs["value"] == "access_as_client"
+    assert scope.inputs["type"] == "User"
+    assert "MY-LIVEKIT-AGENT" in scope.inputs["adminConsentDescription"]
+    pre = program.named(f"{base}-my-livekit-client")
+    assert pre.inputs["authorizedClientId"] == client["clientId"]
+    assert pre.inputs["permissionIds"] == [scope.inputs["scopeId"]]
+    assert (
+        uri.inputs["applicationId"] == pre.inputs["applicationId"] == scope.inputs["applicationId"]
+    )
+    assert agent["agentAppId"] == agent["clientId"]
+    assert agent["clientScope"] == f"api://{agent['clientId']}/access_as_client"
+    assert agent["preAuthorizedClients"] == [
+        {"name": "MY-LIVEKIT-CLIENT", "clientId": client["clientId"], "environment": environment}
+    ]
+    assert client["agents"] == ["MY-LIVEKIT-AGENT"]
+    application = program.named(f"lkps-my-livekit-agent{suffix}-app")
+    assert client["clientId"] not in json.dumps(application.inputs), "no cycle through the agent"
+
+
+def test_both_spellings_give_the_same_pre_authorizations(np_config: dict[str, Any]) -> None:
+    by_agent = run_program(np_config, "np", TODAY)
+    np_config["applications"][0]["clients"] = []
+    np_config["applications"][1]["agents"] = ["MY-LIVEKIT-AGENT"]
+    by_client = run_program(np_config, "np", TODAY)
+    assert _inputs(by_agent) == _inputs(by_client)

@@ -40,13 +40,13 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
     assert up.stderr.count(BANNER) == 2
     assert "sandbox: started in" in up.stderr
     assert "Updating (np):" in up.stdout
-    assert "+ 23 created" in up.stdout
+    assert "+ 27 created" in up.stdout
     assert "✅ lkps-onboarding@v0.0.1" in up.stdout
     assert (tmp_path / "np" / "entra.json").is_file()
 
     again = _stack(tmp_path, "preview", "np", "--sandbox", "--expect-no-changes", "--diff")
     assert again.returncode == 0, again.stderr
-    assert "23 unchanged" in again.stdout
+    assert "27 unchanged" in again.stdout
 
     checked = _stack(tmp_path, "verify", "np", "--sandbox", "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
