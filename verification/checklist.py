@@ -93,6 +93,9 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
     if application is not _REFUSED:
         findings.extend(_registration(context, app, outputs, application))
         findings.append(_client_secret(context, outputs, application))
+    authorization = _client_authorization(context, app, application)
+    if authorization is not None:
+        findings.append(authorization)
     if context.token_check:
         findings.append(_token(context, outputs))
     findings.append(_separate(context, app, outputs))
@@ -254,6 +257,67 @@ def _client_secret(
         f"{vault}/{name}: enabled, expires {datetime.fromtimestamp(expires, UTC).date()}, "
         f"holds live credential {key_id}",
     )
+
+
+def _pre_authorized(application: Any) -> set[str]:
+    api = application.get("api") or {} if isinstance(application, dict) else {}
+    return {str(p["appId"]).lower() for p in api.get("preAuthorizedApplications") or []}
+
+
+def _client_authorization(
+    context: Context, app: ApplicationSettings, application: Any
+) -> Finding | None:
+    """For an agent: the clients it pre-authorizes; for a client: whether each agent it calls
+    pre-authorizes it. None for an application with neither."""
+    item = model.CLIENT_AUTHORIZATION
+    authorized = context.settings.authorized_clients()
+    outputs = context.outputs.get("applications") or {}
+
+    def client_id(name: str) -> str:
+        return str((outputs.get(name) or {}).get("clientId", "")).lower()
+
+    if app.role == "agent":
+        wanted = {client_id(name): name for name in authorized.get(app.name, [])}
+        wanted |= {c.client_id.lower(): c.label for c in app.external_clients}
+        if not wanted:
+            return None
+        present = _pre_authorized(application)
+        missing = sorted(name for cid, name in wanted.items() if cid not in present)
+        if missing:
+            return Finding(
+                item, "fail", f"not pre-authorized: {', '.join(missing)}", context.up_command
+            )
+        extra = sorted(present - set(wanted))
+        names = ", ".join(sorted(wanted.values()))
+        if extra:
+            return Finding(
+                item,
+                "warn",
+                f"pre-authorizes {names}, and also {', '.join(extra)}, "
+                "which the config does not name",
+                context.up_command,
+            )
+        return Finding(item, "pass", f"pre-authorizes {names} for {rules.CLIENT_SCOPE_VALUE}")
+    agents = sorted(agent for agent, clients in authorized.items() if app.name in clients)
+    if not agents:
+        return None
+    refused = []
+    for agent in agents:
+        object_id = (outputs.get(agent) or {}).get("objectId")
+        try:
+            agent_application = context.sources.application(object_id) if object_id else None
+        except (RefusedError, UnreachableError) as exc:
+            return Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))
+        if client_id(app.name) not in _pre_authorized(agent_application):
+            refused.append(agent)
+    if refused:
+        return Finding(
+            item,
+            "fail",
+            f"not pre-authorized by {', '.join(refused)}",
+            f"{context.up_command} (the agent's stack)",
+        )
+    return Finding(item, "pass", f"pre-authorized by {', '.join(agents)}")
 
 
 def _token(context: Context, outputs: Mapping[str, Any]) -> Finding:

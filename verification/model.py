@@ -16,6 +16,7 @@ TOKEN: Final = "It works: a token for LKPS"
 SEPARATE: Final = "Separate registrations for non-prod and prod"
 OCELOT_USERS: Final = "Membership in the Ocelot Users group"
 ROUTE_ACCESS: Final = "Ocelot route access"
+CLIENT_AUTHORIZATION: Final = "Client-to-agent authorization"
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,27 @@ def test_a_healthy_stack_passes_and_each_broken_state_is_found(onboarded: Sessio
     assert statuses[model.BEAT] == statuses[model.OCELOT_USERS] == "manual"
     assert statuses[model.TOKEN] == "pass"
     assert statuses[model.CLIENT_SECRET] == "pass"
+    assert _finding(healthy, model.CLIENT_AUTHORIZATION).detail == (
+        "pre-authorizes MY-LIVEKIT-CLIENT for access_as_client"
+    )
+    assert _finding(healthy, model.CLIENT_AUTHORIZATION, "MY-LIVEKIT-CLIENT").detail == (
+        "pre-authorized by MY-LIVEKIT-AGENT"
+    )
+
+    api = dict(store.get_object("applications", app["id"])["api"])
+    store.update_object(
+        "applications", app["id"], {"api": {**api, "preAuthorizedApplications": []}}
+    )
+    unauthorized = _check(session)
+    assert _finding(unauthorized, model.CLIENT_AUTHORIZATION).detail == (
+        "not pre-authorized: MY-LIVEKIT-CLIENT"
+    )
+    client_side = _finding(unauthorized, model.CLIENT_AUTHORIZATION, "MY-LIVEKIT-CLIENT")
+    assert (client_side.status, client_side.detail) == (
+        "fail",
+        "not pre-authorized by MY-LIVEKIT-AGENT",
+    )
+    store.update_object("applications", app["id"], {"api": api})
     assert [a.name for a in _check(session, only="MY-LIVEKIT-CLIENT").applications] == [
         "MY-LIVEKIT-CLIENT"
     ]
