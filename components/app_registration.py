@@ -64,7 +64,12 @@ class AppRegistration(pulumi.ComponentResource):
             service_management_reference=args.beat_id,
             notes=notes,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            # An agent's identifier URI and API (scope, pre-authorized clients) are separate
+            # resources; without this an update of the Application would drop them
+            # (pulumi/pulumi-azuread#1036).
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect, ignore_changes=["identifierUris", "api"]
+            ),
         )
         service_principal = azuread.ServicePrincipal(
             f"{name}-sp",

@@ -312,6 +312,12 @@ BEHAVIOURS: Final = (
         "(PR #4759) is not assumed in 3.29.0 (unverified)",
     ),
     Behaviour(
+        "application-update-drops-separately-managed-identifier-uris",
+        "pulumi/pulumi-azuread#1036: an Application update writes its own (empty) identifier "
+        "URIs, losing those of ApplicationIdentifierUri, unless identifierUris is in "
+        "ignoreChanges",
+    ),
+    Behaviour(
         "permission-scope-disabled-before-removal",
         f"{TF_AZUREAD_API}: delete disables the scope, then removes it; Graph refuses to remove an "
         "enabled scope (CannotDeleteOrUpdateEnabledEntitlement)",

@@ -141,6 +141,14 @@ class Application(_Owned):
         if "displayName" in change.changed:
             self._refuse_duplicate(news, object_id)
         self._patch(object_id, news, change)
+        if "identifierUris" not in change.ignored:
+            # The provider writes the configured identifier URIs (none here) on every update,
+            # dropping those set by ApplicationIdentifierUri (pulumi/pulumi-azuread#1036).
+            current = self.client.call("read", "GET", f"{GRAPH}/applications/{object_id}")
+            if current.get("identifierUris"):
+                self.client.call(
+                    "update", "PATCH", f"{GRAPH}/applications/{object_id}", {"identifierUris": []}
+                )
         app = self.client.call("read application", "GET", f"{GRAPH}/applications/{object_id}")
         return self._outputs(app, news)
 

@@ -47,6 +47,7 @@ class Change:
 
     changed: list[str] = field(default_factory=list)
     replaces: list[str] = field(default_factory=list)
+    ignored: tuple[str, ...] = ()
 
 
 def _comparable(rules: TypeRules, key: str, value: Any) -> Any:
@@ -262,6 +263,7 @@ class StandinServicer(provider_pb2_grpc.ResourceProviderServicer):
             news = decode(request.news)
             old_inputs = decode(request.old_inputs) or decode(request.olds)
             change = resource.diff(old_inputs, news)
+            change.ignored = tuple(request.ignoreChanges)
             if change.replaces:
                 raise ProviderError(
                     f"{resource.rules.resource_type}: {', '.join(change.replaces)} cannot be "

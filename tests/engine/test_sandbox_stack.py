@@ -390,6 +390,12 @@ def test_clients_are_pre_authorized_one_resource_each_across_stacks_too(
             partner,
         ]
 
+        session.edit_config(lambda c: c["applications"][0].update(description="Renamed agent"))
+        assert changes(session.up(today=BEFORE_ROTATION)) == {"same": 27, "update": 1}
+        edited = _apps(store)["MY-LIVEKIT-AGENT-NP"]
+        assert edited["description"] == "Renamed agent"
+        assert edited["identifierUris"] == [f"api://{agent['appId']}"], "lost on update"
+
         session.edit_config(lambda c: c["applications"][0].pop("externalClients"))
         removed = session.up(today=BEFORE_ROTATION)
         assert changes(removed) == {"same": 27, "delete": 1}

@@ -94,7 +94,12 @@ class Plugin:
         return answer.id, decode(answer.properties), decode(answer.inputs)
 
     def update(
-        self, resource_type: str, id_: str, olds: dict[str, Any], news: dict[str, Any]
+        self,
+        resource_type: str,
+        id_: str,
+        olds: dict[str, Any],
+        news: dict[str, Any],
+        ignore_changes: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         answer = self.stub.Update(
             provider_pb2.UpdateRequest(
@@ -104,6 +109,7 @@ class Plugin:
                 olds=encode(olds),
                 old_inputs=encode(olds),
                 news=encode(news),
+                ignoreChanges=list(ignore_changes),
             )
         )
         return decode(answer.properties)

@@ -400,6 +400,24 @@ def test_deleting_an_application_deletes_its_service_principal(
     assert entra.store.list_objects("servicePrincipals", "appId", app["clientId"]) == []
 
 
+@covers("application-update-drops-separately-managed-identifier-uris")
+def test_an_application_update_drops_identifier_uris_unless_they_are_ignored(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    running = plugin("azuread")
+    inputs = _application()
+    id_, app = running.create(APP, inputs)
+    uri = {"applicationId": id_, "identifierUri": f"api://{app['clientId']}"}
+    running.create(URI, uri)
+    renamed = inputs | {"description": "first edit"}
+    running.update(APP, id_, inputs, renamed, ignore_changes=("identifierUris", "api"))
+    assert entra.store.get_object("applications", app["objectId"])["identifierUris"] == [
+        uri["identifierUri"]
+    ]
+    running.update(APP, id_, renamed, renamed | {"description": "second edit"})
+    assert entra.store.get_object("applications", app["objectId"])["identifierUris"] == []
+
+
 @covers("permission-scope-disabled-before-removal")
 def test_a_scope_is_disabled_before_it_is_removed(
     plugin: Callable[[str], Plugin], entra: EntraEmulator
