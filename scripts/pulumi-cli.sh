@@ -38,7 +38,8 @@ else
   export PATH="$PULUMI_TOOLS:$PATH"
 fi
 
-# Dynamic providers and the engine tests run this project's interpreter; nothing is downloaded.
+# Dynamic providers and the engine tests run this project's interpreter. Plugin downloads stay
+# on for runs against Azure (the real azuread and azure-native plugins); the sandbox and the
+# tests turn them off for their own runs.
 export PULUMI_PYTHON_CMD="$ROOT/.venv/bin/python"
 export PULUMI_SKIP_UPDATE_CHECK=true
-export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
