@@ -239,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb == "verify":
         return _verify(args)
     if args.sandbox:
-        _say(BANNER)
+        # On stdout, first and last, so that no copy of the engine's output lacks it.
+        _output(BANNER)
+        args.message = args.message or "sandbox run: nothing sent to Azure or Ocelot"
     started = time.perf_counter()
     try:
         with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, sandbox):
@@ -254,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if args.sandbox:
-            _say(f"{BANNER} ({time.perf_counter() - started:.1f}s)")
+            _output(f"{BANNER} ({time.perf_counter() - started:.1f}s)")
     return 0
 
 
