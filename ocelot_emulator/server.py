@@ -12,12 +12,13 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from ocelot_emulator import contract
 from ocelot_emulator.faults import Fault, FaultPlan
+from ocelot_emulator.loopback import LoopbackServer
 from ocelot_emulator.store import OcelotStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Exchange:
     response_body: bytes
 
 
-class OcelotEmulator:
+class OcelotEmulator(LoopbackServer):
     """Serves the contract on 127.0.0.1 until `stop()`; use as a context manager.
 
     `tokens` are accepted as static bearer tokens; tokens issued by the managed-identity endpoint
@@ -70,13 +71,7 @@ class OcelotEmulator:
         self._token_issuer = token_issuer
         self._issued: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        super().__init__(_handler_for(self), port)
 
     @property
     def base_url(self) -> str:
@@ -85,25 +80,6 @@ class OcelotEmulator:
     @property
     def identity_endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
-
-    def start(self) -> OcelotEmulator:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> OcelotEmulator:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def count(self, operation: str) -> None:
         with self._lock:

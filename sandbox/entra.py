@@ -33,10 +33,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from ocelot_emulator.loopback import LoopbackServer
 
 log = logging.getLogger(__name__)
 
@@ -649,7 +651,7 @@ def _bound_owners(body: dict[str, Any], caller: Principal) -> list[str]:
     return [str(ref).rsplit("/", 1)[-1].lower() for ref in bound]
 
 
-class EntraEmulator:
+class EntraEmulator(LoopbackServer):
     """Serves an `EntraStore` on 127.0.0.1 until `stop()`; use as a context manager.
 
     `token_value` makes the tokens it issues (a test passes a known canary); issued tokens are
@@ -671,36 +673,15 @@ class EntraEmulator:
         self._tokens: dict[str, tuple[Principal, str, float]] = {}
         self._lock = threading.Lock()
         self.forbidden: set[str] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._server.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        super().__init__(_handler_for(self), port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def identity_endpoint(self) -> str:
         return f"{self.url}{TOKEN_PATH}"
-
-    def start(self) -> EntraEmulator:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> EntraEmulator:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     def issue_token(self, principal: Principal, resource: str) -> tuple[str, int]:
         token = self._token_value()
