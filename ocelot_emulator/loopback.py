@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self, TypeVar
+
+log = logging.getLogger(__name__)
+H = TypeVar("H", bound=type[BaseHTTPRequestHandler])
+
+
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """Keep-alive answers without Nagle delays (every answer has a length), logged at debug."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def bound_handler(base: H, owner: object) -> H:
+    """A subclass of `base` whose requests see `owner` as `emulator`."""
+    handler: H = type(base.__name__, (base,), {"emulator": owner})  # type: ignore[assignment]
+    return handler
 
 
 class LoopbackServer:

@@ -12,13 +12,12 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from ocelot_emulator import contract
 from ocelot_emulator.faults import Fault, FaultPlan
-from ocelot_emulator.loopback import LoopbackServer
+from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
 from ocelot_emulator.store import OcelotStore
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ class OcelotEmulator(LoopbackServer):
         self._token_issuer = token_issuer
         self._issued: dict[str, float] = {}
         self._lock = threading.Lock()
-        super().__init__(_handler_for(self), port)
+        super().__init__(bound_handler(_Handler, self), port)
 
     @property
     def base_url(self) -> str:
@@ -116,23 +115,9 @@ class _ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _handler_for(emulator: OcelotEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Handler):
-        pass
-
-    Handler.emulator = emulator
-    return Handler
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     emulator: OcelotEmulator
     server_version = "OcelotEmulator/1.0"
-    # Keep-alive, as Ocelot (behind a reverse proxy) serves it; every answer has a length.
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)

@@ -33,12 +33,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ocelot_emulator.loopback import LoopbackServer
+from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
 
 log = logging.getLogger(__name__)
 
@@ -673,7 +672,7 @@ class EntraEmulator(LoopbackServer):
         self._tokens: dict[str, tuple[Principal, str, float]] = {}
         self._lock = threading.Lock()
         self.forbidden: set[str] = set()
-        super().__init__(_handler_for(self), port)
+        super().__init__(bound_handler(_Handler, self), port)
 
     @property
     def url(self) -> str:
@@ -703,22 +702,9 @@ class EntraEmulator(LoopbackServer):
         return found[0]
 
 
-def _handler_for(emulator: EntraEmulator) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Handler):
-        pass
-
-    Handler.emulator = emulator
-    return Handler
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     emulator: EntraEmulator
     server_version = "SandboxEntra/1.0"
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
 
     def do_GET(self) -> None:
         self._dispatch("GET")

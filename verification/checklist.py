@@ -7,6 +7,8 @@ optional token check and never printed.
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ OCELOT_USERS_PAGE: Final = {
     "prod": "https://devtools.bayer.com/profile/applications/OCELOT",
 }
 MAX_PARALLEL: Final = 8
+_REFUSED: Final = object()
 
 
 @dataclass(frozen=True)
@@ -52,14 +55,14 @@ def verify(
 ) -> Report:
     """The checklist of every application (or of `only`), checked concurrently."""
     apps = [a for a in context.settings.applications if only is None or a.name == only]
-    done = 0
+    done = itertools.count(1)
+    lock = threading.Lock()
 
     def check(app: ApplicationSettings) -> AppReport:
-        nonlocal done
         report = _check_application(context, app)
-        done += 1
         if progress:
-            progress(done, len(apps))
+            with lock:
+                progress(next(done), len(apps))
         return report
 
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
@@ -102,9 +105,6 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
     findings.append(_ocelot_users(environment))
     findings.extend(_route_access(context, app, outputs))
     return report
-
-
-_REFUSED: Final = object()
 
 
 def _guarded(findings: list[Finding], item: str, read: Callable[[str], Any], key: str) -> Any:

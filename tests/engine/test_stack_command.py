@@ -15,6 +15,7 @@ import pytest
 from lkps.rotation import RotationPolicy
 from sandbox.session import BANNER
 from stack_command.cli import ROOT, main
+from verification.model import SEPARATE
 
 pytestmark = pytest.mark.engine
 
@@ -62,6 +63,15 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
         "MY-LIVEKIT-AGENT-NP",
         "MY-LIVEKIT-CLIENT-NP",
     ]
+    separate = [
+        f for app in report["applications"] for f in app["findings"] if f["item"] == SEPARATE
+    ]
+    assert {f["status"] for f in separate} == {"manual"}, "prod is not up yet"
+    assert _stack(tmp_path, "up", "prod", "--sandbox").returncode == 0
+    both = json.loads(_stack(tmp_path, "verify", "np", "--sandbox", "--json").stdout)
+    separate = [f for app in both["applications"] for f in app["findings"] if f["item"] == SEPARATE]
+    assert [f["status"] for f in separate] == ["pass", "pass"], separate
+
     text = _stack(tmp_path, "verify", "np", "--sandbox", "--app", "MY-LIVEKIT-CLIENT")
     assert text.returncode == 0, text.stdout + text.stderr
     assert "MY-LIVEKIT-CLIENT-NP  client ID" in text.stdout
