@@ -6,27 +6,74 @@ the components take (`components/`), and exports what each application's compone
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import date
+from typing import Final
 
 import pulumi
 
+from components.deployer import BREAK_GLASS_VARIABLE
 from components.environment import ApplicationSpec, LkpsEnvironment, LkpsEnvironmentArgs
 from components.onboarded_application import OnboardedApplication
 from lkps import rules
 from lkps.config import ConfigError, StackSettings, load_settings
-from lkps.rotation import RotationPolicy, today_utc
+from lkps.rotation import RotationPolicy, RotationState, RotationStateError, today_utc
+
+ROTATION_OUTPUT: Final = "secretRotation"
+# The engine's built-in provider serves this function (pkg/resource/deploy/builtins.go).
+READ_STACK_OUTPUTS: Final = "pulumi:pulumi:readStackOutputs"
 
 
-def run(today: date | None = None) -> LkpsEnvironment:
-    """Build the stack; a config problem stops the run before any resource is registered."""
+def run(today: date | None = None, break_glass: str | None = None) -> LkpsEnvironment:
+    """Build the stack; a config problem stops the run before any resource is registered.
+
+    `break_glass` (else the `LKPS_BREAK_GLASS` variable) is a person's reason to run as another
+    identity than the pinned deployer."""
+    day = today or today_utc()
     try:
         settings = load_settings()
-    except ConfigError as exc:
+        problems = emergency_problems(settings, day)
+        if problems:
+            raise ConfigError(f"stack '{pulumi.get_stack()}'", problems)
+        last = last_rotation()
+        reason = break_glass or os.environ.get(BREAK_GLASS_VARIABLE) or None
+        return build(settings, day, last, reason)
+    except (ConfigError, RotationStateError) as exc:
         raise pulumi.RunError(str(exc)) from None
-    return build(settings, today or today_utc())
 
 
-def build(settings: StackSettings, today: date) -> LkpsEnvironment:
+def emergency_problems(settings: StackSettings, today: date) -> list[str]:
+    """An emergency rotation dated after today would silently wait: say so instead."""
+    return [
+        f"applications[{index}].emergencyRotation: {app.emergency_rotation} is after today "
+        f"({today}); use the day the secret may have leaked, at the latest today"
+        for index, app in enumerate(settings.applications)
+        if app.emergency_rotation is not None and app.emergency_rotation > today
+    ]
+
+
+def last_rotation() -> dict[str, RotationState]:
+    """What the last run of this stack recorded about each application's client secrets: the
+    stack's own outputs, read through the engine's built-in stack-reference function (no
+    resource, so previews and refreshes show nothing for it; none on a new stack)."""
+    name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+    answer = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name}).value or {}
+    recorded = (answer.get("outputs") or {}).get(ROTATION_OUTPUT)
+    if not isinstance(recorded, Mapping):
+        return {}
+    return {
+        app: RotationState.from_output(state, f"{ROTATION_OUTPUT}.{app}")
+        for app, state in recorded.items()
+    }
+
+
+def build(
+    settings: StackSettings,
+    today: date,
+    last: Mapping[str, RotationState] | None = None,
+    break_glass: str | None = None,
+) -> LkpsEnvironment:
     """The resources and outputs of one environment, from settings already validated."""
     authorized = settings.authorized_clients()
     environment = LkpsEnvironment(
@@ -37,10 +84,14 @@ def build(settings: StackSettings, today: date) -> LkpsEnvironment:
             subscription_id=settings.key_vault.subscription_id,
             resource_group_name=settings.key_vault.resource_group_name,
             vault_name=settings.key_vault.vault_name,
-            rotation=RotationPolicy(
+            deployer_object_id=settings.deployer_object_id,
+            rotation_policy=RotationPolicy(
                 rotation_days=settings.secret_rotation_days,
                 lifetime_days=settings.secret_lifetime_days,
-            ).plan(today),
+            ),
+            today=today,
+            last_rotation=last or {},
+            break_glass=break_glass,
             protect=settings.protect_resources,
             applications=[
                 ApplicationSpec(
@@ -56,6 +107,7 @@ def build(settings: StackSettings, today: date) -> LkpsEnvironment:
                         f"external-{client.label}": client.client_id
                         for client in app.external_clients
                     },
+                    emergency_rotation=app.emergency_rotation,
                 )
                 for app in settings.applications
             ],
@@ -99,6 +151,10 @@ def build(settings: StackSettings, today: date) -> LkpsEnvironment:
             assert isinstance(reach, list)
             reach.append(agent)
     pulumi.export("applications", applications)
+    pulumi.export(
+        ROTATION_OUTPUT,
+        {name: plan.state.to_output() for name, plan in environment.rotation_plans.items()},
+    )
     return environment
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Final
 
 import pulumi
@@ -12,8 +12,10 @@ import pulumi_azure_native as azure_native
 import pulumi_azuread as azuread
 
 from components.client_authorization import ClientAuthorization, ClientAuthorizationArgs
+from components.deployer import check_deployer
 from components.onboarded_application import OnboardedApplication, OnboardedApplicationArgs
-from lkps.rotation import RotationPlan
+from components.vault_record import published_in_vault
+from lkps.rotation import RotationPlan, RotationPolicy, RotationState
 from lkps.rules import Environment, Region, Role
 
 TYPE_TOKEN: Final = "lkps:onboarding:Environment"
@@ -32,20 +34,31 @@ class ApplicationSpec:
     regions: Sequence[Region]
     clients: Sequence[str] = ()
     external_clients: Mapping[str, str] = field(default_factory=dict)
+    emergency_rotation: date | None = None
 
 
 @dataclass(frozen=True)
 class LkpsEnvironmentArgs:
-    """The environment's tenant, subscription and vault, its rotation plan and applications."""
+    """The environment's tenant, subscription, vault, pinned deployer and applications.
+
+    `last_rotation` is what the last run recorded per application (base name); the vault's own
+    record of the published credential overrides it, as the last run may have failed midway.
+    `break_glass` is the reason a person gives for deploying as another identity than
+    `deployer_object_id`, or None.
+    """
 
     environment: Environment
     tenant_id: str
     subscription_id: str
     resource_group_name: str
     vault_name: str
-    rotation: RotationPlan
+    deployer_object_id: str
+    rotation_policy: RotationPolicy
+    today: date
     protect: bool
     applications: Sequence[ApplicationSpec]
+    last_rotation: Mapping[str, RotationState] = field(default_factory=dict)
+    break_glass: str | None = None
 
 
 class LkpsEnvironment(pulumi.ComponentResource):
@@ -73,12 +86,23 @@ class LkpsEnvironment(pulumi.ComponentResource):
             subscription_id=args.subscription_id,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        deployer = azuread.get_client_config_output(
-            opts=pulumi.InvokeOutputOptions(provider=entra, parent=self)
-        )
+        running = azuread.get_client_config(opts=pulumi.InvokeOptions(provider=entra, parent=self))
+        check_deployer(args.deployer_object_id, running.object_id, args.break_glass, self)
         self.applications = {}
+        self.rotation_plans: dict[str, RotationPlan] = {}
         for app in args.applications:
-            owners = deployer.object_id.apply(functools.partial(_with_deployer, app.owners))
+            owners = sorted({owner.lower() for owner in [*app.owners, args.deployer_object_id]})
+            last = args.last_rotation.get(app.name)
+            if last is not None:
+                last = published_in_vault(
+                    last,
+                    args.resource_group_name,
+                    args.vault_name,
+                    app.display_name,
+                    opts=pulumi.InvokeOptions(provider=arm, parent=self),
+                )
+            plan = args.rotation_policy.advance(last, args.today, app.emergency_rotation)
+            self.rotation_plans[app.name] = plan
             self.applications[app.name] = OnboardedApplication(
                 f"{name}-{app.display_name.lower()}",
                 OnboardedApplicationArgs(
@@ -92,7 +116,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     owners=owners,
                     resource_group_name=args.resource_group_name,
                     vault_name=args.vault_name,
-                    rotation=args.rotation,
+                    rotation=plan,
                     protect=args.protect,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
@@ -117,8 +141,3 @@ class LkpsEnvironment(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=entra),
             )
         self.register_outputs({})
-
-
-def _with_deployer(owners: Sequence[str], deployer_object_id: str) -> list[str]:
-    """Configured owners plus the deploying principal, which must own what it manages."""
-    return sorted({*owners, deployer_object_id})

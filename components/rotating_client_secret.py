@@ -11,7 +11,7 @@ import pulumi_azuread as azuread
 from pulumi_azure_native import keyvault
 
 from lkps import rules
-from lkps.rotation import SLOTS, RotationPlan, epoch_seconds, rfc3339
+from lkps.rotation import SLOTS, RotationPlan, SecretGeneration, Slot, epoch_seconds, rfc3339
 
 TYPE_TOKEN: Final = "lkps:credentials:RotatingClientSecret"
 
@@ -32,8 +32,10 @@ class RotatingClientSecretArgs:
 class RotatingClientSecret(pulumi.ComponentResource):
     """Two client secrets in alternating slots; the newer one is published to Key Vault.
 
-    A rotation replaces only the older slot (deleting it first, so an app never has more than two
-    secrets), then publishes the new secret; the other one keeps working meanwhile.
+    A rotation replaces only the slot the vault does not publish (deleting it first, so an app
+    never has more than two secrets), then publishes the new secret; the other one keeps working
+    meanwhile. A slot the plan leaves empty (an emergency revocation) is deleted by the engine
+    at the end of the run, after the vault publishes its successor.
     """
 
     client_secret: pulumi.Output[str]
@@ -50,9 +52,13 @@ class RotatingClientSecret(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
+        if args.plan.change != "none":
+            pulumi.log.info(f"{args.vault_secret_name}: {args.plan.describe()}", resource=self)
         passwords = {}
         for slot in SLOTS:
             generation = args.plan.in_slot(slot)
+            if generation is None:
+                continue
             passwords[slot] = azuread.ApplicationPassword(
                 f"{name}-{slot}",
                 application_id=args.application_id,
@@ -62,7 +68,7 @@ class RotatingClientSecret(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True, protect=False),
             )
         current = args.plan.current
-        published = passwords[current.slot]
+        published = passwords[args.plan.state.published]
         keyvault.Secret(
             f"{name}-vault",
             resource_group_name=args.resource_group_name,
@@ -77,8 +83,13 @@ class RotatingClientSecret(pulumi.ComponentResource):
                     expires=epoch_seconds(current.expires),
                 ),
             ),
-            # The key ID names the published credential without revealing it (verification).
-            tags={**args.vault_secret_tags, "keyId": published.key_id},
+            # The key ID names the published credential without revealing it (verification);
+            # slot and dates tell the next run which credential the vault publishes.
+            tags={
+                **args.vault_secret_tags,
+                "keyId": published.key_id,
+                **rotation_tags(args.plan.state.published, current),
+            },
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect_vault_secret),
         )
         self.client_secret = published.value.apply(pulumi.Output.secret)
@@ -99,3 +110,11 @@ class RotatingClientSecret(pulumi.ComponentResource):
                 "vault_secret_uri": self.vault_secret_uri,
             }
         )
+
+
+ROTATION_TAGS: Final = ("slot", "generation", "starts", "expires")
+
+
+def rotation_tags(slot: Slot, generation: SecretGeneration) -> dict[str, str]:
+    """The vault secret's record of which credential it publishes (no secret in it)."""
+    return {"slot": slot, **{key: str(value) for key, value in generation.to_output().items()}}

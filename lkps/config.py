@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from typing import Annotated, Any, Final, TypeVar
 
 import pulumi
@@ -67,7 +68,8 @@ def _unique(values: list[Any]) -> list[Any]:
     return values
 
 
-Guid = Annotated[str, _matching(rules.GUID, rules.GUID_FORM)]
+# GUIDs compare case-insensitively everywhere: Entra returns them in lowercase.
+Guid = Annotated[str, _matching(rules.GUID, rules.GUID_FORM), AfterValidator(str.lower)]
 BeatId = Annotated[str, _matching(rules.BEAT_ID, rules.BEAT_ID_FORM)]
 AppBaseName = Annotated[
     str,
@@ -144,6 +146,7 @@ class ApplicationSettings(_Settings):
     clients: Annotated[list[AppBaseName], AfterValidator(_unique)] = []
     external_clients: list[ExternalClient] = []
     agents: Annotated[list[AppBaseName], AfterValidator(_unique)] = []
+    emergency_rotation: date | None = None
 
     def display_name(self, environment: Environment) -> str:
         return rules.display_name(self.name, environment)
@@ -154,6 +157,7 @@ class StackSettings(_Settings):
 
     environment: Environment
     tenant_id: Guid
+    deployer_object_id: Guid
     key_vault: KeyVaultSettings
     ocelot: OcelotSettings
     secret_lifetime_days: Annotated[int, Field(ge=2, le=rules.MAXIMUM_SECRET_LIFETIME_DAYS)]
@@ -199,6 +203,10 @@ _MESSAGES: Final[Mapping[str, str]] = {
     "model_type": "must be an object with keys",
     "model_attributes_type": "must be an object with keys",
     "dict_type": "must be an object with keys",
+    "date_from_datetime_parsing": "must be a date, YYYY-MM-DD",
+    "date_parsing": "must be a date, YYYY-MM-DD",
+    "date_type": "must be a date, YYYY-MM-DD",
+    "date_from_datetime_inexact": "must be a date, YYYY-MM-DD",
 }
 
 
@@ -294,14 +302,24 @@ def _consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
                     f"'{rules.NON_PROD_SUFFIX}'; the suffix is added in np and never used in prod"
                 )
 
+    if environment == "prod" and raw.get("protect") is False:
+        problems.append(
+            "protect: false is not allowed in prod; prod registrations and vault secrets stay "
+            "protected (retire one application with applications[].retired instead)"
+        )
+
     minimum = raw.get("minimumOwners", rules.DEFAULT_MINIMUM_OWNERS)
+    deployer = str(raw.get("deployerObjectId", "")).lower()
     if isinstance(minimum, int):
         for index, app in enumerate(apps):
             owners = app.get("owners")
-            if isinstance(owners, list) and len(owners) < minimum:
+            if isinstance(owners, list):
+                owners = {str(owner).lower() for owner in owners} - {deployer}
+            if isinstance(owners, set) and len(owners) < minimum:
                 problems.append(
-                    f"applications[{index}].owners: has {len(owners)} owner(s), must have at "
-                    f"least {minimum} (minimumOwners) Entra object IDs"
+                    f"applications[{index}].owners: has {len(owners)} owner(s) besides the "
+                    f"deployer, must have at least {minimum} (minimumOwners) distinct Entra "
+                    "object IDs"
                 )
 
     known = next((e for e in rules.ENVIRONMENTS if e == environment), None)

@@ -60,6 +60,7 @@ EXTERNAL_CLIENT_LABEL: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}")
 EXTERNAL_CLIENT_LABEL_FORM: Final = "1 to 80 letters, digits, spaces, '.', '_' or '-'"
 
 CLIENT_SECRET_DISPLAY_NAME: Final = "lkps-integration"
+PASSWORD_TYPE_NAME: Final = "azuread:index/applicationPassword:ApplicationPassword"
 CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
 
 

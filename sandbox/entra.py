@@ -118,20 +118,52 @@ class EntraStore:
             tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
             tmp.replace(self.path)
 
+    # -- the sandbox's own audit log --------------------------------------------------------------
+
+    def _record(self, operation: str, **facts: Any) -> None:
+        """Appends to the journal: what happened, in order, with the facts a test checks
+        afterwards (Entra's audit log has no such view; it is the sandbox's own)."""
+        self.data.setdefault("journal", []).append({"op": operation, "at": now_iso(), **facts})
+
+    def _published_in(self, secret: str) -> list[str]:
+        """The vault secrets whose current version holds `secret`."""
+        return sorted(
+            f"{vault_name}/{name}"
+            for vault_name, vault in self.data["vaults"].items()
+            for name, versions in vault["secrets"].items()
+            if versions and versions[-1]["value"] == secret
+        )
+
+    def _key_of(self, secret: str) -> str | None:
+        """The key ID of the password whose value is `secret`, if one exists now."""
+        for app in self._collection("applications").values():
+            for password in app["passwordCredentials"]:
+                if password["sandboxSecret"] == secret:
+                    return str(password["keyId"])
+        return None
+
+    def journal(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.data.get("journal", []))
+
     # -- setup: what exists before the stack runs -------------------------------------------------
 
-    def ensure_deployer(self, tenant_id: str) -> Principal:
-        """The identity the sandbox deploys as, made once and kept."""
+    def ensure_deployer(self, tenant_id: str, object_id: str | None = None) -> Principal:
+        """The identity the sandbox deploys as: `object_id` (the stack's pinned deployer, or
+        another identity a test runs as), else one made once and kept."""
         with self._lock:
             if self.data["deployer"] is None:
                 self.data["deployer"] = {
-                    "objectId": str(uuid.uuid4()),
+                    "objectId": (object_id or str(uuid.uuid4())).lower(),
                     "clientId": str(uuid.uuid4()),
                     "tenantId": tenant_id,
                 }
                 self.save()
             deployer = self.data["deployer"]
-            return Principal(deployer["objectId"], deployer["clientId"], deployer["tenantId"])
+            if object_id is None or object_id.lower() == deployer["objectId"]:
+                return Principal(deployer["objectId"], deployer["clientId"], deployer["tenantId"])
+            client_id = str(uuid.uuid5(uuid.NAMESPACE_OID, object_id.lower()))
+            return Principal(object_id.lower(), client_id, tenant_id)
 
     def ensure_vault(self, subscription_id: str, resource_group: str, vault: str) -> None:
         """The team's existing vault (the stack never creates it)."""
@@ -361,6 +393,12 @@ class EntraStore:
                 "customKeyIdentifier": None,
             }
             app["passwordCredentials"].append({**stored, "sandboxSecret": text})
+            self._record(
+                "addPassword",
+                appId=app["appId"],
+                keyId=stored["keyId"],
+                passwords=len(app["passwordCredentials"]),
+            )
             self.save()
             return {**stored, "secretText": text}
 
@@ -368,6 +406,7 @@ class EntraStore:
         with self._lock:
             app = self.get_object("applications", object_id)
             before = len(app["passwordCredentials"])
+            removed = [p for p in app["passwordCredentials"] if p["keyId"] == key_id.lower()]
             app["passwordCredentials"] = [
                 p for p in app["passwordCredentials"] if p["keyId"] != key_id.lower()
             ]
@@ -377,6 +416,13 @@ class EntraStore:
                     "Request_ResourceNotFound",
                     f"No password credential found with keyId {key_id}.",
                 )
+            self._record(
+                "removePassword",
+                appId=app["appId"],
+                keyId=key_id.lower(),
+                passwords=len(app["passwordCredentials"]),
+                publishedIn=self._published_in(removed[0]["sandboxSecret"]),
+            )
             self.save()
 
     def live_credential(self, client_id: str, secret: str) -> str | None:
@@ -436,6 +482,11 @@ class EntraStore:
                 },
             }
             vault["secrets"].setdefault(name, []).append(version)
+            self._record(
+                "setSecret",
+                secret=f"{vault_name.lower()}/{name}",
+                keyId=self._key_of(body["value"]),
+            )
             self.save()
             return _bundle(vault_name, name, version, with_value=True)
 
@@ -663,10 +714,11 @@ class EntraEmulator(LoopbackServer):
         tenant_id: str,
         token_value: Callable[[], str] = random_token,
         port: int = 0,
+        identity: str | None = None,
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
-        self.deployer = store.ensure_deployer(tenant_id)
+        self.deployer = store.ensure_deployer(tenant_id, identity)
         self.identity_header = secrets.token_hex(16)
         self._token_value = token_value
         self._tokens: dict[str, tuple[Principal, str, float]] = {}

@@ -213,9 +213,14 @@ def running(
     token_value: Callable[[], str] | None = None,
     secret_text: Callable[[], str] | None = None,
     approval_routes: frozenset[str] = frozenset(),
+    identity: str | None = None,
 ) -> Iterator[Sandbox]:
     """Starts the sandbox of `folder`'s stack for the duration of the block, then saves and
-    stops it. `token_value` and `secret_text` let a test know the tokens and client secrets."""
+    stops it. `token_value` and `secret_text` let a test know the tokens and client secrets.
+
+    The sandbox runs as the stack's pinned deployer (`deployerObjectId`), as the pipeline
+    would; `identity` runs it as another Entra object instead.
+    """
     started = time.perf_counter()
     folder.prepare(project_dir)
     config = stack_config(project_dir, folder.stack)
@@ -224,7 +229,13 @@ def running(
     if {"subscriptionId", "resourceGroupName", "vaultName"} <= set(vault):
         store.ensure_vault(vault["subscriptionId"], vault["resourceGroupName"], vault["vaultName"])
     tenant = str(config.get("tenantId", "00000000-0000-0000-0000-000000000000"))
-    entra = EntraEmulator(store, tenant, token_value or random_token)
+    pinned = config.get("deployerObjectId")
+    entra = EntraEmulator(
+        store,
+        tenant,
+        token_value or random_token,
+        identity=identity or (str(pinned) if pinned else None),
+    )
     if folder.ocelot_state.exists():
         ocelot_store = OcelotStore.restore(json.loads(folder.ocelot_state.read_text()))
     else:

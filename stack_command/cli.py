@@ -57,6 +57,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--diff", action="store_true")
     parser.add_argument("--target", action="append", default=[])
     parser.add_argument("--replace", action="append", default=[])
+    parser.add_argument(
+        "--break-glass",
+        metavar="REASON",
+        help="run as another identity than the stack's pinned deployer, for this reason",
+    )
     parser.add_argument("--expect-no-changes", action="store_true")
     parser.add_argument("--refresh", action="store_true")
     parser.add_argument("--parallel", "-p", type=int)
@@ -90,6 +95,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
         )
     if (args.app or args.json or args.token) and args.verb != "verify":
         raise UsageError("--app, --json and --token belong to verify")
+    passwords = [urn for urn in args.replace if rules.PASSWORD_TYPE_NAME in urn]
+    if passwords:
+        raise UsageError(
+            f"--replace {passwords[0]}: replacing a client secret deletes it before its successor "
+            "exists, while Key Vault may still publish it; for a secret that may have leaked, "
+            "set applications[].emergencyRotation to today's date in the stack config instead"
+        )
+    if args.break_glass and args.verb not in ("preview", "up", "refresh", "destroy"):
+        raise UsageError("--break-glass belongs to preview, up, refresh and destroy")
     if args.verb == "reset" and not args.sandbox:
         raise UsageError("reset wipes the local sandbox of a stack: use `reset <stack> --sandbox`")
     args.environment = environment
@@ -182,10 +196,10 @@ def target(
     args: argparse.Namespace, sandbox_root: str | None = None
 ) -> Iterator[tuple[auto.Stack, Sandbox | None]]:
     """The stack to run, against the sandbox (started for the block) or the configured cloud."""
-    today = args.today
+    today, break_glass = args.today, args.break_glass
 
     def program() -> None:
-        run(today=today)
+        run(today=today, break_glass=break_glass)
 
     dated = {SIMULATED_DATE_VARIABLE: today.isoformat()} if today else {}
     if not args.sandbox:
@@ -196,6 +210,7 @@ def target(
         env = {
             **workspace_env(),
             **sandbox.env,
+            **dated,
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
         stack = open_stack(

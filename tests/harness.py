@@ -73,8 +73,15 @@ class AzureMocks(pulumi_mocks.Mocks):
     Ocelot route access answers with `route_status`, as the Ocelot provider would.
     """
 
-    def __init__(self, route_status: str = "active") -> None:
+    def __init__(
+        self,
+        route_status: str = "active",
+        deployer: str = DEPLOYER_OBJECT_ID,
+        last_outputs: Mapping[str, Any] | None = None,
+    ) -> None:
         self.route_status = route_status
+        self.deployer = deployer
+        self.last_outputs = dict(last_outputs or {})
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -104,10 +111,12 @@ class AzureMocks(pulumi_mocks.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        if args.token == "pulumi:pulumi:readStackOutputs":
+            return {"name": args.args["name"], "outputs": self.last_outputs}, []
         if args.token == "azuread:index/getClientConfig:getClientConfig":
             return {
                 "clientId": _fake_guid("deployer-client"),
-                "objectId": DEPLOYER_OBJECT_ID,
+                "objectId": self.deployer,
                 "tenantId": _fake_guid("tenant"),
             }, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
@@ -185,12 +194,17 @@ def run_program(
     preview: bool = False,
     route_status: str = "active",
     settings_override: StackSettings | None = None,
+    running_as: str | None = None,
+    last_outputs: Mapping[str, Any] | None = None,
 ) -> ProgramRun:
     """Run the real program under mocks with the given raw config, stack name and clock.
 
-    `settings_override` skips config validation, to build what a broken program would.
+    `settings_override` skips config validation, to build what a broken program would;
+    `running_as` is the running identity (the configured deployer by default); `last_outputs`
+    are the stack outputs of the last run.
     """
-    mocks = AzureMocks(route_status)
+    deployer = running_as or str(raw_config.get("deployerObjectId", DEPLOYER_OBJECT_ID))
+    mocks = AzureMocks(route_status, deployer, last_outputs)
     monitor = RecordingMonitor(mocks)
     engine_log = _EngineLog()
     runtime_settings.ROOT.set(None)

@@ -138,7 +138,7 @@ CASES: list[tuple[str, Mutation, str]] = [
     (
         "too few owners",
         _set("applications.0.owners", ["3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01"]),
-        "applications[0].owners: has 1 owner(s), must have at least 2 (minimumOwners)",
+        "applications[0].owners: has 1 owner(s) besides the deployer, must have at least 2",
     ),
     (
         "repeated owner",

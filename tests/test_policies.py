@@ -506,7 +506,10 @@ def test_the_pack_config_states_the_stack_configs_rules_once(environment: Enviro
     stack = stack_config(environment)
     raw = json.loads((ROOT / "policies" / f"config.{environment}.json").read_text())
     owners = stack.get("minimumOwners", rules.DEFAULT_MINIMUM_OWNERS)
-    assert raw["app-owners"] == {"minimumOwners": owners}
+    assert raw["app-owners"] == {
+        "minimumOwners": owners,
+        "deployerObjectId": stack["deployerObjectId"],
+    }
     maximum = raw["client-secret-lifetime"]["maximumSecretLifetimeDays"]
     assert stack["secretLifetimeDays"] <= maximum <= rules.MAXIMUM_SECRET_LIFETIME_DAYS
     levels = [value for value in raw.values() if not isinstance(value, dict)]

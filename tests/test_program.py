@@ -16,7 +16,6 @@ from lkps.rotation import RotationPolicy, epoch_seconds, rfc3339
 from lkps.rules import Environment
 from tests.harness import (
     CANARY_SECRET,
-    DEPLOYER_OBJECT_ID,
     ProgramRun,
     Registration,
     run_program,
@@ -117,7 +116,7 @@ def test_app_registration_properties(environment: Environment, program: ProgramR
         assert f"lkps-role:{app.role}" in registration["tags"]
         assert app.beat_id in registration["notes"]
         assert registration["description"] == app.description
-        expected_owners = sorted({*app.owners, DEPLOYER_OBJECT_ID})
+        expected_owners = sorted({*app.owners, settings.deployer_object_id})
         assert registration["owners"] == expected_owners
         service_principal = program.named(f"{base}-sp").inputs
         assert service_principal["owners"] == expected_owners
@@ -169,7 +168,12 @@ def test_vault_secret_holds_the_current_password(
             "displayName": app.display_name(environment),
             "role": app.role,
             "keyId": current.outputs["keyId"],
+            "slot": plan.state.published,
+            "generation": str(plan.current.number),
+            "starts": plan.current.starts.isoformat(),
+            "expires": plan.current.expires.isoformat(),
         }
+        assert program.outputs["secretRotation"][app.name] == plan.state.to_output()
 
 
 def test_passwords_have_explicit_end_dates_and_rotation_keys(
@@ -181,6 +185,7 @@ def test_passwords_have_explicit_end_dates_and_rotation_keys(
     assert len(passwords) == 2 * len(settings.applications)
     for password in passwords:
         generation = plan.in_slot("a" if password.name.endswith("-a") else "b")
+        assert generation is not None
         assert password.inputs["endDate"] == rfc3339(generation.expires)
         assert password.inputs["rotateWhenChanged"] == {"generation": str(generation.number)}
         assert password.inputs["displayName"] == f"lkps-integration-{generation.starts}"

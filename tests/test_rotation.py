@@ -1,5 +1,6 @@
-"""Secret rotation: a year of the schedule itself, and the program's daily runs around rotation
-days (the engine tests run a rotation day through the real engine)."""
+"""Secret rotation: the schedule, the planner over runs with gaps, changed schedules and
+emergencies, and the program's daily runs around rotation days (the engine tests run these
+through the real engine and the sandbox)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pulumi.runtime import rpc
 
 from lkps.config import parse_settings
@@ -15,9 +18,12 @@ from lkps.rotation import (
     ROTATION_EPOCH,
     SLOTS,
     RotationPolicy,
+    RotationState,
+    RotationStateError,
     SecretGeneration,
     Slot,
     epoch_seconds,
+    other_slot,
 )
 from lkps.rules import Environment
 from tests.harness import run_program, stack_config
@@ -35,11 +41,12 @@ def test_schedule_keeps_two_overlapping_generations(rotation: int, lifetime: int
         plan = policy.plan(day)
         assert plan.current.starts <= day < plan.next_rotation
         assert (plan.next_rotation - plan.current.starts).days == rotation
-        assert plan.previous.number == plan.current.number - 1
-        assert {plan.current.slot, plan.previous.slot} == {"a", "b"}
+        previous = plan.in_slot(other_slot(plan.current.slot))
+        assert previous is not None
+        assert previous.number == plan.current.number - 1
         assert plan.in_slot(plan.current.slot) == plan.current
         assert (plan.current.expires - day).days >= rotation
-        assert plan.previous.expires >= plan.next_rotation
+        assert previous.expires >= plan.next_rotation
         assert plan == policy.plan(plan.current.starts)
 
 
@@ -48,7 +55,114 @@ def test_schedule_is_anchored_to_a_fixed_epoch() -> None:
     assert plan.current.number == 0
     assert plan.current.starts == ROTATION_EPOCH
     assert plan.current.expires == ROTATION_EPOCH + timedelta(days=90)
-    assert plan.previous.starts == ROTATION_EPOCH - timedelta(days=30)
+    previous = plan.in_slot("b")
+    assert previous is not None
+    assert previous.starts == ROTATION_EPOCH - timedelta(days=30)
+
+
+# One scenario of the planner: each step is (days since the last run, rotation days,
+# lifetime days, emergency date offset from the run's day or None).
+Step = tuple[int, int, int, int | None]
+STEPS = st.tuples(
+    st.integers(min_value=0, max_value=400),
+    st.sampled_from([1, 7, 30, 60]),
+    st.sampled_from([2, 3, 4]),
+    st.one_of(st.none(), st.integers(min_value=0, max_value=20)),
+).map(lambda t: (t[0], t[1], t[1] * t[2], t[3]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(STEPS, min_size=1, max_size=25))
+def test_runs_at_any_intervals_never_replace_the_published_secret(steps: list[Step]) -> None:
+    day = START
+    last: RotationState | None = None
+    for gap, rotation, lifetime, emergency_offset in steps:
+        day += timedelta(days=gap)
+        policy = RotationPolicy(rotation, lifetime)
+        emergency = None if emergency_offset is None else day - timedelta(days=emergency_offset)
+        plan = policy.advance(last, day, emergency)
+        state = plan.state
+        assert state.current.is_live(day), f"{day}: Key Vault would publish a dead secret"
+        assert state.current.starts >= policy.generation(policy.number_on(day)).starts or (
+            emergency is not None and state.current.starts == emergency
+        )
+        assert plan.next_rotation > day
+        if last is not None:
+            changed = [slot for slot in SLOTS if state.slots[slot] != last.slots[slot]]
+            assert set(changed) <= {plan.replaced, *plan.revoked}
+            assert plan.replaced != last.published, "the published secret was replaced"
+            if last.published in plan.revoked:
+                assert plan.change == "emergency"
+                assert state.published != last.published
+            assert len([s for s in changed if state.slots[s] is not None]) <= 1
+        if emergency is not None:
+            assert all(g is None or g.starts >= emergency for g in state.slots.values())
+        again = policy.advance(state, day, emergency)
+        assert again.state == state, "a second run the same day changes nothing"
+        assert again.change == "none"
+        last = state
+
+
+@pytest.mark.parametrize("periods", [2, 5])
+def test_a_gap_of_several_periods_converges_one_slot_per_run(periods: int) -> None:
+    policy = RotationPolicy(30, 90)
+    last = policy.plan(START).state
+    day = START + timedelta(days=periods * 30)
+    plan = policy.advance(last, day)
+    assert plan.change == "catch-up"
+    assert plan.replaced == other_slot(last.published)
+    assert plan.state.slots[last.published] == last.current, "the published one stays"
+    assert plan.current == policy.generation(policy.number_on(day))
+    following = policy.advance(plan.state, plan.next_rotation)
+    assert following.change == "scheduled"
+    assert following.replaced == last.published
+
+
+def test_a_changed_schedule_rotates_once_then_follows_the_new_schedule() -> None:
+    state = RotationPolicy(30, 90).plan(START).state
+    longer = RotationPolicy(60, 180)
+    kinds = []
+    for offset in range(121):
+        day = START + timedelta(days=offset)
+        plan = longer.advance(state, day)
+        assert plan.current.is_live(day)
+        kinds.append(plan.change)
+        state = plan.state
+    rotations = [kind for kind in kinds if kind != "none"]
+    assert rotations in (["catch-up", "scheduled"], ["scheduled", "scheduled"], ["scheduled"])
+
+
+def test_an_emergency_publishes_a_new_secret_and_revokes_the_others_then_the_schedule_resumes() -> (
+    None
+):
+    policy = RotationPolicy(30, 90)
+    last = policy.plan(START).state
+    today = START + timedelta(days=3)
+    plan = policy.advance(last, today, emergency=today)
+    assert plan.change == "emergency"
+    assert plan.replaced == other_slot(last.published)
+    assert plan.revoked == (last.published,)
+    assert plan.state.slots[last.published] is None
+    assert plan.current.starts == today
+    assert "revokes slot" in plan.describe()
+    assert policy.advance(plan.state, today + timedelta(days=1), emergency=today).change == "none"
+    resumed = policy.advance(plan.state, plan.next_rotation, emergency=today)
+    assert resumed.change == "scheduled"
+    assert resumed.replaced == last.published
+    assert resumed.next_rotation == plan.next_rotation + timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "message"),
+    [
+        ({"published": "c"}, "published: expected 'a' or 'b'"),
+        ({"published": "a", "a": None, "b": None}, "slot a is published but holds no secret"),
+        ({"published": "a", "a": {"generation": 1}}, "x.a: 'starts'"),
+    ],
+)
+def test_a_damaged_record_stops_the_run(recorded: dict[str, object], message: str) -> None:
+    with pytest.raises(RotationStateError, match=message):
+        RotationState.from_output(recorded, "x")
 
 
 @pytest.mark.parametrize(("rotation", "lifetime"), [(0, 10), (30, 59), (10, 0)])
@@ -75,16 +189,18 @@ def test_a_year_of_the_schedule_rotates_one_slot_at_a_time_without_downtime(
     settings = parse_settings(stack_config(environment), environment)
     policy = RotationPolicy(settings.secret_rotation_days, settings.secret_lifetime_days)
     period = timedelta(days=settings.secret_rotation_days)
-    slots: dict[Slot, SecretGeneration] = {}
+    slots: dict[Slot, SecretGeneration | None] = {}
     published: SecretGeneration | None = None
+    state: RotationState | None = None
     rotations = 0
     days = [START + timedelta(days=offset) for offset in range(366)]
     for day in days:
-        plan = policy.plan(day)
+        plan = policy.advance(state, day)
+        state = plan.state
         replaced = [slot for slot in SLOTS if slots.get(slot) != plan.in_slot(slot)]
         for slot in replaced:
             slots[slot] = plan.in_slot(slot)
-        assert all(generation.expires > day for generation in slots.values()), day
+        assert all(g is not None and g.expires > day for g in slots.values()), day
         assert plan.current.expires - day >= period, f"{day}: published secret expires too soon"
         if published is not None and replaced:
             assert len(replaced) == 1, f"{day}: both slots replaced at once"

@@ -188,5 +188,19 @@ def types(
     return {behaviours.VAULT_SECRET.resource_type: VaultSecret(client, subscription)}
 
 
-def invokes(client: Callable[[], EntraClient]) -> Mapping[str, Invoke]:
-    return {}
+def invokes(
+    client: Callable[[], EntraClient], config: Callable[[], dict[str, Any]]
+) -> Mapping[str, Invoke]:
+    def get_secret(args: dict[str, Any]) -> dict[str, Any]:
+        """getSecret is an ARM GET of the secret: attributes and tags, never the value; a
+        missing secret fails the invoke with ARM's error."""
+        path = _ARM_PATH.format(
+            subscription=config().get("subscriptionId"),
+            resource_group=args.get("resourceGroupName"),
+            vault=args.get("vaultName"),
+            name=args.get("secretName"),
+        )
+        resource = client().call("read vault secret", "GET", path)
+        return {"id": resource["id"], **VaultSecret._outputs(resource)}
+
+    return {behaviours.GET_VAULT_SECRET: get_secret}

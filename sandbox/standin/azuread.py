@@ -493,7 +493,9 @@ def types(
     }
 
 
-def invokes(client: Callable[[], EntraClient]) -> Mapping[str, Invoke]:
+def invokes(
+    client: Callable[[], EntraClient], config: Callable[[], dict[str, Any]]
+) -> Mapping[str, Invoke]:
     def get_client_config(_args: dict[str, Any]) -> dict[str, Any]:
         """The claims of the running identity's token (oid, appid, tid)."""
         who = client().call("who am I", "GET", "/_sandbox/whoami")

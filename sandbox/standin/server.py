@@ -140,14 +140,16 @@ class StandinServicer(provider_pb2_grpc.ResourceProviderServicer):
         types: Callable[
             [Callable[[], EntraClient], Callable[[], dict[str, Any]]], Mapping[str, ResourceType]
         ],
-        invokes: Callable[[Callable[[], EntraClient]], Mapping[str, Invoke]],
+        invokes: Callable[
+            [Callable[[], EntraClient], Callable[[], dict[str, Any]]], Mapping[str, Invoke]
+        ],
     ) -> None:
         self.name, self.version = name, version
         self._client: EntraClient | None = None
         self._lock = threading.Lock()
         self.config: dict[str, Any] = {}
         self.types = types(self.client, lambda: self.config)
-        self.invokes = invokes(self.client)
+        self.invokes = invokes(self.client, lambda: self.config)
 
     def client(self) -> EntraClient:
         with self._lock:

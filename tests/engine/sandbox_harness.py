@@ -42,7 +42,7 @@ class Session:
     environment: str
     outputs: list[str] = field(default_factory=list)
 
-    def _program(self, today: date | None) -> Callable[[], None]:
+    def _program(self, today: date | None, break_glass: str | None = None) -> Callable[[], None]:
         """The program on `today`; the policy pack gets the same date, as from `--today`."""
         env = self.stack.workspace.env_vars
         assert isinstance(env, dict)
@@ -52,24 +52,28 @@ class Session:
             env[SIMULATED_DATE_VARIABLE] = today.isoformat()
 
         def program() -> None:
-            run(today=today)
+            run(today=today, break_glass=break_glass)
 
         return program
 
-    def preview(self, today: date | None = None, **options: Any) -> auto.PreviewResult:
+    def preview(
+        self, today: date | None = None, break_glass: str | None = None, **options: Any
+    ) -> auto.PreviewResult:
         policies = policy_options(self.environment)
         return self.stack.preview(
-            program=self._program(today),
+            program=self._program(today, break_glass),
             on_output=self.outputs.append,
             policy_packs=policies["policy_packs"],
             policy_pack_configs=policies["policy_pack_configs"],
             **options,
         )
 
-    def up(self, today: date | None = None, **options: Any) -> auto.UpResult:
+    def up(
+        self, today: date | None = None, break_glass: str | None = None, **options: Any
+    ) -> auto.UpResult:
         policies = policy_options(self.environment)
         return self.stack.up(
-            program=self._program(today),
+            program=self._program(today, break_glass),
             on_output=self.outputs.append,
             show_secrets=False,
             policy_packs=policies["policy_packs"],
@@ -141,8 +145,12 @@ class SandboxProject:
 
     @contextmanager
     def session(
-        self, stack: str, approval_routes: frozenset[str] = frozenset()
+        self,
+        stack: str,
+        approval_routes: frozenset[str] = frozenset(),
+        identity: str | None = None,
     ) -> Iterator[Session]:
+        """The sandbox of `stack`, running as its pinned deployer or as `identity`."""
         folder = SandboxFolder(self.root / "sandbox" / stack, stack)
         with running(
             folder,
@@ -150,6 +158,7 @@ class SandboxProject:
             token_value=self.tokens,
             secret_text=self.secrets,
             approval_routes=approval_routes,
+            identity=identity,
         ) as sandbox:
             engine = open_stack(
                 stack,

@@ -1,0 +1,183 @@
+"""Safe on day one, day ninety and the last day, through the real engine and the sandbox: only
+the pinned deployer changes the stack, rotation never deletes the secret Key Vault publishes
+(after gaps, a new schedule, an emergency), and the sandbox's journal shows it step by step."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from lkps import rules
+from sandbox.session import Sandbox, stack_config
+from tests.engine.sandbox_harness import SandboxProject, Session, changes
+
+pytestmark = pytest.mark.engine
+
+TODAY = datetime.now(UTC).date()
+PERIOD = 30  # the committed np schedule: every 30 days, 90-day lifetime
+OTHER_IDENTITY = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+AGENT = "MY-LIVEKIT-AGENT-NP"
+
+
+@pytest.fixture
+def project(pulumi_cli: str, tmp_path: Path) -> SandboxProject:
+    del pulumi_cli  # the fixture fails the test when the CLI is missing
+    return SandboxProject(tmp_path)
+
+
+def _apps(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    store = sandbox.entra.store
+    return {app["displayName"]: app for app in store.list_objects("applications", None, None)}
+
+
+def _directory(sandbox: Sandbox) -> dict[str, Any]:
+    """Everything a run could change in Entra, Key Vault and Ocelot."""
+    data = copy.deepcopy(sandbox.entra.store.data)
+    data.pop("journal", None)
+    return {"entra": data, "ocelot": sandbox.ocelot.store.snapshot()}
+
+
+def _assert_vault_publishes_live_secrets(sandbox: Sandbox) -> None:
+    store = sandbox.entra.store
+    (vault_name,) = store.data["vaults"]
+    for name, app in _apps(sandbox).items():
+        secret = store.get_secret(vault_name, rules.vault_secret_name(name))["value"]
+        assert store.live_credential(app["appId"], secret), f"{name}: vault holds a dead secret"
+        assert len(app["passwordCredentials"]) <= 2, f"{name}: more than two passwords"
+
+
+def _assert_journal_is_safe(sandbox: Sandbox) -> None:
+    """At no step was a password deleted while a vault published it, nor were there three."""
+    journal = sandbox.entra.store.journal()
+    assert journal, "the sandbox recorded no operation"
+    for entry in journal:
+        if entry["op"] == "removePassword":
+            assert entry["publishedIn"] == [], f"deleted while published: {entry}"
+        if entry["op"] in ("addPassword", "removePassword"):
+            assert entry["passwords"] <= 2, f"three passwords at once: {entry}"
+        if entry["op"] == "setSecret":
+            assert entry["keyId"] is not None, f"the vault got a value no password has: {entry}"
+
+
+def _up(session: Session, day: date) -> dict[str, Any]:
+    """An up on `day`; the rotation record it leaves, by application."""
+    result = session.up(today=day)
+    _assert_vault_publishes_live_secrets(session.sandbox)
+    recorded: dict[str, Any] = result.outputs["secretRotation"].value
+    return recorded
+
+
+def _next_rotation(session: Session, app: str) -> date:
+    outputs = session.stack.outputs()["applications"].value
+    return datetime.fromisoformat(outputs[app]["nextRotationDate"]).date()
+
+
+def test_a_run_as_another_identity_is_refused_and_changes_nothing(
+    project: SandboxProject,
+) -> None:
+    pinned = stack_config(project.project, "np")["deployerObjectId"]
+    with project.session("np") as session:
+        session.up()
+        before = _directory(session.sandbox)
+        assert all(pinned in app["owners"] for app in _apps(session.sandbox).values())
+
+    with project.session("np", identity=OTHER_IDENTITY) as session:
+        for attempt in (session.preview, session.up):
+            with pytest.raises(auto.CommandError) as failure:
+                attempt()
+            message = str(failure.value)
+            assert f"deployed by {pinned}" in message
+            assert f"running identity is {OTHER_IDENTITY}" in message
+            assert "Traceback" not in message
+        assert _directory(session.sandbox) == before
+
+        session.up(break_glass="incident 4711: pipeline identity disabled")
+        assert any("break-glass run as" in line for line in session.outputs)
+        for name, app in _apps(session.sandbox).items():
+            assert pinned in app["owners"], f"{name}: the pinned deployer lost ownership"
+            assert OTHER_IDENTITY not in app["owners"], f"{name}: owners follow the runner"
+
+
+@pytest.mark.parametrize("periods", [2, 5])
+def test_runs_after_a_gap_of_several_periods_never_delete_the_published_secret(
+    project: SandboxProject, periods: int
+) -> None:
+    with project.session("np") as session:
+        first = _up(session, TODAY)
+        back = TODAY + timedelta(days=periods * PERIOD + 1)
+        after_gap = _up(session, back)
+        state = after_gap[AGENT.removesuffix("-NP")]
+        assert state["published"] != first[AGENT.removesuffix("-NP")]["published"]
+        assert any("catch-up rotation" in line for line in session.outputs)
+        following = date.fromisoformat(state[state["published"]]["starts"]) + timedelta(PERIOD)
+        for day in (back + timedelta(days=1), following, following + timedelta(days=1)):
+            _up(session, day)
+        _assert_journal_is_safe(session.sandbox)
+
+
+def test_a_changed_rotation_period_converges_without_deleting_the_published_secret(
+    project: SandboxProject,
+) -> None:
+    with project.session("np") as session:
+        _up(session, TODAY)
+
+        def shorter(config: dict[str, Any]) -> None:
+            config["secretRotationDays"] = 14
+            config["secretLifetimeDays"] = 42
+
+        session.edit_config(shorter)
+        for offset in (0, 1, 14, 15, 29):
+            _up(session, TODAY + timedelta(days=offset))
+        _assert_journal_is_safe(session.sandbox)
+
+
+def test_an_emergency_rotation_publishes_then_revokes_and_the_schedule_resumes(
+    project: SandboxProject,
+) -> None:
+    with project.session("np") as session:
+        _up(session, TODAY)
+        agent = _apps(session.sandbox)[AGENT]
+        old_keys = {p["keyId"] for p in agent["passwordCredentials"]}
+        leak_day = TODAY + timedelta(days=2)
+
+        def emergency(config: dict[str, Any]) -> None:
+            config["applications"][0]["emergencyRotation"] = leak_day.isoformat()
+
+        session.edit_config(emergency)
+        preview = session.preview(today=leak_day)
+        assert preview.change_summary.get(auto.OpType.DELETE) == 1
+        assert any("emergency rotation: creates and publishes" in line for line in session.outputs)
+        assert any("then revokes slot" in line for line in session.outputs)
+
+        mark = len(session.sandbox.entra.store.journal())
+        after = _up(session, leak_day)["MY-LIVEKIT-AGENT"]
+        agent = _apps(session.sandbox)[AGENT]
+        keys = {p["keyId"] for p in agent["passwordCredentials"]}
+        assert keys.isdisjoint(old_keys), "a suspect credential survived the emergency run"
+        assert len(keys) == 1
+        assert after[after["published"]]["starts"] == leak_day.isoformat()
+
+        ops = [
+            (entry["op"], entry.get("keyId"))
+            for entry in session.sandbox.entra.store.journal()[mark:]
+            if entry.get("appId", agent["appId"]) == agent["appId"]
+        ]
+        (new_key,) = keys
+        created = ops.index(("addPassword", new_key))
+        published = ops.index(("setSecret", new_key))
+        revoked = max(i for i, (op, _) in enumerate(ops) if op == "removePassword")
+        assert created < published < revoked, "new, publish, revoke: in that order"
+        _assert_journal_is_safe(session.sandbox)
+
+        quiet = session.up(today=leak_day + timedelta(days=1))
+        assert set(changes(quiet)) == {"same"}, "the emergency must not repeat"
+        resumed = _up(session, _next_rotation(session, "MY-LIVEKIT-AGENT"))["MY-LIVEKIT-AGENT"]
+        assert resumed["published"] != after["published"]
+        assert resumed[after["published"]] == after[after["published"]]
+        assert len(_apps(session.sandbox)[AGENT]["passwordCredentials"]) == 2
+        _assert_journal_is_safe(session.sandbox)
