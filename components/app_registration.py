@@ -9,6 +9,7 @@ from typing import Final
 import pulumi
 import pulumi_azuread as azuread
 
+from lkps import rules
 from lkps.rules import Environment, Role
 
 TYPE_TOKEN: Final = "lkps:entra:AppRegistration"
@@ -59,7 +60,7 @@ class AppRegistration(pulumi.ComponentResource):
             display_name=args.display_name,
             description=args.description or None,
             owners=args.owners,
-            sign_in_audience="AzureADMyOrg",
+            sign_in_audience=rules.SIGN_IN_AUDIENCE,
             prevent_duplicate_names=True,
             service_management_reference=args.beat_id,
             notes=notes,

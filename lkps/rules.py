@@ -60,6 +60,10 @@ EXTERNAL_CLIENT_LABEL: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,79}")
 EXTERNAL_CLIENT_LABEL_FORM: Final = "1 to 80 letters, digits, spaces, '.', '_' or '-'"
 
 CLIENT_SECRET_DISPLAY_NAME: Final = "lkps-integration"
+SIGN_IN_AUDIENCE: Final = "AzureADMyOrg"
+# Marks every resource of an application being retired (a tag on registrations, a tag key on
+# its vault secret): its Ocelot access is gone and its protection lifted for the removal.
+RETIRING_TAG: Final = "lkps-retiring"
 PASSWORD_TYPE_NAME: Final = "azuread:index/applicationPassword:ApplicationPassword"
 CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
 

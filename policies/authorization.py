@@ -61,7 +61,9 @@ def client_authorization(args: StackValidationArgs, report: ReportViolation) -> 
     resources = list(args.resources)
     stack = next((r for r in resources if r.resource_type == STACK), None)
     environment = require_environment(stack.urn, report) if stack else None
-    declared = _declared_clients(resources, unknowns)
+    # Client IDs still unknown in the outputs are those of apps this run creates, which the
+    # pre-authorizations reference by dependency: nothing to look up for them.
+    declared = _declared_clients(resources, Unknowns())
     for resource in resources:
         if resource.resource_type == PERMISSION_SCOPE:
             value = resource.props.get("value")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -13,6 +14,11 @@ from lkps import rules
 from lkps.rules import Environment
 
 APPLICATION: Final = "azuread:index/application:Application"
+# An app registration without owners, notes or tags: held to the Application's rules.
+APPLICATION_REGISTRATION: Final = "azuread:index/applicationRegistration:ApplicationRegistration"
+SERVICE_PRINCIPAL_PASSWORD: Final = (
+    "azuread:index/servicePrincipalPassword:ServicePrincipalPassword"
+)
 SERVICE_PRINCIPAL: Final = "azuread:index/servicePrincipal:ServicePrincipal"
 APPLICATION_PASSWORD: Final = "azuread:index/applicationPassword:ApplicationPassword"
 VAULT_SECRET: Final = "azure-native:keyvault:Secret"
@@ -21,6 +27,17 @@ STACK: Final = "pulumi:pulumi:Stack"
 IDENTIFIER_URI: Final = "azuread:index/applicationIdentifierUri:ApplicationIdentifierUri"
 PERMISSION_SCOPE: Final = "azuread:index/applicationPermissionScope:ApplicationPermissionScope"
 PRE_AUTHORIZED: Final = "azuread:index/applicationPreAuthorized:ApplicationPreAuthorized"
+
+
+# azure-native also publishes each resource under API-versioned modules,
+# e.g. `azure-native:keyvault/v20230701:Secret`: the same resource, held to the same rules.
+_VERSIONED_TOKEN: Final = re.compile(r"(azure-native:[A-Za-z]+)/v[0-9a-z]+(:[A-Za-z]+)")
+
+
+def canonical_type(resource_type: str) -> str:
+    """The resource type with any azure-native API version taken out of the module."""
+    versioned = _VERSIONED_TOKEN.fullmatch(resource_type)
+    return versioned.group(1) + versioned.group(2) if versioned else resource_type
 
 
 def environment_of(urn: str) -> Environment | None:
@@ -40,19 +57,19 @@ def require_environment(urn: str, report: ReportViolation) -> Environment | None
 
 
 def resource_rule(
-    resource_type: str,
+    *resource_types: str,
 ) -> Callable[
     [Callable[[ResourceValidationArgs, ReportViolation], None]],
     Callable[[ResourceValidationArgs, ReportViolation], None],
 ]:
-    """Runs the decorated rule only on resources of `resource_type`."""
+    """Runs the decorated rule only on resources of `resource_types` (any API version)."""
 
     def decorate(
         rule: Callable[[ResourceValidationArgs, ReportViolation], None],
     ) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
         @functools.wraps(rule)
         def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-            if args.resource_type == resource_type:
+            if canonical_type(args.resource_type) in resource_types:
                 rule(args, report)
 
         return validate

@@ -7,12 +7,18 @@ import re
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from lkps import rules
-from policies.context import APPLICATION, VAULT_SECRET, require_environment, resource_rule
+from policies.context import (
+    APPLICATION,
+    APPLICATION_REGISTRATION,
+    VAULT_SECRET,
+    require_environment,
+    resource_rule,
+)
 
 VAULT_SECRET_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*-client-secret")
 
 
-@resource_rule(APPLICATION)
+@resource_rule(APPLICATION, APPLICATION_REGISTRATION)
 def entra_display_name(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Uppercase words joined by hyphens, ending in -NP in np and not in prod."""
     environment = require_environment(args.urn, report)
@@ -24,6 +30,12 @@ def entra_display_name(args: ResourceValidationArgs, report: ReportViolation) ->
     if not rules.APP_BASE_NAME.fullmatch(base):
         report(
             f"application '{args.name}': display name '{name}' must be {rules.APP_BASE_NAME_FORM}",
+            None,
+        )
+    if base.endswith(rules.NON_PROD_SUFFIX):
+        report(
+            f"application '{args.name}': display name '{name}' repeats '-NP'; the base name "
+            "never ends with it",
             None,
         )
     if environment == "np" and not name.endswith(rules.NON_PROD_SUFFIX):

@@ -16,13 +16,13 @@ from pulumi_policy import (
 from lkps import rules
 from policies.authorization import client_authorization
 from policies.credentials import (
-    client_secret_lifetime,
+    client_secrets,
     no_plaintext_secret_outputs,
     vault_secret_expiry,
 )
 from policies.naming import entra_display_name, vault_secret_name
 from policies.protection import prod_protection
-from policies.registration import app_owners, beat_id, one_registration_per_app
+from policies.registration import app_owners, beat_id, one_registration_per_app, single_tenant
 from policies.separation import environment_separation, stack_outputs_environment
 
 PACK_NAME: Final = "lkps-onboarding"
@@ -66,6 +66,16 @@ POLICIES: Final[list[Policy]] = [
                     "type": "string",
                     "description": "Regular expression every vault's resource group matches.",
                 },
+                "tenantId": {
+                    "type": "string",
+                    "description": "The environment's Entra tenant, which every azuread and "
+                    "azure-native provider of the stack names.",
+                },
+                "subscriptionId": {
+                    "type": "string",
+                    "description": "The environment's subscription, which every azure-native "
+                    "provider of the stack names.",
+                },
             }
         ),
         remediation_steps="Use the vault, resource group and regions of this environment in "
@@ -100,9 +110,19 @@ POLICIES: Final[list[Policy]] = [
         remediation_steps="Register the application in BEAT and set applications[].beatId.",
     ),
     ResourceValidationPolicy(
+        name="single-tenant-sign-in",
+        description="App registrations accept sign-ins from the company's tenant only "
+        "(signInAudience AzureADMyOrg).",
+        validate=single_tenant,
+        enforcement_level=MANDATORY,
+        severity=Severity.HIGH,
+        remediation_steps="Create registrations through AppRegistration, which sets "
+        "signInAudience to AzureADMyOrg.",
+    ),
+    ResourceValidationPolicy(
         name="app-owners",
-        description="Every app registration has minimumOwners owners besides the deploying "
-        "principal.",
+        description="Every app registration and service principal is owned by the pinned "
+        "deployer and minimumOwners others.",
         validate=app_owners,
         enforcement_level=MANDATORY,
         severity=Severity.MEDIUM,
@@ -112,18 +132,24 @@ POLICIES: Final[list[Policy]] = [
                     "type": "integer",
                     "minimum": 1,
                     "default": rules.DEFAULT_MINIMUM_OWNERS,
-                    "description": "Least number of owners besides the deploying principal, "
+                    "description": "Least number of owners besides the pinned deployer, "
                     "as minimumOwners in the stack config.",
-                }
+                },
+                "deployerObjectId": {
+                    "type": "string",
+                    "description": "The identity that deploys the stack, as deployerObjectId "
+                    "in the stack config; it must own every registration it manages.",
+                },
             }
         ),
-        remediation_steps="Add team members' Entra object IDs to applications[].owners.",
+        remediation_steps="Add team members' Entra object IDs to applications[].owners; keep "
+        "deployerObjectId the pipeline's identity. " + CONFIG_FILES,
     ),
     ResourceValidationPolicy(
         name="client-secret-lifetime",
-        description="Every client secret has an explicit end date within "
-        "maximumSecretLifetimeDays.",
-        validate=client_secret_lifetime,
+        description="Every client secret is its own resource (never inline in a registration) "
+        "with an explicit end date within maximumSecretLifetimeDays.",
+        validate=client_secrets,
         enforcement_level=MANDATORY,
         severity=Severity.HIGH,
         config_schema=PolicyConfigSchema(
@@ -141,10 +167,22 @@ POLICIES: Final[list[Policy]] = [
     ),
     ResourceValidationPolicy(
         name="vault-secret-expiry",
-        description="Every vault secret holding a client secret has an expiry and a content type.",
+        description="Every vault secret holding a client secret has a content type and an "
+        "expiry within maximumSecretLifetimeDays.",
         validate=vault_secret_expiry,
         enforcement_level=MANDATORY,
         severity=Severity.HIGH,
+        config_schema=PolicyConfigSchema(
+            properties={
+                "maximumSecretLifetimeDays": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "default": rules.MAXIMUM_SECRET_LIFETIME_DAYS,
+                    "description": "The longest time from today to a vault secret's expiry, "
+                    "as for client secrets.",
+                }
+            }
+        ),
         remediation_steps="Create vault secrets through RotatingClientSecret, which sets both.",
     ),
     StackValidationPolicy(
@@ -173,7 +211,8 @@ POLICIES: Final[list[Policy]] = [
         validate=prod_protection,
         enforcement_level=MANDATORY,
         severity=Severity.HIGH,
-        remediation_steps="Leave 'protect' unset or true in the prod stack config; to remove "
-        "a prod app on purpose, use 'pulumi state unprotect' in a reviewed change.",
+        remediation_steps="Leave 'protect' unset in the prod stack config; to remove a prod "
+        "app on purpose, set applications[].retired: true in one reviewed change, then remove "
+        "it from the config in the next (README: Retiring an application).",
     ),
 ]

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
-from policies.context import APPLICATION, SERVICE_PRINCIPAL, VAULT_SECRET, environment_of
+from lkps import rules
+from policies.context import (
+    APPLICATION,
+    APPLICATION_REGISTRATION,
+    SERVICE_PRINCIPAL,
+    VAULT_SECRET,
+    canonical_type,
+    environment_of,
+)
 
-PROTECTED_IN_PROD = (APPLICATION, SERVICE_PRINCIPAL, VAULT_SECRET)
+PROTECTED_IN_PROD = (APPLICATION, APPLICATION_REGISTRATION, SERVICE_PRINCIPAL, VAULT_SECRET)
 
 
 def prod_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """In prod, app registrations, service principals and vault secrets are protected."""
+    """In prod, app registrations, service principals and vault secrets are protected, except
+    those of an application being retired (`applications[].retired`, marked on the resource)."""
     in_prod = environment_of(args.urn) == "prod"
-    if args.resource_type in PROTECTED_IN_PROD and in_prod and not args.opts.protect:
-        report(f"'{args.name}' ({args.resource_type}) is not protected in prod", None)
+    kind = canonical_type(args.resource_type)
+    if kind not in PROTECTED_IN_PROD or not in_prod or args.opts.protect:
+        return
+    if _retiring(args):
+        return
+    report(f"'{args.name}' ({args.resource_type}) is not protected in prod", None)
+
+
+def _retiring(args: ResourceValidationArgs) -> bool:
+    tags = args.props.get("tags") or []
+    if isinstance(tags, list):
+        return rules.RETIRING_TAG in tags
+    return rules.RETIRING_TAG in set(tags)

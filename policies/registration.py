@@ -7,13 +7,23 @@ from collections import Counter
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from lkps import rules
-from policies.context import APPLICATION, ROUTE_ACCESS, Unknowns, resource_rule
+from policies.context import (
+    APPLICATION,
+    APPLICATION_REGISTRATION,
+    ROUTE_ACCESS,
+    SERVICE_PRINCIPAL,
+    Unknowns,
+    canonical_type,
+    resource_rule,
+)
+
+REGISTRATIONS = (APPLICATION, APPLICATION_REGISTRATION)
 
 
 def one_registration_per_app(args: StackValidationArgs, report: ReportViolation) -> None:
     """No two applications share a display name; Ocelot entries use this stack's client IDs."""
     unknowns = Unknowns()
-    applications = [r for r in args.resources if r.resource_type == APPLICATION]
+    applications = [r for r in args.resources if canonical_type(r.resource_type) in REGISTRATIONS]
     names = Counter(unknowns.get(r.props, "displayName") for r in applications)
     for name, count in names.items():
         if name is not None and count > 1:
@@ -31,7 +41,7 @@ def one_registration_per_app(args: StackValidationArgs, report: ReportViolation)
     unknowns.raise_if_any()
 
 
-@resource_rule(APPLICATION)
+@resource_rule(*REGISTRATIONS)
 def beat_id(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """The registration carries its BEAT ID as service management reference."""
     reference = args.props.get("serviceManagementReference")
@@ -43,15 +53,39 @@ def beat_id(args: ResourceValidationArgs, report: ReportViolation) -> None:
         )
 
 
-@resource_rule(APPLICATION)
+@resource_rule(*REGISTRATIONS, SERVICE_PRINCIPAL)
 def app_owners(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """`minimumOwners` owners, as in the stack config, besides the deploying principal that the
-    program adds to every app registration."""
-    minimum = int(args.get_config().get("minimumOwners", rules.DEFAULT_MINIMUM_OWNERS))
+    """The pinned deployer (`deployerObjectId`) and `minimumOwners` other owners, as in the
+    stack config; GUIDs compare case-insensitively."""
+    config = args.get_config()
+    minimum = int(config.get("minimumOwners", rules.DEFAULT_MINIMUM_OWNERS))
+    deployer = str(config.get("deployerObjectId") or "").lower()
     owners = {str(owner).lower() for owner in args.props.get("owners") or []}
-    if len(owners) < minimum + 1:
+    kind = "service principal" if args.resource_type == SERVICE_PRINCIPAL else "application"
+    if deployer and deployer not in owners:
         report(
-            f"application '{args.name}' has {len(owners)} owner(s), needs at least "
-            f"{minimum + 1}: minimumOwners ({minimum}) and the deploying principal",
+            f"{kind} '{args.name}' is not owned by the pinned deployer {deployer} "
+            "(deployerObjectId): the pipeline could no longer manage it",
+            None,
+        )
+    others = owners - {deployer} if deployer else owners
+    needed = minimum if deployer else minimum + 1
+    if len(others) < needed:
+        besides = "besides the pinned deployer" if deployer else "with the deploying principal"
+        report(
+            f"{kind} '{args.name}' has {len(others)} owner(s) {besides}, needs at least "
+            f"{needed} (minimumOwners: {minimum})",
+            None,
+        )
+
+
+@resource_rule(*REGISTRATIONS)
+def single_tenant(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Only accounts of the company's tenant sign in (`AzureADMyOrg`, the provider's default)."""
+    audience = args.props.get("signInAudience")
+    if audience not in (None, rules.SIGN_IN_AUDIENCE):
+        report(
+            f"application '{args.name}': signInAudience {audience!r} lets other tenants sign "
+            f"in; LKPS apps are '{rules.SIGN_IN_AUDIENCE}'",
             None,
         )

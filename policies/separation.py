@@ -16,30 +16,63 @@ from policies.context import (
     STACK,
     VAULT_SECRET,
     Unknowns,
+    canonical_type,
     require_environment,
 )
 
+AZUREAD_PROVIDER = "pulumi:providers:azuread"
+AZURE_NATIVE_PROVIDER = "pulumi:providers:azure-native"
+
 
 def environment_separation(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """Routes, vaults, resource groups, scopes and tags belong to the stack's environment."""
-    if args.resource_type not in (ROUTE_ACCESS, VAULT_SECRET, APPLICATION):
+    """Routes, vaults, resource groups, scopes, tags, and the providers' tenant and subscription
+    belong to the stack's environment."""
+    kind = canonical_type(args.resource_type)
+    if kind not in (
+        ROUTE_ACCESS,
+        VAULT_SECRET,
+        APPLICATION,
+        AZUREAD_PROVIDER,
+        AZURE_NATIVE_PROVIDER,
+    ):
         return
     environment = require_environment(args.urn, report)
     if environment is None:
         return
     props = args.props
-    if args.resource_type == ROUTE_ACCESS:
+    if kind in (AZUREAD_PROVIDER, AZURE_NATIVE_PROVIDER):
+        _check_provider(args, report)
+    elif kind == ROUTE_ACCESS:
         route = props.get("route_id")
         misfit = rules.route_misfit(route, environment)
         if misfit:
             report(f"Ocelot route access '{args.name}': route '{route}' {misfit}", None)
-    elif args.resource_type == VAULT_SECRET:
+    elif kind == VAULT_SECRET:
         _check_vault_secret(args, environment, report)
     else:
         tags = [t for t in props.get("tags") or [] if str(t).startswith("lkps-environment:")]
         if any(t != f"lkps-environment:{environment}" for t in tags):
             report(
                 f"application '{args.name}': tags {tags} are not of environment {environment}", None
+            )
+
+
+def _check_provider(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """An explicit provider names the environment's tenant (and subscription), as the policy
+    config pins them; the ambient login never decides where the stack deploys."""
+    config = args.get_config()
+    wanted = {"tenantId": config.get("tenantId")}
+    if args.resource_type == AZURE_NATIVE_PROVIDER:
+        wanted["subscriptionId"] = config.get("subscriptionId")
+    for key, expected in wanted.items():
+        if not expected:
+            continue
+        actual = args.props.get(key)
+        if not isinstance(actual, str) or actual.lower() != str(expected).lower():
+            report(
+                f"provider '{args.name}': {key} {actual!r} is not this environment's "
+                f"'{expected}' ({key} in the policy config)",
+                None,
             )
 
 

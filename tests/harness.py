@@ -78,10 +78,12 @@ class AzureMocks(pulumi_mocks.Mocks):
         route_status: str = "active",
         deployer: str = DEPLOYER_OBJECT_ID,
         last_outputs: Mapping[str, Any] | None = None,
+        vault_tags: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.route_status = route_status
         self.deployer = deployer
         self.last_outputs = dict(last_outputs or {})
+        self.vault_tags = dict(vault_tags or {})
 
     def new_resource(
         self, args: pulumi_mocks.MockResourceArgs
@@ -119,6 +121,11 @@ class AzureMocks(pulumi_mocks.Mocks):
                 "objectId": self.deployer,
                 "tenantId": _fake_guid("tenant"),
             }, []
+        if args.token == "azure-native:keyvault:getSecret":
+            tags = self.vault_tags.get(args.args["secretName"])
+            if tags is None:
+                return {}, [("secretName", f"SecretNotFound: {args.args['secretName']}")]
+            return {"name": args.args["secretName"], "tags": dict(tags)}, []
         raise NotImplementedError(f"no mock for invoke {args.token}")
 
 
@@ -196,15 +203,16 @@ def run_program(
     settings_override: StackSettings | None = None,
     running_as: str | None = None,
     last_outputs: Mapping[str, Any] | None = None,
+    vault_tags: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ProgramRun:
     """Run the real program under mocks with the given raw config, stack name and clock.
 
     `settings_override` skips config validation, to build what a broken program would;
     `running_as` is the running identity (the configured deployer by default); `last_outputs`
-    are the stack outputs of the last run.
+    are the stack outputs of the last run and `vault_tags` the tags of vault secrets by name.
     """
     deployer = running_as or str(raw_config.get("deployerObjectId", DEPLOYER_OBJECT_ID))
-    mocks = AzureMocks(route_status, deployer, last_outputs)
+    mocks = AzureMocks(route_status, deployer, last_outputs, vault_tags)
     monitor = RecordingMonitor(mocks)
     engine_log = _EngineLog()
     runtime_settings.ROOT.set(None)

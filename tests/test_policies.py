@@ -19,10 +19,13 @@ from lkps.rules import Environment
 from policies.context import (
     APPLICATION,
     APPLICATION_PASSWORD,
+    APPLICATION_REGISTRATION,
     IDENTIFIER_URI,
     PERMISSION_SCOPE,
     PRE_AUTHORIZED,
     ROUTE_ACCESS,
+    SERVICE_PRINCIPAL,
+    SERVICE_PRINCIPAL_PASSWORD,
     VAULT_SECRET,
 )
 from policies.pack import POLICIES
@@ -36,6 +39,9 @@ from tests.policy_harness import (
 )
 
 TODAY = date(2026, 11, 10)
+NP_DEPLOYER = stack_config("np")["deployerObjectId"]
+AZUREAD_PROVIDER = "pulumi:providers:azuread"
+AZURE_NATIVE_PROVIDER = "pulumi:providers:azure-native"
 POLICY = {policy.name: policy for policy in POLICIES}
 
 
@@ -49,7 +55,7 @@ def baseline() -> dict[str, ProgramRun]:
 
 
 def test_every_policy_is_documented_and_enforced() -> None:
-    assert len(POLICY) == len(POLICIES) == 12
+    assert len(POLICY) == len(POLICIES) == 13
     for policy in POLICIES:
         assert policy.name == policy.name.lower()
         assert " " not in policy.name
@@ -209,8 +215,70 @@ RESOURCE_CASES = [
         "app-owners",
         "np",
         APPLICATION,
-        _set("owners", ["3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01"]),
-        "has 1 owner(s), needs at least 3",
+        _set("owners", ["3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01", NP_DEPLOYER]),
+        "has 1 owner(s) besides the pinned deployer, needs at least 2",
+    ),
+    (
+        "app-owners",
+        "np",
+        APPLICATION,
+        _set(
+            "owners",
+            ["3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01", "9a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c21"],
+        ),
+        "is not owned by the pinned deployer",
+    ),
+    (
+        "app-owners",
+        "np",
+        SERVICE_PRINCIPAL,
+        _set(
+            "owners",
+            ["3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01", "9a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c21"],
+        ),
+        "service principal",
+    ),
+    (
+        "entra-display-name",
+        "np",
+        APPLICATION,
+        _set("displayName", "MY-LIVEKIT-AGENT-NP-NP"),
+        "repeats '-NP'",
+    ),
+    (
+        "single-tenant-sign-in",
+        "np",
+        APPLICATION,
+        _set("signInAudience", "AzureADMultipleOrgs"),
+        "lets other tenants sign in",
+    ),
+    (
+        "client-secret-lifetime",
+        "np",
+        APPLICATION,
+        _set("password", {"displayName": "inline", "endDate": "2026-12-01T00:00:00Z"}),
+        "carries an inline password",
+    ),
+    (
+        "vault-secret-expiry",
+        "np",
+        VAULT_SECRET,
+        _set("properties.attributes.expires", 4102444800),
+        "at most 90 days are allowed",
+    ),
+    (
+        "environment-separation",
+        "np",
+        AZUREAD_PROVIDER,
+        _set("tenantId", "00000000-0000-4000-8000-000000000000"),
+        "is not this environment's",
+    ),
+    (
+        "environment-separation",
+        "prod",
+        AZURE_NATIVE_PROVIDER,
+        _set("subscriptionId", "4d5c7a0e-3b1f-4e8a-9c2d-6f7e8a9b0c1d"),
+        "subscriptionId '4d5c7a0e-3b1f-4e8a-9c2d-6f7e8a9b0c1d' is not this environment's",
     ),
     (
         "client-secret-lifetime",
@@ -430,8 +498,22 @@ BROKEN: list[BrokenStack] = [
     (
         "client-secret-lifetime",
         "prod",
-        lambda: _settings("prod").model_copy(update={"secret_lifetime_days": 3 * 365}),
-        lambda run: None,
+        lambda: None,
+        lambda run: _mutate_run(run, APPLICATION_PASSWORD, _set("endDate", "2030-01-01T00:00:00Z")),
+    ),
+    (
+        "single-tenant-sign-in",
+        "np",
+        lambda: None,
+        lambda run: _mutate_run(run, APPLICATION, _set("signInAudience", "AzureADMultipleOrgs")),
+    ),
+    (
+        "vault-secret-expiry",
+        "prod",
+        lambda: None,
+        lambda run: _mutate_run(
+            run, VAULT_SECRET, _set("properties.attributes.expires", 4102444800)
+        ),
     ),
     (
         "vault-secret-expiry",
@@ -515,3 +597,139 @@ def test_the_pack_config_states_the_stack_configs_rules_once(environment: Enviro
     levels = [value for value in raw.values() if not isinstance(value, dict)]
     assert levels == [], "enforcement levels live in policies/pack.py only"
     assert all("enforcementLevel" not in value for value in raw.values())
+
+
+def _as_type(
+    type_token: str, source: str, change: Callable[[Registration], None]
+) -> Callable[[Registration], None]:
+    """A registration of `source` type turned into `type_token`, then changed."""
+
+    def convert(registration: Registration) -> None:
+        assert registration.type == source
+        registration.type = type_token
+        change(registration)
+
+    return convert
+
+
+BYPASSES = [
+    (
+        "an ApplicationRegistration with a bad name",
+        "entra-display-name",
+        APPLICATION,
+        _as_type(APPLICATION_REGISTRATION, APPLICATION, _set("displayName", "free-form name")),
+        "must be uppercase words",
+    ),
+    (
+        "an ApplicationRegistration, which has no owners",
+        "app-owners",
+        APPLICATION,
+        _as_type(APPLICATION_REGISTRATION, APPLICATION, _set("owners", None)),
+        "is not owned by the pinned deployer",
+    ),
+    (
+        "a ServicePrincipalPassword that never expires",
+        "client-secret-lifetime",
+        APPLICATION_PASSWORD,
+        _as_type(SERVICE_PRINCIPAL_PASSWORD, APPLICATION_PASSWORD, _set("endDate", None)),
+        "has no end date",
+    ),
+    (
+        "a versioned azure-native vault secret without expiry",
+        "vault-secret-expiry",
+        VAULT_SECRET,
+        _as_type(
+            "azure-native:keyvault/v20230701:Secret",
+            VAULT_SECRET,
+            _set("properties.attributes.expires", None),
+        ),
+        "has no expiry",
+    ),
+    (
+        "a versioned azure-native vault secret in a prod vault",
+        "environment-separation",
+        VAULT_SECRET,
+        _as_type(
+            "azure-native:keyvault/v20241101:Secret",
+            VAULT_SECRET,
+            _set("vaultName", "kv-lkps-apps-prod"),
+        ),
+        "is not marked non-prod",
+    ),
+    (
+        "a vault secret whose tag values are unknown in the preview that adds the app",
+        "vault-secret-expiry",
+        VAULT_SECRET,
+        _set("tags.clientId", UNKNOWN_STRING_VALUE),
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy_name", "type_token", "change", "expected"),
+    [b[1:] for b in BYPASSES],
+    ids=[b[0] for b in BYPASSES],
+)
+def test_each_bypass_is_caught(
+    baseline: dict[str, ProgramRun],
+    policy_name: str,
+    type_token: str,
+    change: Callable[[Registration], None],
+    expected: str,
+) -> None:
+    if not expected:
+        # Runs (no "can't run during preview"), and still judges the expiry it can see.
+        def and_no_expiry(registration: Registration) -> None:
+            change(registration)
+            _set("properties.attributes.expires", None)(registration)
+
+        messages = _check_resource(baseline["np"], "np", policy_name, type_token, and_no_expiry)
+        assert any("has no expiry" in m for m in messages), messages
+        assert _check_resource(baseline["np"], "np", policy_name, type_token, change) == []
+        return
+    messages = _check_resource(baseline["np"], "np", policy_name, type_token, change)
+    assert any(expected in m for m in messages), messages
+
+
+def _stack_messages(run: ProgramRun, stack: str, policy_name: str) -> list[str]:
+    return [
+        v.message
+        for v in evaluate(run, stack, pack_config(stack.split("-")[0]))
+        if v.policy == policy_name
+    ]
+
+
+def test_an_output_embedding_a_secret_in_a_longer_value_is_caught() -> None:
+    run = _run("np")
+    password = next(r for r in run.registrations if r.type == APPLICATION_PASSWORD)
+    secret = rpc.unwrap_rpc_secret(password.outputs["value"])
+    run.outputs["agentConnection"] = f"Endpoint=https://lkps;ClientId=x;Token={secret};"
+    messages = _stack_messages(run, "np", "no-plaintext-secret-outputs")
+    assert messages == ["stack output agentConnection holds a client secret"]
+    run.outputs["agentConnection"] = "Server=db;User=lkps;Password=hunter2-hunter2"
+    messages = _stack_messages(run, "np", "no-plaintext-secret-outputs")
+    assert messages == ["stack output agentConnection holds what looks like a credential"]
+
+
+def test_output_rules_run_in_the_preview_that_adds_an_app() -> None:
+    """Unknown IDs of a new app leave every other output judged, and the names of all."""
+    run = _run("np")
+    agent = run.outputs["applications"]["MY-LIVEKIT-AGENT"]
+    for key in ("clientId", "objectId", "agentAppId"):
+        agent[key] = UNKNOWN_STRING_VALUE
+    agent["preAuthorizedClients"][0]["clientId"] = UNKNOWN_STRING_VALUE
+    assert evaluate(run, "np", pack_config("np")) == []
+    agent["clientSecret"] = UNKNOWN_STRING_VALUE
+    assert _stack_messages(run, "np", "no-plaintext-secret-outputs") == [
+        "stack output applications.MY-LIVEKIT-AGENT.clientSecret is named like a credential"
+    ]
+
+
+def test_probes_that_must_not_be_flagged() -> None:
+    """An np-<suffix> stack, the word prod in a description, owners written in upper case."""
+    raw = stack_config("np")
+    raw["applications"][0]["description"] = "Talks to the prod support desk"
+    raw["applications"][0]["owners"] = [owner.upper() for owner in raw["applications"][0]["owners"]]
+    run = run_program(raw, "np-feature", TODAY)
+    assert evaluate(run, "np-feature", pack_config("np")) == []

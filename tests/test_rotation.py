@@ -277,3 +277,48 @@ def test_daily_runs_of_the_program_around_rotations_keep_a_live_published_secret
             published[app.name] = current
 
     assert rotations == 2 * len(settings.applications)
+
+
+def _record(policy: RotationPolicy, day: date) -> dict[str, object]:
+    return policy.plan(day).state.to_output()
+
+
+def test_a_run_follows_the_vaults_record_when_the_last_run_failed_after_publishing() -> None:
+    """The last run published slot b and failed before recording it in the stack outputs: the
+    vault's tags win, so the next rotation replaces slot a, not the published b."""
+    raw = stack_config("np")
+    policy = RotationPolicy(raw["secretRotationDays"], raw["secretLifetimeDays"])
+    recorded = _record(policy, START)
+    assert recorded["published"] == "a" or recorded["published"] == "b"
+    published = str(recorded["published"])
+    spare = other_slot(published)  # type: ignore[arg-type]
+    newer = policy.generation(policy.number_on(START) + 2)
+    tags = {"slot": spare, **{k: str(v) for k, v in newer.to_output().items()}}
+    names = {"MY-LIVEKIT-AGENT": "my-livekit-agent-np-client-secret"}
+    day = newer.starts + timedelta(days=policy.rotation_days)
+    run = run_program(
+        raw,
+        "np",
+        day,
+        last_outputs={"secretRotation": {"MY-LIVEKIT-AGENT": recorded}},
+        vault_tags={names["MY-LIVEKIT-AGENT"]: tags},
+    )
+    state = run.outputs["secretRotation"]["MY-LIVEKIT-AGENT"]
+    assert state[spare] == newer.to_output(), "the published secret was replaced"
+    assert state["published"] == published
+    replaced = run.named(f"lkps-my-livekit-agent-np-secret-{published}")
+    assert replaced.inputs["rotateWhenChanged"] == {"generation": str(policy.number_on(day))}
+
+
+def test_a_run_without_the_vaults_record_warns_and_keeps_the_stacks_record() -> None:
+    raw = stack_config("np")
+    policy = RotationPolicy(raw["secretRotationDays"], raw["secretLifetimeDays"])
+    recorded = _record(policy, START)
+    run = run_program(
+        raw, "np", START, last_outputs={"secretRotation": {"MY-LIVEKIT-AGENT": recorded}}
+    )
+    assert run.outputs["secretRotation"]["MY-LIVEKIT-AGENT"] == recorded
+    assert any(
+        level == "WARNING" and "could not read the vault's record" in message
+        for level, message in run.engine_log
+    )
