@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import date
-from typing import Final
+from typing import Any, Final
 
 import pulumi
 
@@ -33,12 +33,12 @@ def run(today: date | None = None, break_glass: str | None = None) -> LkpsEnviro
     day = today or today_utc()
     try:
         settings = load_settings()
-        problems = emergency_problems(settings, day)
+        recorded = last_outputs()
+        problems = emergency_problems(settings, day) + removal_problems(settings, recorded)
         if problems:
             raise ConfigError(f"stack '{pulumi.get_stack()}'", problems)
-        last = last_rotation()
         reason = break_glass or os.environ.get(BREAK_GLASS_VARIABLE) or None
-        return build(settings, day, last, reason)
+        return build(settings, day, last_rotation(recorded), reason)
     except (ConfigError, RotationStateError) as exc:
         raise pulumi.RunError(str(exc)) from None
 
@@ -53,19 +53,42 @@ def emergency_problems(settings: StackSettings, today: date) -> list[str]:
     ]
 
 
-def last_rotation() -> dict[str, RotationState]:
-    """What the last run of this stack recorded about each application's client secrets: the
-    stack's own outputs, read through the engine's built-in stack-reference function (no
-    resource, so previews and refreshes show nothing for it; none on a new stack)."""
+def last_outputs() -> Mapping[str, Any]:
+    """The outputs the last run of this stack recorded (none on a new stack), read through the
+    engine's built-in stack-reference function: no resource, so previews and refreshes show
+    nothing for it."""
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
     answer = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name}).value or {}
-    recorded = (answer.get("outputs") or {}).get(ROTATION_OUTPUT)
+    outputs = answer.get("outputs")
+    return outputs if isinstance(outputs, Mapping) else {}
+
+
+def last_rotation(outputs: Mapping[str, Any]) -> dict[str, RotationState]:
+    """What the last run recorded about each application's client secrets."""
+    recorded = outputs.get(ROTATION_OUTPUT)
     if not isinstance(recorded, Mapping):
         return {}
     return {
         app: RotationState.from_output(state, f"{ROTATION_OUTPUT}.{app}")
         for app, state in recorded.items()
     }
+
+
+def removal_problems(settings: StackSettings, outputs: Mapping[str, Any]) -> list[str]:
+    """A protected application dropped from the config would fail halfway, after its LKPS
+    access and secrets are gone: it must be retired first."""
+    if not settings.protect_resources:
+        return []
+    configured = {app.name for app in settings.applications}
+    last = outputs.get("applications")
+    return [
+        f"applications: '{name}' was removed while its resources are protected; first set "
+        f"applications[].retired: true for it in one reviewed change, then remove it "
+        "(README: Retiring an application). Nothing was changed."
+        for name, recorded in (last.items() if isinstance(last, Mapping) else [])
+        if name not in configured
+        and not (isinstance(recorded, Mapping) and recorded.get("retiring"))
+    ]
 
 
 def build(
@@ -92,6 +115,7 @@ def build(
             today=today,
             last_rotation=last or {},
             break_glass=break_glass,
+            purge_deleted_secrets=settings.key_vault.purge_deleted_secrets,
             protect=settings.protect_resources,
             applications=[
                 ApplicationSpec(
@@ -108,6 +132,7 @@ def build(
                         for client in app.external_clients
                     },
                     emergency_rotation=app.emergency_rotation,
+                    retired=app.retired,
                 )
                 for app in settings.applications
             ],
@@ -119,7 +144,7 @@ def build(
     pulumi.export("ocelotApiUrl", settings.ocelot.api_url)
     pulumi.export("ocelotTokenScope", settings.ocelot.token_scope)
     applications: dict[str, dict[str, object]] = {
-        app.name: _outputs(app.role, app.beat_id, environment.applications[app.name])
+        app.name: _outputs(app.role, app.beat_id, environment.applications[app.name], app.retired)
         for app in settings.applications
     }
     for agent, clients in authorized.items():
@@ -158,7 +183,9 @@ def build(
     return environment
 
 
-def _outputs(role: str, beat_id: str, onboarded: OnboardedApplication) -> dict[str, object]:
+def _outputs(
+    role: str, beat_id: str, onboarded: OnboardedApplication, retired: bool
+) -> dict[str, object]:
     return {
         "displayName": onboarded.display_name,
         "role": role,
@@ -171,4 +198,5 @@ def _outputs(role: str, beat_id: str, onboarded: OnboardedApplication) -> dict[s
         "secretEndDate": onboarded.secret_end_date,
         "nextRotationDate": onboarded.next_rotation_date,
         "routes": sorted(onboarded.route_ids.values()),
+        **({"retiring": True} if retired else {}),
     }

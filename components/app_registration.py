@@ -26,6 +26,7 @@ class AppRegistrationArgs:
     owners: pulumi.Input[Sequence[str]]
     description: str = ""
     protect: bool = False
+    retired: bool = False
 
 
 class AppRegistration(pulumi.ComponentResource):
@@ -49,6 +50,7 @@ class AppRegistration(pulumi.ComponentResource):
             f"lkps-role:{args.role}",
             f"lkps-environment:{args.environment}",
             f"beat:{args.beat_id}",
+            *([rules.RETIRING_TAG] if args.retired else []),
         ]
         notes = (
             f"LKPS {args.role} ({args.environment}). BEAT ID: {args.beat_id}. "

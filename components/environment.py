@@ -35,6 +35,7 @@ class ApplicationSpec:
     clients: Sequence[str] = ()
     external_clients: Mapping[str, str] = field(default_factory=dict)
     emergency_rotation: date | None = None
+    retired: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class LkpsEnvironmentArgs:
     applications: Sequence[ApplicationSpec]
     last_rotation: Mapping[str, RotationState] = field(default_factory=dict)
     break_glass: str | None = None
+    purge_deleted_secrets: bool = False
 
 
 class LkpsEnvironment(pulumi.ComponentResource):
@@ -117,13 +119,15 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     resource_group_name=args.resource_group_name,
                     vault_name=args.vault_name,
                     rotation=plan,
-                    protect=args.protect,
+                    protect=args.protect and not app.retired,
+                    retired=app.retired,
+                    purge_deleted_secret=args.purge_deleted_secrets,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )
         self.authorizations = {}
         for app in args.applications:
-            if not app.clients and not app.external_clients:
+            if app.retired or (not app.clients and not app.external_clients):
                 continue
             agent = self.applications[app.name]
             clients: dict[str, pulumi.Input[str]] = {

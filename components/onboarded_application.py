@@ -34,12 +34,16 @@ class OnboardedApplicationArgs:
     vault_name: str
     rotation: RotationPlan
     protect: bool
+    retired: bool = False
+    purge_deleted_secret: bool = False
 
 
 class OnboardedApplication(pulumi.ComponentResource):
     """An app registration, rotating client secrets in Key Vault, and its Ocelot route access.
 
-    Its attributes are what the stack exports for the application.
+    Its attributes are what the stack exports for the application. A retired application keeps
+    its registration and secrets, marked and unprotected, but loses its Ocelot access: the first
+    step of removing it.
     """
 
     display_name: pulumi.Output[str]
@@ -70,6 +74,7 @@ class OnboardedApplication(pulumi.ComponentResource):
                 owners=args.owners,
                 description=args.description,
                 protect=args.protect,
+                retired=args.retired,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -89,13 +94,16 @@ class OnboardedApplication(pulumi.ComponentResource):
                     "lkpsScope": rules.lkps_scope(args.environment),
                     "displayName": args.display_name,
                     "role": args.role,
+                    **({rules.RETIRING_TAG: "true"} if args.retired else {}),
                 },
                 protect_vault_secret=args.protect,
+                purge_deleted_secret=args.purge_deleted_secret,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.route_ids = {
-            region: rules.lkps_host(region, args.environment) for region in args.regions
+            region: rules.lkps_host(region, args.environment)
+            for region in ([] if args.retired else args.regions)
         }
         route_access = {
             region: OcelotRouteAccess(

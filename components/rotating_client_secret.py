@@ -10,6 +10,7 @@ import pulumi
 import pulumi_azuread as azuread
 from pulumi_azure_native import keyvault
 
+from components.vault_secret_name import VaultSecretName
 from lkps import rules
 from lkps.rotation import SLOTS, RotationPlan, SecretGeneration, Slot, epoch_seconds, rfc3339
 
@@ -27,6 +28,7 @@ class RotatingClientSecretArgs:
     vault_secret_name: str
     vault_secret_tags: Mapping[str, pulumi.Input[str]]
     protect_vault_secret: bool = False
+    purge_deleted_secret: bool = False
 
 
 class RotatingClientSecret(pulumi.ComponentResource):
@@ -69,6 +71,13 @@ class RotatingClientSecret(pulumi.ComponentResource):
             )
         current = args.plan.current
         published = passwords[args.plan.state.published]
+        reusable_name = VaultSecretName(
+            f"{name}-vault-name",
+            vault_name=args.vault_name,
+            secret_name=args.vault_secret_name,
+            purge_on_delete=args.purge_deleted_secret,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         keyvault.Secret(
             f"{name}-vault",
             resource_group_name=args.resource_group_name,
@@ -90,7 +99,9 @@ class RotatingClientSecret(pulumi.ComponentResource):
                 "keyId": published.key_id,
                 **rotation_tags(args.plan.state.published, current),
             },
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect_vault_secret),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect_vault_secret, depends_on=[reusable_name]
+            ),
         )
         self.client_secret = published.value.apply(pulumi.Output.secret)
         self.key_id = published.key_id

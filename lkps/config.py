@@ -98,6 +98,9 @@ class KeyVaultSettings(_Settings):
         str, _matching(rules.RESOURCE_GROUP_NAME, rules.RESOURCE_GROUP_NAME_FORM)
     ]
     vault_name: Annotated[str, _matching(rules.KEY_VAULT_NAME, rules.KEY_VAULT_NAME_FORM)]
+    # Whether a removed application's vault secret is purged at once, or kept soft-deleted for
+    # the vault's retention period (recoverable by hand; purged if the app is added again).
+    purge_deleted_secrets: bool = False
 
 
 class OcelotAccessSettings(BaseModel):
@@ -147,6 +150,7 @@ class ApplicationSettings(_Settings):
     external_clients: list[ExternalClient] = []
     agents: Annotated[list[AppBaseName], AfterValidator(_unique)] = []
     emergency_rotation: date | None = None
+    retired: bool = False
 
     def display_name(self, environment: Environment) -> str:
         return rules.display_name(self.name, environment)
@@ -326,7 +330,22 @@ def _consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
     if known is not None:
         problems.extend(_environment_problems(raw, known))
     problems.extend(_authorization_problems(apps, known))
+    problems.extend(_retirement_problems(apps))
     return problems
+
+
+def _retirement_problems(apps: list[dict[str, Any]]) -> list[str]:
+    """A retired application loses its LKPS access: no other application may still rely on it."""
+    retired = {app.get("name") for app in apps if app.get("retired") is True}
+    return [
+        f"applications[{index}].{key}[{position}]: '{other}' is retired; remove it here first "
+        "(or in the same change)"
+        for index, app in enumerate(apps)
+        if app.get("retired") is not True
+        for key in ("clients", "agents")
+        for position, other in enumerate(_as_list(app.get(key)))
+        if other in retired
+    ]
 
 
 def _article(role: Any) -> str:

@@ -24,9 +24,16 @@ from typing import Any, Final
 import yaml
 
 from components.ocelot.endpoint import SANDBOX_OCELOT_URL_VARIABLE
+from components.vault_secret_name import SANDBOX_VAULT_URL_VARIABLE
 from ocelot_emulator import OcelotEmulator, OcelotStore
 from sandbox import behaviours
-from sandbox.entra import EntraEmulator, EntraStore, entra_secret_text, random_token
+from sandbox.entra import (
+    VAULT_PREFIX,
+    EntraEmulator,
+    EntraStore,
+    entra_secret_text,
+    random_token,
+)
 from sandbox.standin.client import ENTRA_URL_VARIABLE
 from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
 
@@ -187,6 +194,7 @@ class Sandbox:
                 "IDENTITY_ENDPOINT": self.entra.identity_endpoint,
                 "IDENTITY_HEADER": self.entra.identity_header,
                 SANDBOX_OCELOT_URL_VARIABLE: self.ocelot.base_url,
+                SANDBOX_VAULT_URL_VARIABLE: f"{self.entra.url}{VAULT_PREFIX}",
             }
         )
         return env

@@ -10,7 +10,7 @@ import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from components.ocelot import auth
+from components import entra_auth as auth
 from components.ocelot.provider import OcelotRouteAccessProvider
 from ocelot_emulator import OcelotEmulator, OcelotStore
 

@@ -53,8 +53,13 @@ def verify(
     only: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Report:
-    """The checklist of every application (or of `only`), checked concurrently."""
-    apps = [a for a in context.settings.applications if only is None or a.name == only]
+    """The checklist of every application (or of `only`), checked concurrently; applications
+    being retired are no longer meant to be onboarded and are left out."""
+    apps = [
+        a
+        for a in context.settings.applications
+        if (only is None or a.name == only) and not a.retired
+    ]
     done = itertools.count(1)
     lock = threading.Lock()
 

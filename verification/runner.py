@@ -12,9 +12,9 @@ from typing import Any
 from azure.identity import DefaultAzureCredential
 from pulumi import automation as auto
 
-from components.ocelot import auth
+from components import entra_auth as auth
+from components.entra_auth import token_source
 from components.ocelot.api import OcelotClient
-from components.ocelot.auth import token_source
 from components.ocelot.endpoint import api_base_url
 from lkps.config import decode, parse_settings
 from sandbox.session import NAMESPACE, Sandbox

@@ -22,8 +22,8 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
+from components.entra_auth import token_source
 from components.ocelot.api import ClientEntry, OcelotClient, OcelotPermanentError
-from components.ocelot.auth import token_source
 from components.ocelot.endpoint import api_base_url
 from lkps import rules
 from lkps.config import ConfigError, OcelotAccessSettings, ocelot_access_settings

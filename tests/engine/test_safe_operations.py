@@ -181,3 +181,85 @@ def test_an_emergency_rotation_publishes_then_revokes_and_the_schedule_resumes(
         assert resumed[after["published"]] == after[after["published"]]
         assert len(_apps(session.sandbox)[AGENT]["passwordCredentials"]) == 2
         _assert_journal_is_safe(session.sandbox)
+
+
+def _retire_client(config: dict[str, Any]) -> None:
+    config["applications"][1]["retired"] = True
+    config["applications"][0]["clients"] = []
+
+
+def _remove_client(config: dict[str, Any]) -> None:
+    config["applications"].pop(1)
+    config["applications"][0]["clients"] = []
+
+
+def test_retiring_a_prod_app_takes_two_reviewed_changes_and_it_can_come_back(
+    project: SandboxProject,
+) -> None:
+    original = stack_config(project.project, "prod")
+    client = "MY-LIVEKIT-CLIENT"
+    with project.session("prod") as session:
+        session.up()
+        client_id = _apps(session.sandbox)[client]["appId"]
+        before = _directory(session.sandbox)
+
+        # Removing it at once is what protection is for: the run stops before deleting.
+        session.edit_config(_remove_client)
+        with pytest.raises(auto.CommandError, match="retired: true for it in one reviewed change"):
+            session.up()
+        assert client in _apps(session.sandbox)
+        assert _directory(session.sandbox) == before
+
+        # First change: retired. LKPS access goes, protection is lifted, nothing else.
+        session.edit_config(lambda config: config.update(original))
+        session.edit_config(_retire_client)
+        preview = session.preview()
+        planned = {str(op): n for op, n in preview.change_summary.items()}
+        # 2 Ocelot entries; the agent's authorization: component, URI, scope, pre-authorization.
+        assert planned.get("delete") == 2 + 4, planned
+        assert "replace" not in planned, planned
+        session.up()
+        routes = {
+            route: {e["clientId"] for e in saved["clientAccessList"]}
+            for route, saved in session.sandbox.ocelot.store.snapshot().items()
+        }
+        assert all(client_id not in clients for clients in routes.values())
+        retired = [r for r in session.deployment() if rules.RETIRING_TAG in str(r.get("inputs"))]
+        assert retired
+        assert not any(r.get("protect") for r in retired)
+
+        # Second change: removed. Everything of the app goes; the vault secret is soft-deleted.
+        session.edit_config(_remove_client)
+        session.up()
+        assert client not in _apps(session.sandbox)
+        (vault,) = session.sandbox.entra.store.data["vaults"].values()
+        assert "my-livekit-client-client-secret" in vault["deleted"]
+
+        # Added again within Key Vault's retention: the stale deleted secret is purged first.
+        session.edit_config(lambda config: config.update(original))
+        session.up()
+        assert client in _apps(session.sandbox)
+        assert "my-livekit-client-client-secret" in vault["secrets"]
+        _assert_vault_publishes_live_secrets(session.sandbox)
+
+
+def test_a_removal_that_fails_halfway_completes_on_the_next_run_and_purges_if_asked(
+    project: SandboxProject,
+) -> None:
+    with project.session("np") as session:
+        session.edit_config(lambda config: config["keyVault"].update(purgeDeletedSecrets=True))
+        session.up()
+        session.edit_config(_retire_client)
+        session.up()
+        session.edit_config(_remove_client)
+        session.sandbox.entra.forbidden.add("keyvault")
+        with pytest.raises(auto.CommandError):
+            session.up()
+        session.sandbox.entra.forbidden.clear()
+        session.up()
+        assert "MY-LIVEKIT-CLIENT-NP" not in _apps(session.sandbox)
+        (vault,) = session.sandbox.entra.store.data["vaults"].values()
+        assert "my-livekit-client-np-client-secret" not in vault["secrets"]
+        assert "my-livekit-client-np-client-secret" not in vault["deleted"], "not purged"
+        quiet = session.preview()
+        assert {str(op) for op in quiet.change_summary} == {"same"}

@@ -1,4 +1,4 @@
-"""Bearer tokens for Ocelot: Entra tokens through azure-identity, or a static break-glass token.
+"""Entra access tokens through azure-identity (for Ocelot and Key Vault), or a static token.
 
 Entra tokens come from `DefaultAzureCredential` (`az login` locally, workload identity in CI, a
 managed identity in Azure) and are cached per process and scope until shortly before expiry, so a
