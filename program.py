@@ -38,7 +38,9 @@ def run(today: date | None = None, break_glass: str | None = None) -> LkpsEnviro
         if problems:
             raise ConfigError(f"stack '{pulumi.get_stack()}'", problems)
         reason = break_glass or os.environ.get(BREAK_GLASS_VARIABLE) or None
-        return build(settings, day, last_rotation(recorded), reason)
+        applications = recorded.get("applications")
+        managed = frozenset(applications) if isinstance(applications, Mapping) else frozenset()
+        return build(settings, day, last_rotation(recorded), reason, managed)
     except (ConfigError, RotationStateError) as exc:
         raise pulumi.RunError(str(exc)) from None
 
@@ -96,6 +98,7 @@ def build(
     today: date,
     last: Mapping[str, RotationState] | None = None,
     break_glass: str | None = None,
+    managed: frozenset[str] = frozenset(),
 ) -> LkpsEnvironment:
     """The resources and outputs of one environment, from settings already validated."""
     authorized = settings.authorized_clients()
@@ -116,6 +119,7 @@ def build(
             last_rotation=last or {},
             break_glass=break_glass,
             purge_deleted_secrets=settings.key_vault.purge_deleted_secrets,
+            managed=managed,
             protect=settings.protect_resources,
             applications=[
                 ApplicationSpec(
@@ -133,6 +137,7 @@ def build(
                     },
                     emergency_rotation=app.emergency_rotation,
                     retired=app.retired,
+                    adopt=app.adopt,
                 )
                 for app in settings.applications
             ],

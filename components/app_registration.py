@@ -27,6 +27,8 @@ class AppRegistrationArgs:
     description: str = ""
     protect: bool = False
     retired: bool = False
+    import_application_id: str | None = None
+    import_service_principal_id: str | None = None
 
 
 class AppRegistration(pulumi.ComponentResource):
@@ -71,7 +73,10 @@ class AppRegistration(pulumi.ComponentResource):
             # resources; without this an update of the Application would drop them
             # (pulumi/pulumi-azuread#1036).
             opts=pulumi.ResourceOptions(
-                parent=self, protect=args.protect, ignore_changes=["identifierUris", "api"]
+                parent=self,
+                protect=args.protect,
+                ignore_changes=["identifierUris", "api"],
+                import_=args.import_application_id,
             ),
         )
         service_principal = azuread.ServicePrincipal(
@@ -81,7 +86,9 @@ class AppRegistration(pulumi.ComponentResource):
             app_role_assignment_required=False,
             notes=notes,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect, import_=args.import_service_principal_id
+            ),
         )
         self.client_id = application.client_id
         self.object_id = application.object_id

@@ -11,10 +11,13 @@ import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_azuread as azuread
 
+from components.adoption import find_existing
 from components.client_authorization import ClientAuthorization, ClientAuthorizationArgs
 from components.deployer import check_deployer
 from components.onboarded_application import OnboardedApplication, OnboardedApplicationArgs
 from components.vault_record import published_in_vault
+from lkps import rules
+from lkps.config import AdoptionSettings
 from lkps.rotation import RotationPlan, RotationPolicy, RotationState
 from lkps.rules import Environment, Region, Role
 
@@ -36,6 +39,7 @@ class ApplicationSpec:
     external_clients: Mapping[str, str] = field(default_factory=dict)
     emergency_rotation: date | None = None
     retired: bool = False
+    adopt: AdoptionSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ class LkpsEnvironmentArgs:
     `last_rotation` is what the last run recorded per application (base name); the vault's own
     record of the published credential overrides it, as the last run may have failed midway.
     `break_glass` is the reason a person gives for deploying as another identity than
-    `deployer_object_id`, or None.
+    `deployer_object_id`, or None. `managed` names the applications the last run already had;
+    the others that name an existing registration (`adopt`) are imported.
     """
 
     environment: Environment
@@ -61,6 +66,7 @@ class LkpsEnvironmentArgs:
     last_rotation: Mapping[str, RotationState] = field(default_factory=dict)
     break_glass: str | None = None
     purge_deleted_secrets: bool = False
+    managed: frozenset[str] = frozenset()
 
 
 class LkpsEnvironment(pulumi.ComponentResource):
@@ -105,6 +111,20 @@ class LkpsEnvironment(pulumi.ComponentResource):
                 )
             plan = args.rotation_policy.advance(last, args.today, app.emergency_rotation)
             self.rotation_plans[app.name] = plan
+            existing = None
+            if app.adopt is not None and app.name not in args.managed:
+                existing = find_existing(
+                    app.adopt,
+                    app.display_name,
+                    rules.vault_secret_arm_id(
+                        args.subscription_id,
+                        args.resource_group_name,
+                        args.vault_name,
+                        rules.vault_secret_name(app.display_name),
+                    ),
+                    entra,
+                    self,
+                )
             self.applications[app.name] = OnboardedApplication(
                 f"{name}-{app.display_name.lower()}",
                 OnboardedApplicationArgs(
@@ -122,6 +142,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     protect=args.protect and not app.retired,
                     retired=app.retired,
                     purge_deleted_secret=args.purge_deleted_secrets,
+                    existing=existing,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )

@@ -8,6 +8,7 @@ from typing import Final
 
 import pulumi
 
+from components.adoption import ExistingRegistration
 from components.app_registration import AppRegistration, AppRegistrationArgs
 from components.ocelot.route_access import OcelotRouteAccess
 from components.rotating_client_secret import RotatingClientSecret, RotatingClientSecretArgs
@@ -36,6 +37,7 @@ class OnboardedApplicationArgs:
     protect: bool
     retired: bool = False
     purge_deleted_secret: bool = False
+    existing: ExistingRegistration | None = None
 
 
 class OnboardedApplication(pulumi.ComponentResource):
@@ -75,6 +77,10 @@ class OnboardedApplication(pulumi.ComponentResource):
                 description=args.description,
                 protect=args.protect,
                 retired=args.retired,
+                import_application_id=args.existing.application_id if args.existing else None,
+                import_service_principal_id=(
+                    args.existing.service_principal_id if args.existing else None
+                ),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -98,6 +104,7 @@ class OnboardedApplication(pulumi.ComponentResource):
                 },
                 protect_vault_secret=args.protect,
                 purge_deleted_secret=args.purge_deleted_secret,
+                import_vault_secret_id=args.existing.vault_secret_id if args.existing else None,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -29,6 +29,7 @@ class RotatingClientSecretArgs:
     vault_secret_tags: Mapping[str, pulumi.Input[str]]
     protect_vault_secret: bool = False
     purge_deleted_secret: bool = False
+    import_vault_secret_id: str | None = None
 
 
 class RotatingClientSecret(pulumi.ComponentResource):
@@ -100,7 +101,10 @@ class RotatingClientSecret(pulumi.ComponentResource):
                 **rotation_tags(args.plan.state.published, current),
             },
             opts=pulumi.ResourceOptions(
-                parent=self, protect=args.protect_vault_secret, depends_on=[reusable_name]
+                parent=self,
+                protect=args.protect_vault_secret,
+                depends_on=[reusable_name],
+                import_=args.import_vault_secret_id,
             ),
         )
         self.client_secret = published.value.apply(pulumi.Output.secret)

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -132,6 +133,21 @@ class ExternalClient(_Settings):
     environment: Environment
 
 
+class AdoptionSettings(_Settings):
+    """A registration onboarded by hand that the stack takes over (imports) instead of
+    creating: by its object ID or client ID, and optionally its existing vault secret."""
+
+    object_id: Guid | None = None
+    client_id: Guid | None = None
+    vault_secret: bool = False
+
+    @model_validator(mode="after")
+    def _one_id(self) -> AdoptionSettings:
+        if (self.object_id is None) == (self.client_id is None):
+            raise ValueError("must name the registration by exactly one of objectId or clientId")
+        return self
+
+
 class ApplicationSettings(_Settings):
     """One application onboarded to LKPS: an AI agent or a client app.
 
@@ -151,6 +167,7 @@ class ApplicationSettings(_Settings):
     agents: Annotated[list[AppBaseName], AfterValidator(_unique)] = []
     emergency_rotation: date | None = None
     retired: bool = False
+    adopt: AdoptionSettings | None = None
 
     def display_name(self, environment: Environment) -> str:
         return rules.display_name(self.name, environment)

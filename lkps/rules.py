@@ -61,6 +61,8 @@ EXTERNAL_CLIENT_LABEL_FORM: Final = "1 to 80 letters, digits, spaces, '.', '_' o
 
 CLIENT_SECRET_DISPLAY_NAME: Final = "lkps-integration"
 SIGN_IN_AUDIENCE: Final = "AzureADMyOrg"
+# Where the sandbox's local Entra ID, Graph and Key Vault answer; honoured only on loopback.
+SANDBOX_ENTRA_URL_VARIABLE: Final = "LKPS_SANDBOX_ENTRA_URL"
 # Marks every resource of an application being retired (a tag on registrations, a tag key on
 # its vault secret): its Ocelot access is gone and its protection lifted for the removal.
 RETIRING_TAG: Final = "lkps-retiring"
@@ -176,6 +178,16 @@ def agent_scope(agent_client_id: str) -> str:
 def vault_secret_name(app_display_name: str) -> str:
     """The Key Vault secret name holding an application's current client secret."""
     return f"{app_display_name.lower()}-client-secret"
+
+
+def vault_secret_arm_id(
+    subscription_id: str, resource_group_name: str, vault_name: str, secret_name: str
+) -> str:
+    """The ARM resource ID of a vault secret, as azure-native imports it."""
+    return (
+        f"/subscriptions/{subscription_id}/resourceGroups/{resource_group_name}/providers/"
+        f"Microsoft.KeyVault/vaults/{vault_name}/secrets/{secret_name}"
+    )
 
 
 def vault_secret_uri(vault_name: str, secret_name: str) -> str:

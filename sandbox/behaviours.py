@@ -240,6 +240,8 @@ TYPES: Final = {
 
 GET_CLIENT_CONFIG: Final = "azuread:index/getClientConfig:getClientConfig"
 GET_VAULT_SECRET: Final = "azure-native:keyvault:getSecret"
+GET_APPLICATION: Final = "azuread:index/getApplication:getApplication"
+GET_SERVICE_PRINCIPAL: Final = "azuread:index/getServicePrincipal:getServicePrincipal"
 
 # The azure-native API version of Microsoft.KeyVault/vaults/secrets in v3 (unverified: the
 # provider's default version for the keyvault module; only reported as `azureApiVersion`).

@@ -204,13 +204,21 @@ class Sandbox:
 
 
 @contextmanager
-def _without_azure_credentials() -> Iterator[None]:
-    """The engine inherits this process's environment: take out what points at real Azure (an
-    empty value is not enough, azure-identity would try to use it)."""
+def _sandbox_process_environment(values: dict[str, str]) -> Iterator[None]:
+    """The engine, and a program run inline, inherit this process's environment: take out what
+    points at real Azure (an empty value is not enough, azure-identity would try to use it) and
+    point azure-identity and Graph reads at the sandbox instead."""
     saved = {name: os.environ.pop(name) for name in _CLEARED if name in os.environ}
+    replaced = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
+        for name, value in replaced.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         os.environ.update(saved)
 
 
@@ -258,9 +266,12 @@ def running(
 
     ocelot = OcelotEmulator(store=ocelot_store, token_issuer=ocelot_token_holder)
     sandbox = Sandbox(folder, entra, ocelot)
-    with entra, ocelot, _without_azure_credentials():
-        sandbox.timings["start"] = time.perf_counter() - started
-        try:
-            yield sandbox
-        finally:
-            sandbox.save()
+    inline = (ENTRA_URL_VARIABLE, "IDENTITY_ENDPOINT", "IDENTITY_HEADER")
+    with entra, ocelot:
+        values = {key: value for key, value in sandbox.env.items() if key in inline}
+        with _sandbox_process_environment(values):
+            sandbox.timings["start"] = time.perf_counter() - started
+            try:
+                yield sandbox
+            finally:
+                sandbox.save()

@@ -9,6 +9,7 @@ that the same code reads Azure or the sandbox.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any, Final
@@ -16,6 +17,8 @@ from urllib.parse import quote
 
 import httpx
 from azure.core.credentials import TokenCredential
+
+from lkps import rules
 
 GRAPH_SCOPE: Final = "https://graph.microsoft.com/.default"
 VAULT_SCOPE: Final = "https://vault.azure.net/.default"
@@ -31,6 +34,14 @@ class Endpoints:
 
     def vault_url(self, vault_name: str) -> str:
         return self.vault.format(vault=vault_name)
+
+
+def endpoints_from_environment() -> Endpoints:
+    """Azure's endpoints, or the sandbox's when `LKPS_SANDBOX_ENTRA_URL` names a loopback URL."""
+    base = os.environ.get(rules.SANDBOX_ENTRA_URL_VARIABLE, "")
+    if base and rules.is_loopback_url(base):
+        return Endpoints(graph=f"{base}/graph/v1.0", vault=f"{base}/keyvault/{{vault}}", login=base)
+    return Endpoints()
 
 
 class RefusedError(Exception):

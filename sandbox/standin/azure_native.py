@@ -139,6 +139,15 @@ class VaultSecret(ResourceType):
         if resource is None:
             return None
         outputs = self._outputs(resource)
+        if not inputs:
+            # An import: the inputs ARM can tell (never the value, which it does not return).
+            inputs = {
+                "resourceGroupName": parts["resource_group"],
+                "vaultName": parts["vault"],
+                "secretName": parts["name"],
+                "properties": {},
+                "tags": {},
+            }
         old_properties = inputs.get("properties") or {}
         read_properties = outputs["properties"]
         attributes = read_properties["attributes"]

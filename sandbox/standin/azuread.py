@@ -36,6 +36,16 @@ def _object_id(id_: str) -> str:
     return id_.rsplit("/", 1)[-1]
 
 
+def _read_inputs(
+    outputs: dict[str, Any], inputs: dict[str, Any], importable: list[str]
+) -> dict[str, Any]:
+    """The inputs a Read hands back: the known ones refreshed, or on an import (no inputs yet)
+    the input properties that the directory object has, as the Terraform bridge derives them
+    from the read state."""
+    keys = list(inputs) or [key for key in importable if outputs.get(key) not in (None, "", [])]
+    return {key: outputs.get(key) for key in keys}
+
+
 class _Owned(ResourceType):
     """Directory objects with owners, which the provider keeps exactly as listed."""
 
@@ -132,7 +142,7 @@ class Application(_Owned):
         if app is None:
             return None
         outputs = self._outputs(app, inputs)
-        return outputs, {key: outputs.get(key) for key in inputs}
+        return outputs, _read_inputs(outputs, inputs, [*self.fields, "owners"])
 
     def update(
         self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
@@ -194,7 +204,7 @@ class ServicePrincipal(_Owned):
         if sp is None:
             return None
         outputs = self._outputs(sp, inputs)
-        return outputs, {key: outputs.get(key) for key in inputs}
+        return outputs, _read_inputs(outputs, inputs, ["clientId", *self.fields, "owners"])
 
     def update(
         self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
@@ -505,4 +515,62 @@ def invokes(
             "tenantId": who["tenantId"],
         }
 
-    return {behaviours.GET_CLIENT_CONFIG: get_client_config}
+    def lookup(kind: str, args: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
+        """The data source's lookup: by object ID, or the first given filter, exactly one."""
+        given = {key: args[key] for key in keys if args.get(key)}
+        if not given:
+            raise ProviderError(f"one of {', '.join(keys)} must be specified")
+        key, value = next(iter(given.items()))
+        if key == "objectId":
+            found = client().call("read", "GET", f"{GRAPH}/{kind}/{value}")
+            return dict(found)
+        quoted = str(value).replace("'", "''")
+        path = f"{GRAPH}/{kind}?$filter={keys[key]} eq '{quoted}'"
+        matches = client().call("list", "GET", path)["value"]
+        if len(matches) != 1:
+            noun = "application" if kind == "applications" else "service principal"
+            raise ProviderError(
+                f"{'No' if not matches else 'More than one'} {noun} found matching {key} {value!r}"
+            )
+        return dict(matches[0])
+
+    def get_application(args: dict[str, Any]) -> dict[str, Any]:
+        """data.azuread_application: an existing registration by client ID, object ID or
+        display name (Graph; no credentials in the result)."""
+        app = lookup(
+            "applications",
+            args,
+            {"objectId": "id", "clientId": "appId", "displayName": "displayName"},
+        )
+        return {
+            "id": f"/applications/{app['id']}",
+            "objectId": app["id"],
+            "clientId": app["appId"],
+            "displayName": app.get("displayName"),
+            "description": app.get("description"),
+            "notes": app.get("notes"),
+            "serviceManagementReference": app.get("serviceManagementReference"),
+            "signInAudience": app.get("signInAudience"),
+            "tags": app.get("tags", []),
+        }
+
+    def get_service_principal(args: dict[str, Any]) -> dict[str, Any]:
+        """data.azuread_service_principal: an existing service principal by client ID, object
+        ID or display name."""
+        sp = lookup(
+            "servicePrincipals",
+            args,
+            {"objectId": "id", "clientId": "appId", "displayName": "displayName"},
+        )
+        return {
+            "id": f"/servicePrincipals/{sp['id']}",
+            "objectId": sp["id"],
+            "clientId": sp["appId"],
+            "displayName": sp.get("displayName"),
+        }
+
+    return {
+        behaviours.GET_CLIENT_CONFIG: get_client_config,
+        behaviours.GET_APPLICATION: get_application,
+        behaviours.GET_SERVICE_PRINCIPAL: get_service_principal,
+    }

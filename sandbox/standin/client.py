@@ -9,7 +9,9 @@ from typing import Any, Final
 
 import httpx
 
-ENTRA_URL_VARIABLE: Final = "LKPS_SANDBOX_ENTRA_URL"
+from lkps import rules
+
+ENTRA_URL_VARIABLE: Final = rules.SANDBOX_ENTRA_URL_VARIABLE
 
 
 class ApiCallError(Exception):

@@ -13,6 +13,7 @@ import pytest
 from pulumi import automation as auto
 
 from lkps import rules
+from sandbox.entra import Principal
 from sandbox.session import Sandbox, stack_config
 from tests.engine.sandbox_harness import SandboxProject, Session, changes
 
@@ -42,13 +43,14 @@ def _directory(sandbox: Sandbox) -> dict[str, Any]:
     return {"entra": data, "ocelot": sandbox.ocelot.store.snapshot()}
 
 
-def _assert_vault_publishes_live_secrets(sandbox: Sandbox) -> None:
+def _assert_vault_publishes_live_secrets(sandbox: Sandbox, hand_made: int = 0) -> None:
     store = sandbox.entra.store
     (vault_name,) = store.data["vaults"]
     for name, app in _apps(sandbox).items():
         secret = store.get_secret(vault_name, rules.vault_secret_name(name))["value"]
         assert store.live_credential(app["appId"], secret), f"{name}: vault holds a dead secret"
-        assert len(app["passwordCredentials"]) <= 2, f"{name}: more than two passwords"
+        passwords = len(app["passwordCredentials"])
+        assert passwords <= 2 + hand_made, f"{name}: more than two passwords of the stack's"
 
 
 def _assert_journal_is_safe(sandbox: Sandbox) -> None:
@@ -261,5 +263,51 @@ def test_a_removal_that_fails_halfway_completes_on_the_next_run_and_purges_if_as
         (vault,) = session.sandbox.entra.store.data["vaults"].values()
         assert "my-livekit-client-np-client-secret" not in vault["secrets"]
         assert "my-livekit-client-np-client-secret" not in vault["deleted"], "not purged"
+        quiet = session.preview()
+        assert {str(op) for op in quiet.change_summary} == {"same"}
+
+
+def test_an_app_onboarded_by_hand_is_imported_with_updates_only(project: SandboxProject) -> None:
+    """The manual checklist done before: registration, service principal, a client secret and
+    the vault secret exist. The first preview imports them and changes them in place only."""
+    person = Principal("5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9", "unused", "tenant")
+    with project.session("np") as session:
+        store = session.sandbox.entra.store
+        app = store.create_application({"displayName": AGENT, "description": "by hand"}, person)
+        store.create_service_principal({"appId": app["appId"]}, person)
+        manual = store.add_password(
+            app["id"], {"displayName": "manual", "endDateTime": "2027-06-01T00:00:00Z"}
+        )
+        (vault_name,) = store.data["vaults"]
+        store.set_secret(
+            vault_name, rules.vault_secret_name(AGENT), {"value": manual["secretText"]}
+        )
+
+        def adopt(config: dict[str, Any]) -> None:
+            config["applications"][0]["adopt"] = {"clientId": app["appId"], "vaultSecret": True}
+
+        session.edit_config(adopt)
+        preview = session.preview()
+        planned = {str(op): n for op, n in preview.change_summary.items()}
+        assert planned.get("import") == 3, planned
+        assert "replace" not in planned, planned
+        assert "delete" not in planned, planned
+        assert any(
+            f"existing client secret 'manual' (key {manual['keyId']}, ends 2027-06-01)" in line
+            for line in session.outputs
+        )
+
+        session.up()
+        adopted = _apps(session.sandbox)[AGENT]
+        assert adopted["id"] == app["id"], "the registration was replaced, not adopted"
+        outputs = session.stack.outputs()["applications"].value
+        assert outputs["MY-LIVEKIT-AGENT"]["clientId"] == app["appId"]
+        keys = {p["keyId"] for p in adopted["passwordCredentials"]}
+        assert manual["keyId"] in keys, "the hand-made secret must be left alone"
+        assert len(keys) == 3
+        assert stack_config(project.project, "np")["deployerObjectId"] in adopted["owners"]
+        _assert_vault_publishes_live_secrets(session.sandbox, hand_made=1)
+
+        # Adopted now: the next run changes nothing and imports nothing.
         quiet = session.preview()
         assert {str(op) for op in quiet.change_summary} == {"same"}
