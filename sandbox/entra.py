@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from lkps import rights
 from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,52 @@ class EntraStore:
     def journal(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.data.get("journal", []))
+
+    # -- rights: what the deploying identity was granted ------------------------------------------
+
+    def grant(
+        self,
+        object_id: str,
+        app_roles: Iterable[str] = (),
+        actions: Iterable[str] = (),
+        data_actions: Iterable[str] = (),
+    ) -> None:
+        """Records Graph application permissions and vault RBAC actions of an identity (what an
+        administrator grants; the emulator reports them, it does not enforce them)."""
+        with self._lock:
+            granted = self.data.setdefault("grants", {}).setdefault(
+                object_id.lower(), {"appRoles": [], "actions": [], "dataActions": []}
+            )
+            for key, values in (
+                ("appRoles", app_roles),
+                ("actions", actions),
+                ("dataActions", data_actions),
+            ):
+                granted[key] = sorted({*granted[key], *values})
+            self.save()
+
+    def revoke(self, object_id: str, name: str) -> None:
+        with self._lock:
+            granted = self.data.get("grants", {}).get(object_id.lower(), {})
+            for values in granted.values():
+                if name in values:
+                    values.remove(name)
+            self.save()
+
+    def has_grants(self, object_id: str) -> bool:
+        return object_id.lower() in self.data.get("grants", {})
+
+    def app_roles(self, object_id: str) -> list[str]:
+        return list(self.data.get("grants", {}).get(object_id.lower(), {}).get("appRoles", []))
+
+    def permissions(self, object_id: str) -> dict[str, list[str]]:
+        granted = self.data.get("grants", {}).get(object_id.lower(), {})
+        return {
+            "actions": list(granted.get("actions", [])),
+            "notActions": [],
+            "dataActions": list(granted.get("dataActions", [])),
+            "notDataActions": [],
+        }
 
     # -- setup: what exists before the stack runs -------------------------------------------------
 
@@ -819,7 +866,7 @@ class _Handler(LoopbackHandler):
         if path.startswith(VAULT_PREFIX + "/"):
             return self._vault(method, path.removeprefix(VAULT_PREFIX + "/"), body)
         if path.startswith(ARM_PREFIX + "/"):
-            return self._arm(method, path.removeprefix(ARM_PREFIX + "/"), body)
+            return self._arm(method, path.removeprefix(ARM_PREFIX + "/"), body, caller)
         raise ApiError(HTTPStatus.NOT_FOUND, "NotFound", f"no such path {path}")
 
     def _managed_identity_token(self, query: dict[str, list[str]]) -> tuple[HTTPStatus, Any]:
@@ -881,6 +928,8 @@ class _Handler(LoopbackHandler):
         if len(parts) == 1:
             if method == "GET":
                 field, value = _filter(query.get("$filter", [""])[0])
+                if kind == "servicePrincipals" and field == "appId" and value == GRAPH_APP_ID:
+                    return HTTPStatus.OK, {"value": [MICROSOFT_GRAPH_PRINCIPAL]}
                 return HTTPStatus.OK, {
                     "value": [_public(o) for o in store.list_objects(kind, field, value)]
                 }
@@ -892,6 +941,18 @@ class _Handler(LoopbackHandler):
                 )
                 return HTTPStatus.CREATED, _public(created)
         object_id = parts[1]
+        if parts[2:] == ["appRoleAssignments"] and method == "GET":
+            return HTTPStatus.OK, {
+                "value": [
+                    {
+                        "appRoleId": rights.GRAPH_APP_ROLES[role],
+                        "principalId": object_id,
+                        "resourceId": MICROSOFT_GRAPH_PRINCIPAL["id"],
+                        "resourceDisplayName": "Microsoft Graph",
+                    }
+                    for role in store.app_roles(object_id)
+                ]
+            }
         if len(parts) == 2:
             if method == "GET":
                 return HTTPStatus.OK, _public(store.get_object(kind, object_id))
@@ -957,9 +1018,13 @@ class _Handler(LoopbackHandler):
                 return HTTPStatus.OK, store.recover_secret(vault, name)
         raise ApiError(HTTPStatus.BAD_REQUEST, "BadParameter", f"{method} {path}")
 
-    def _arm(self, method: str, path: str, body: Any) -> tuple[HTTPStatus, Any]:
+    def _arm(self, method: str, path: str, body: Any, caller: Principal) -> tuple[HTTPStatus, Any]:
         store = self.emulator.store
         parts = [unquote(p) for p in path.split("/")]
+        if parts[-3:] == ["providers", "Microsoft.Authorization", "permissions"]:
+            # Permissions - List For Resource: the caller's effective RBAC permissions.
+            store.arm_vault(parts[1], parts[3], parts[7])
+            return HTTPStatus.OK, {"value": [store.permissions(caller.object_id)]}
         shape = ["subscriptions", "", "resourceGroups", "", "providers", "Microsoft.KeyVault"]
         shape += ["vaults", "", "secrets", ""]
         if len(parts) != len(shape) or any(
@@ -987,6 +1052,19 @@ class _Handler(LoopbackHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             log.debug("client went away before the answer")
+
+
+GRAPH_APP_ID: Final = rights.MICROSOFT_GRAPH_APP_ID
+# Microsoft Graph's service principal in every tenant, with its application permissions.
+MICROSOFT_GRAPH_PRINCIPAL: Final = {
+    "id": "5f0a1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+    "appId": GRAPH_APP_ID,
+    "displayName": "Microsoft Graph",
+    "appRoles": [
+        {"id": role_id, "value": name, "allowedMemberTypes": ["Application"]}
+        for name, role_id in rights.GRAPH_APP_ROLES.items()
+    ],
+}
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:

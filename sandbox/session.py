@@ -25,6 +25,7 @@ import yaml
 
 from components.ocelot.endpoint import SANDBOX_OCELOT_URL_VARIABLE
 from components.vault_secret_name import SANDBOX_VAULT_URL_VARIABLE
+from lkps.rights import RIGHTS
 from ocelot_emulator import OcelotEmulator, OcelotStore
 from sandbox import behaviours
 from sandbox.entra import (
@@ -203,6 +204,18 @@ class Sandbox:
         self.folder.ocelot_state.write_text(json.dumps(self.ocelot.store.snapshot(), indent=1))
 
 
+def grant_documented_rights(store: EntraStore, object_id: str) -> None:
+    """The pinned deployer set up as the README says: every right except those needed only
+    for adoption (Application.Read.All); the verify command's getSecret included."""
+    needed = [right for right in RIGHTS if not right.name.startswith("Application.Read.")]
+    store.grant(
+        object_id,
+        app_roles=[r.name for r in needed if r.plane == "graph"],
+        actions=[r.name for r in needed if r.plane == "management"],
+        data_actions=[r.name for r in needed if r.plane == "data"],
+    )
+
+
 @contextmanager
 def _sandbox_process_environment(values: dict[str, str]) -> Iterator[None]:
     """The engine, and a program run inline, inherit this process's environment: take out what
@@ -265,6 +278,8 @@ def running(
         return holder.client_id if holder else None
 
     ocelot = OcelotEmulator(store=ocelot_store, token_issuer=ocelot_token_holder)
+    if pinned and not store.has_grants(str(pinned)):
+        grant_documented_rights(store, str(pinned))
     sandbox = Sandbox(folder, entra, ocelot)
     inline = (ENTRA_URL_VARIABLE, "IDENTITY_ENDPOINT", "IDENTITY_HEADER")
     with entra, ocelot:

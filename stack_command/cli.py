@@ -3,6 +3,9 @@
     scripts/stack preview np [--sandbox] [--today YYYY-MM-DD] [--diff] [--target URN] ...
     scripts/stack up prod [--sandbox] [--expect-no-changes] [-m MESSAGE] ...
     scripts/stack reset np --sandbox
+    scripts/stack verify np [--sandbox] [--app NAME] [--json] [--token]
+    scripts/stack rights np [--sandbox]
+    scripts/stack up np --break-glass "REASON"   (as another identity than the pinned deployer)
 
 The program runs inline in this process through the Automation API, with the project's own
 `Pulumi.yaml` and `Pulumi.<stack>.yaml`; the engine's output streams as the CLI prints it; the
@@ -33,7 +36,7 @@ from sandbox.session import BANNER, Sandbox, SandboxFolder, running, sandbox_hom
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 PROJECT: Final = "lkps-onboarding"
-VERBS: Final = ("preview", "up", "refresh", "destroy", "reset", "verify")
+VERBS: Final = ("preview", "up", "refresh", "destroy", "reset", "verify", "rights")
 PASSED_FLAGS: Final = (
     "--diff, --target URN, --replace URN, --expect-no-changes, --refresh, --parallel N, "
     "--message TEXT, --suppress-outputs, --color MODE, --yes, -v N, --logtostderr, --logflow"
@@ -253,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.verb == "verify":
         return _verify(args)
+    if args.verb == "rights":
+        return _rights(args)
     if args.sandbox:
         # On stdout, first and last, so that no copy of the engine's output lacks it.
         _output(BANNER)
@@ -308,6 +313,22 @@ def _other_outputs(args: argparse.Namespace, sandbox_root: str | None) -> dict[s
         return {key: value.value for key, value in stack.outputs().items()}
     except auto.errors.CommandError:
         return None
+
+
+def _rights(args: argparse.Namespace) -> int:
+    from verification.rights import as_text
+    from verification.runner import run_rights_check
+
+    if args.sandbox:
+        _say(BANNER)
+    try:
+        with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, sandbox):
+            checks = run_rights_check(stack, sandbox)
+    except (auto.errors.CommandError, ConfigError) as exc:
+        _say(f"stack: rights of {args.stack} could not be checked: {exc}")
+        return 1
+    _output(as_text(args.stack, checks))
+    return 0 if all(c.status in ("granted", "not needed") for c in checks) else 1
 
 
 def _verify(args: argparse.Namespace) -> int:

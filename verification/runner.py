@@ -20,7 +20,9 @@ from lkps.config import decode, parse_settings
 from sandbox.session import NAMESPACE, Sandbox
 from verification.checklist import Context, verify
 from verification.model import Report
+from verification.rights import RightCheck, check_rights
 from verification.sources import Endpoints, LiveSources
+from verification.sources import sandbox_endpoints as endpoints_at
 
 
 def stack_settings_and_outputs(stack: auto.Stack) -> tuple[Any, dict[str, Any]]:
@@ -53,8 +55,7 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def sandbox_endpoints(sandbox: Sandbox) -> Endpoints:
-    base = sandbox.entra.url
-    return Endpoints(graph=f"{base}/graph/v1.0", vault=f"{base}/keyvault/{{vault}}", login=base)
+    return endpoints_at(sandbox.entra.url)
 
 
 def run_checklist(
@@ -96,3 +97,16 @@ def run_checklist(
             credential.close()
     report.sandbox = sandbox is not None
     return report
+
+
+def run_rights_check(stack: auto.Stack, sandbox: Sandbox | None) -> list[RightCheck]:
+    """The rights of the identity azure-identity signs in as, for this stack's vault."""
+    settings, _ = stack_settings_and_outputs(stack)
+    with _environment(sandbox.env if sandbox else {}):
+        credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+        sources = LiveSources(credential, sandbox_endpoints(sandbox) if sandbox else Endpoints())
+        try:
+            return check_rights(sources, settings)
+        finally:
+            sources.close()
+            credential.close()

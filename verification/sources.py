@@ -9,6 +9,8 @@ that the same code reads Azure or the sandbox.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import threading
 from dataclasses import dataclass
@@ -19,8 +21,10 @@ import httpx
 from azure.core.credentials import TokenCredential
 
 from lkps import rules
+from lkps.rights import MICROSOFT_GRAPH_APP_ID
 
 GRAPH_SCOPE: Final = "https://graph.microsoft.com/.default"
+ARM_SCOPE: Final = "https://management.azure.com/.default"
 VAULT_SCOPE: Final = "https://vault.azure.net/.default"
 
 
@@ -31,6 +35,7 @@ class Endpoints:
     graph: str = "https://graph.microsoft.com/v1.0"
     vault: str = "https://{vault}.vault.azure.net"
     login: str = "https://login.microsoftonline.com"
+    arm: str = "https://management.azure.com"
 
     def vault_url(self, vault_name: str) -> str:
         return self.vault.format(vault=vault_name)
@@ -40,8 +45,18 @@ def endpoints_from_environment() -> Endpoints:
     """Azure's endpoints, or the sandbox's when `LKPS_SANDBOX_ENTRA_URL` names a loopback URL."""
     base = os.environ.get(rules.SANDBOX_ENTRA_URL_VARIABLE, "")
     if base and rules.is_loopback_url(base):
-        return Endpoints(graph=f"{base}/graph/v1.0", vault=f"{base}/keyvault/{{vault}}", login=base)
+        return sandbox_endpoints(base)
     return Endpoints()
+
+
+def sandbox_endpoints(base: str) -> Endpoints:
+    """The sandbox's local Entra ID, Graph, Key Vault and ARM at `base`."""
+    return Endpoints(
+        graph=f"{base}/graph/v1.0",
+        vault=f"{base}/keyvault/{{vault}}",
+        login=base,
+        arm=f"{base}/arm",
+    )
 
 
 class RefusedError(Exception):
@@ -98,6 +113,69 @@ class LiveSources:
             "Application.Read.All (or ownership of the app)",
         )
         return found
+
+    def app_roles_granted(self, object_id: str) -> set[str]:
+        """The Microsoft Graph application permissions granted to a service principal, by name
+        (its appRoleAssignments, named through Graph's own appRoles)."""
+        right = "Application.Read.All (or ownership) to read app role assignments"
+        graph = self._get(
+            "Microsoft Graph",
+            f"{self.endpoints.graph}/servicePrincipals?$filter="
+            + quote(f"appId eq '{MICROSOFT_GRAPH_APP_ID}'"),
+            GRAPH_SCOPE,
+            right,
+        )
+        roles = {
+            role["id"]: role["value"]
+            for principal in (graph or {}).get("value", [])
+            for role in principal.get("appRoles", [])
+        }
+        assigned = self._get(
+            "Microsoft Graph",
+            f"{self.endpoints.graph}/servicePrincipals/{object_id}/appRoleAssignments",
+            GRAPH_SCOPE,
+            right,
+        )
+        return {
+            roles[assignment["appRoleId"]]
+            for assignment in (assigned or {}).get("value", [])
+            if assignment.get("appRoleId") in roles
+        }
+
+    def vault_permissions(
+        self, subscription_id: str, resource_group_name: str, vault_name: str
+    ) -> list[dict[str, list[str]]]:
+        """The caller's effective Azure RBAC permissions on the vault (Permissions - List For
+        Resource: actions, notActions, dataActions, notDataActions)."""
+        scope = (
+            f"/subscriptions/{subscription_id}/resourceGroups/{resource_group_name}/providers/"
+            f"Microsoft.KeyVault/vaults/{vault_name}"
+        )
+        found = self._get(
+            "Azure Resource Manager",
+            f"{self.endpoints.arm}{scope}/providers/Microsoft.Authorization/permissions"
+            "?api-version=2022-04-01",
+            ARM_SCOPE,
+            "Reader (Microsoft.Authorization/permissions/read) on the vault",
+        )
+        return list((found or {}).get("value", []))
+
+    def running_object_id(self) -> str:
+        """The object ID of the identity the credential signs in as (the token's `oid`)."""
+        token = self._token(GRAPH_SCOPE)
+        claims = _jwt_claims(token)
+        if "oid" in claims:
+            return str(claims["oid"])
+        if rules.is_loopback_url(self.endpoints.login):
+            # The sandbox's tokens are opaque; its Entra ID says whose they are.
+            who = self._get(
+                "sandbox Entra ID",
+                f"{self.endpoints.login}/_sandbox/whoami",
+                GRAPH_SCOPE,
+                "a sandbox token",
+            )
+            return str((who or {})["objectId"])
+        raise UnreachableError("the access token carries no object ID (oid) claim")
 
     def owners(self, object_id: str) -> list[str]:
         found = self._get(
@@ -163,6 +241,19 @@ class LiveSources:
         except ValueError:
             reason = f"HTTP {answer.status_code}"
         return False, f"Entra refused the client credentials ({reason})"
+
+
+def _jwt_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT access token, unverified (only to learn whose token it is)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+        claims = json.loads(payload)
+    except ValueError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def _message(answer: httpx.Response) -> str:

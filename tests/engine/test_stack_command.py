@@ -12,8 +12,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from lkps.rights import RIGHTS
 from lkps.rotation import RotationPolicy
-from sandbox.session import BANNER
+from sandbox.entra import EntraStore
+from sandbox.session import BANNER, stack_config
 from stack_command.cli import ROOT, main
 from verification.model import SEPARATE
 
@@ -117,3 +119,38 @@ def test_a_wrong_command_line_says_what_is_allowed(
 ) -> None:
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_rights_check_names_each_missing_right_and_what_needs_it(
+    pulumi_cli: str, tmp_path: Path
+) -> None:
+    del pulumi_cli
+    granted = _stack(tmp_path, "rights", "np", "--sandbox")
+    assert granted.returncode == 0, granted.stdout + granted.stderr
+    for right in RIGHTS:
+        assert right.name in granted.stdout
+    assert "All rights present." in granted.stdout
+
+    store = EntraStore(tmp_path / "np" / "entra.json")
+    deployer = stack_config(ROOT, "np")["deployerObjectId"]
+    store.revoke(deployer, "Microsoft.KeyVault/vaults/secrets/write")
+    store.revoke(deployer, "Application.ReadWrite.OwnedBy")
+    missing = _stack(tmp_path, "rights", "np", "--sandbox")
+    assert missing.returncode == 1
+    lines = [line for line in missing.stdout.splitlines() if "MISSING" in line]
+    assert len(lines) == 2, missing.stdout
+    assert "Microsoft.KeyVault/vaults/secrets/write" in lines[1]
+    assert "azure-native writes the vault secret with an ARM PUT" in lines[1]
+    assert "Application.ReadWrite.OwnedBy" in lines[0]
+    assert "2 right(s) missing or unknown." in missing.stdout
+
+
+def test_a_client_secret_cannot_be_replaced_by_hand(tmp_path: Path) -> None:
+    urn = (
+        "urn:pulumi:np::lkps-onboarding::lkps:onboarding:Environment$"
+        "azuread:index/applicationPassword:ApplicationPassword::lkps-x-np-secret-a"
+    )
+    refused = _stack(tmp_path, "up", "np", "--sandbox", "--replace", urn)
+    assert refused.returncode == 2
+    assert "emergencyRotation" in refused.stderr
+    assert "Traceback" not in refused.stderr
