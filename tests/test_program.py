@@ -43,6 +43,9 @@ def _parent_name(run: ProgramRun, child: Registration) -> str:
     return parent.name if parent else ""
 
 
+VAULT_SECRET_NAME = "pulumi-python:dynamic/vault:VaultSecretName"
+
+
 def test_full_resource_set(environment: Environment, program: ProgramRun) -> None:
     suffix = "-np" if environment == "np" else ""
     env = "lkps"
@@ -64,6 +67,7 @@ def test_full_resource_set(environment: Environment, program: ProgramRun) -> Non
             (PASSWORD, f"{app}-secret-a", f"{app}-secret"),
             (PASSWORD, f"{app}-secret-b", f"{app}-secret"),
             (VAULT_SECRET, f"{app}-secret-vault", f"{app}-secret"),
+            (VAULT_SECRET_NAME, f"{app}-secret-vault-name", f"{app}-secret"),
         }
     for agent, clients in settings.authorized_clients().items():
         if not clients:

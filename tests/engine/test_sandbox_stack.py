@@ -105,14 +105,15 @@ def test_a_new_np_stack_previews_ups_and_then_stays_unchanged(project: SandboxPr
         preview = session.preview(today=BEFORE_ROTATION)
         planned = preview_changes(preview)
         # The stack, the environment, 2 providers; per app 3 components, the Application, its
-        # ServicePrincipal, 2 passwords and the vault secret; 3 Ocelot entries in all; the
-        # agent's client authorization: a component, its URI, scope and one pre-authorization.
-        assert planned == {"create": 27}, planned
+        # ServicePrincipal, 2 passwords, the vault secret and its VaultSecretName; 3 Ocelot
+        # entries in all; the agent's client authorization: a component, its URI, scope and one
+        # pre-authorization.
+        assert planned == {"create": 29}, planned
         assert "lkps-onboarding@v0.0.1" in preview.stdout
         assert _apps(session.sandbox.entra.store) == {}
 
         up = session.up(today=BEFORE_ROTATION)
-        assert changes(up) == {"create": 27}
+        assert changes(up) == {"create": 29}
         _assert_onboarded(session.sandbox, NP_APPS, _np_regions())
         outputs = up.outputs["applications"].value
         assert outputs["MY-LIVEKIT-AGENT"]["displayName"] == "MY-LIVEKIT-AGENT-NP"
@@ -120,17 +121,17 @@ def test_a_new_np_stack_previews_ups_and_then_stays_unchanged(project: SandboxPr
         assert outputs["MY-LIVEKIT-AGENT"]["secretEndDate"] == rfc3339(expires)
 
     with project.session("np") as later:
-        assert changes(later.up(today=BEFORE_ROTATION)) == {"same": 27}
-        assert changes(later.refresh(today=BEFORE_ROTATION)) == {"same": 27}
-        assert preview_changes(later.preview(today=BEFORE_ROTATION)) == {"same": 27}
+        assert changes(later.up(today=BEFORE_ROTATION)) == {"same": 29}
+        assert changes(later.refresh(today=BEFORE_ROTATION)) == {"same": 29}
+        assert preview_changes(later.preview(today=BEFORE_ROTATION)) == {"same": 29}
         for route, clients in _routes(later.sandbox).items():
             assert FOREIGN_CLIENT_ID in clients, route
 
 
 def test_prod_previews_and_ups_with_its_committed_config(project: SandboxProject) -> None:
     with project.session("prod") as session:
-        assert preview_changes(session.preview(today=BEFORE_ROTATION)) == {"create": 28}
-        assert changes(session.up(today=BEFORE_ROTATION)) == {"create": 28}
+        assert preview_changes(session.preview(today=BEFORE_ROTATION)) == {"create": 30}
+        assert changes(session.up(today=BEFORE_ROTATION)) == {"create": 30}
         regions = {
             "MY-LIVEKIT-AGENT": list(rules.route_ids("prod")),
             "MY-LIVEKIT-CLIENT": list(rules.route_ids("prod")),
@@ -145,7 +146,7 @@ def test_prod_previews_and_ups_with_its_committed_config(project: SandboxProject
             "ServicePrincipal",
             "ServicePrincipal",
         ]
-        assert preview_changes(session.preview(today=BEFORE_ROTATION)) == {"same": 28}
+        assert preview_changes(session.preview(today=BEFORE_ROTATION)) == {"same": 30}
 
 
 def _client_app(config: dict[str, Any]) -> dict[str, Any]:
@@ -164,10 +165,10 @@ def test_a_description_edit_updates_in_place_and_a_new_app_only_adds(
 
         session.edit_config(lambda c: _client_app(c).update(description="Web client, renamed"))
         preview = session.preview(today=BEFORE_ROTATION, diff=True)
-        assert preview_changes(preview) == {"same": 26, "update": 1}, preview.stdout
+        assert preview_changes(preview) == {"same": 28, "update": 1}, preview.stdout
         assert '~ description: "Web client that starts' in preview.stdout
         edited = session.up(today=BEFORE_ROTATION)
-        assert changes(edited) == {"same": 26, "update": 1}
+        assert changes(edited) == {"same": 28, "update": 1}
         client = _apps(store)["MY-LIVEKIT-CLIENT-NP"]
         assert client["description"] == "Web client, renamed"
         entry = session.sandbox.ocelot.store.entries(rules.lkps_host("eu", "np"))[client["appId"]]
@@ -186,7 +187,7 @@ def test_a_description_edit_updates_in_place_and_a_new_app_only_adds(
 
         session.edit_config(add_app)
         added = session.up(today=BEFORE_ROTATION)
-        assert changes(added) == {"same": 27, "create": 9}
+        assert changes(added) == {"same": 29, "create": 10}
         after = _apps(store)
         assert {name: after[name]["appId"] for name in before} == before
         _assert_onboarded(
@@ -209,9 +210,9 @@ def test_the_next_rotation_day_replaces_one_password_per_app_and_publishes_it(
         }
 
         preview = session.preview(today=ROTATION_DAY)
-        assert preview_changes(preview) == {"same": 23, "replace": 2, "update": 2}
+        assert preview_changes(preview) == {"same": 25, "replace": 2, "update": 2}
         rotated = session.up(today=ROTATION_DAY)
-        assert changes(rotated) == {"same": 23, "replace": 2, "update": 2}
+        assert changes(rotated) == {"same": 25, "replace": 2, "update": 2}
 
         vault = _vault_name(session.sandbox)
         for name in NP_APPS:
@@ -229,7 +230,7 @@ def test_the_next_rotation_day_replaces_one_password_per_app_and_publishes_it(
             assert current["attributes"]["exp"] == epoch_seconds(expires)
             assert now[new_key]["displayName"] == f"lkps-integration-{ROTATION_DAY.isoformat()}"
 
-        assert changes(session.up(today=ROTATION_DAY)) == {"same": 27}
+        assert changes(session.up(today=ROTATION_DAY)) == {"same": 29}
 
 
 def test_hand_deletions_show_in_refresh_and_the_next_up_restores_them(
@@ -249,12 +250,12 @@ def test_hand_deletions_show_in_refresh_and_the_next_up_restores_them(
         session.sandbox.ocelot.store.remove_out_of_band(eu, agent["appId"])
 
         refreshed = session.refresh(today=BEFORE_ROTATION)
-        assert changes(refreshed) == {"same": 25, "delete": 2}
+        assert changes(refreshed) == {"same": 27, "delete": 2}
         assert sum(r["type"] == PASSWORD for r in session.deployment()) == 3
         assert sum(r["type"] == ROUTE_ACCESS for r in session.deployment()) == 2
 
         restored = session.up(today=BEFORE_ROTATION)
-        assert changes(restored) == {"same": 25, "create": 2}
+        assert changes(restored) == {"same": 27, "create": 2}
         assert len(_apps(store)["MY-LIVEKIT-AGENT-NP"]["passwordCredentials"]) == 2
         assert agent["appId"] in _routes(session.sandbox)[eu]
         assert _published_key_id(session.sandbox, "MY-LIVEKIT-AGENT-NP") is not None
@@ -275,9 +276,10 @@ def test_removing_an_app_and_destroying_np_leave_other_teams_untouched(
 
         session.edit_config(remove_client)
         removed = session.up(today=BEFORE_ROTATION)
-        # Its 3 components, Application, ServicePrincipal, 2 passwords, vault secret, 1 entry,
-        # and the agent's client authorization (component, URI, scope, pre-authorization).
-        assert changes(removed) == {"same": 14, "delete": 13}
+        # Its 3 components, Application, ServicePrincipal, 2 passwords, vault secret and its
+        # VaultSecretName, 1 entry, and the agent's client authorization (component, URI,
+        # scope, pre-authorization).
+        assert changes(removed) == {"same": 15, "delete": 14}
         assert set(_apps(store)) == {"MY-LIVEKIT-AGENT-NP"}
         assert store.list_objects("servicePrincipals", "appId", client_id) == []
         assert client_id not in _routes(session.sandbox)[rules.lkps_host("eu", "np")]
@@ -286,7 +288,7 @@ def test_removing_an_app_and_destroying_np_leave_other_teams_untouched(
         assert set(vault["deleted"]) == {"my-livekit-client-np-client-secret"}
 
         destroyed = session.destroy()
-        assert changes(destroyed) == {"delete": 14}
+        assert changes(destroyed) == {"delete": 15}
         assert _apps(store) == {}
         assert store.list_objects("servicePrincipals", None, None) == []
         assert _routes(session.sandbox) == routes_before
@@ -379,8 +381,8 @@ def test_clients_are_pre_authorized_one_resource_each_across_stacks_too(
 
         session.edit_config(add_partner)
         added = session.up(today=BEFORE_ROTATION)
-        assert changes(added) == {"same": 27, "create": 1}
-        assert changes(session.up(today=BEFORE_ROTATION)) == {"same": 28}
+        assert changes(added) == {"same": 29, "create": 1}
+        assert changes(session.up(today=BEFORE_ROTATION)) == {"same": 30}
         pre = _apps(store)["MY-LIVEKIT-AGENT-NP"]["api"]["preAuthorizedApplications"]
         assert {p["appId"] for p in pre} == {client["appId"], partner}
         outputs = added.outputs["applications"].value["MY-LIVEKIT-AGENT"]
@@ -390,14 +392,14 @@ def test_clients_are_pre_authorized_one_resource_each_across_stacks_too(
         ]
 
         session.edit_config(lambda c: c["applications"][0].update(description="Renamed agent"))
-        assert changes(session.up(today=BEFORE_ROTATION)) == {"same": 27, "update": 1}
+        assert changes(session.up(today=BEFORE_ROTATION)) == {"same": 29, "update": 1}
         edited = _apps(store)["MY-LIVEKIT-AGENT-NP"]
         assert edited["description"] == "Renamed agent"
         assert edited["identifierUris"] == [f"api://{agent['appId']}"], "lost on update"
 
         session.edit_config(lambda c: c["applications"][0].pop("externalClients"))
         removed = session.up(today=BEFORE_ROTATION)
-        assert changes(removed) == {"same": 27, "delete": 1}
+        assert changes(removed) == {"same": 29, "delete": 1}
         pre = _apps(store)["MY-LIVEKIT-AGENT-NP"]["api"]["preAuthorizedApplications"]
         assert [p["appId"] for p in pre] == [client["appId"]]
         assert _apps(store)["MY-LIVEKIT-AGENT-NP"]["api"]["oauth2PermissionScopes"] == [scope]

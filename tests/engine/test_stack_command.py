@@ -45,13 +45,13 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
     assert lines[-1].startswith(BANNER)
     assert "sandbox: started in" in up.stderr
     assert "Updating (np):" in up.stdout
-    assert "+ 27 created" in up.stdout
+    assert "+ 29 created" in up.stdout
     assert "✅ lkps-onboarding@v0.0.1" in up.stdout
     assert (tmp_path / "np" / "entra.json").is_file()
 
     again = _stack(tmp_path, "preview", "np", "--sandbox", "--expect-no-changes", "--diff")
     assert again.returncode == 0, again.stderr
-    assert "27 unchanged" in again.stdout
+    assert "29 unchanged" in again.stdout
 
     checked = _stack(tmp_path, "verify", "np", "--sandbox", "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
