@@ -1,0 +1,39 @@
+"""The README states what the code does: every right, every policy, every config key."""
+
+from __future__ import annotations
+
+from lkps.config import AdoptionSettings, ApplicationSettings, KeyVaultSettings, StackSettings
+from lkps.rights import RIGHTS
+from policies.pack import POLICIES
+from tests.harness import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_right_the_check_knows_is_in_the_readme() -> None:
+    section = README.split("## Rights the deploying identity needs", 1)[1].split("\n## ", 1)[0]
+    for right in RIGHTS:
+        assert f"`{right.name}`" in section, right.name
+
+
+def test_every_policy_is_in_the_readme() -> None:
+    for policy in POLICIES:
+        assert f"| `{policy.name}` |" in README, policy.name
+
+
+def test_every_config_key_is_in_the_readme() -> None:
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    for model in (StackSettings, KeyVaultSettings, ApplicationSettings, AdoptionSettings):
+        for name, field in model.model_fields.items():
+            assert (field.alias or name) in section, f"{model.__name__}.{field.alias or name}"
+
+
+def test_the_sections_users_look_for_exist() -> None:
+    for title in (
+        "Adopting an application onboarded by hand",
+        "Retiring an application",
+        "Rights the deploying identity needs",
+        "Emergency rotation",
+        "The pinned deployer",
+    ):
+        assert f"# {title}\n" in README, title
