@@ -335,6 +335,22 @@ BEHAVIOURS: Final = (
         "Graph application.identifierUris: unique in the tenant, 'api://' or a verified domain",
     ),
     Behaviour(
+        "import-read-derives-inputs",
+        "pulumi/pulumi step.go ImportStep: Read with an ID and no inputs must return inputs "
+        "(the Terraform bridge derives them from the read state; azure-native from the ARM "
+        "resource, never the secret's value, which ARM does not return)",
+    ),
+    Behaviour(
+        "data-sources-find-exactly-one",
+        f"{TF_AZUREAD}: data sources azuread_application and azuread_service_principal look an "
+        "object up by object ID, client ID or display name and fail when none matches",
+    ),
+    Behaviour(
+        "vault-get-secret-is-an-arm-read",
+        f"{AZURE_NATIVE}: getSecret is an ARM GET: attributes and tags, never the value; a "
+        "missing secret fails the invoke",
+    ),
+    Behaviour(
         "application-delete-removes-its-service-principal",
         "Entra: deleting an application deletes its service principal in the home tenant "
         "(learn.microsoft.com/entra/identity-platform/howto-remove-app)",
@@ -343,8 +359,9 @@ BEHAVIOURS: Final = (
 
 NOT_EMULATED: Final = (
     "Graph's deleted items (a deleted application stays restorable for 30 days)",
-    "Graph permissions and Azure RBAC: the sandbox identity may do everything (403 answers "
-    "can be switched on per area for tests)",
+    "Graph permissions and Azure RBAC enforcement: the sandbox reports the rights granted to "
+    "its identity (app role assignments, effective vault permissions) but lets it do "
+    "everything (403 answers can be switched on per area for tests)",
     "tenant app-management policies (for example a maximum password lifetime)",
     "replication delay between Graph writes and reads",
     "every property and resource type the program does not use: they fail loudly",

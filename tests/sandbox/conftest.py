@@ -114,6 +114,10 @@ class Plugin:
         )
         return decode(answer.properties)
 
+    def invoke(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        answer = self.stub.Invoke(provider_pb2.InvokeRequest(tok=token, args=encode(args)))
+        return decode(getattr(answer, "return"))
+
     def delete(self, resource_type: str, id_: str, state: dict[str, Any]) -> None:
         self.stub.Delete(
             provider_pb2.DeleteRequest(

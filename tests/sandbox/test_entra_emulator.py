@@ -9,6 +9,7 @@ import httpx
 import pytest
 from azure.identity import ManagedIdentityCredential
 
+from lkps import rights
 from ocelot_emulator import OcelotStore
 from sandbox.entra import EntraEmulator, EntraStore
 from tests.sandbox.conftest import RESOURCE_GROUP, SUBSCRIPTION, TENANT, VAULT
@@ -173,3 +174,52 @@ def test_ocelot_state_survives_a_snapshot() -> None:
     restored = OcelotStore.restore(store.snapshot())
     assert restored.snapshot() == store.snapshot()
     assert restored.entries(route)["0d0e0f10-1112-4314-9516-171819202122"].status == "pending"
+
+
+def test_granted_rights_are_reported_as_graph_and_azure_report_them(
+    emulator: EntraEmulator,
+) -> None:
+    deployer = emulator.deployer.object_id
+    emulator.store.grant(
+        deployer,
+        app_roles=["Application.ReadWrite.OwnedBy"],
+        actions=["Microsoft.KeyVault/vaults/secrets/*"],
+        data_actions=["Microsoft.KeyVault/vaults/secrets/delete"],
+    )
+    with _client(emulator) as client:
+        graph = client.get(
+            "/graph/v1.0/servicePrincipals",
+            params={"$filter": f"appId eq '{rights.MICROSOFT_GRAPH_APP_ID}'"},
+        ).json()["value"][0]
+        assigned = client.get(f"/graph/v1.0/servicePrincipals/{deployer}/appRoleAssignments")
+        roles = {r["id"]: r["value"] for r in graph["appRoles"]}
+        assert [roles[a["appRoleId"]] for a in assigned.json()["value"]] == [
+            "Application.ReadWrite.OwnedBy"
+        ]
+        scope = (
+            f"/arm/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+            f"Microsoft.KeyVault/vaults/{VAULT}/providers/Microsoft.Authorization/permissions"
+        )
+        (block,) = client.get(scope).json()["value"]
+        assert block["actions"] == ["Microsoft.KeyVault/vaults/secrets/*"]
+        assert block["dataActions"] == ["Microsoft.KeyVault/vaults/secrets/delete"]
+    emulator.store.revoke(deployer, "Microsoft.KeyVault/vaults/secrets/delete")
+    assert emulator.store.permissions(deployer)["dataActions"] == []
+
+
+def test_the_journal_records_each_password_and_vault_change_in_order(
+    emulator: EntraEmulator,
+) -> None:
+    store = emulator.store
+    app = store.create_application({"displayName": "JOURNAL-NP"}, emulator.deployer)
+    first = store.add_password(app["id"], {})
+    store.set_secret(VAULT, "journal-np-client-secret", {"value": first["secretText"]})
+    second = store.add_password(app["id"], {})
+    store.remove_password(app["id"], first["keyId"])
+    ops = [(e["op"], e.get("keyId"), e.get("publishedIn")) for e in store.journal()]
+    assert ops == [
+        ("addPassword", first["keyId"], None),
+        ("setSecret", first["keyId"], None),
+        ("addPassword", second["keyId"], None),
+        ("removePassword", first["keyId"], [f"{VAULT}/journal-np-client-secret"]),
+    ]

@@ -25,6 +25,7 @@ from tests.sandbox.conftest import (
     OWNER_B,
     OWNER_C,
     RESOURCE_GROUP,
+    SUBSCRIPTION,
     VAULT,
     Plugin,
     launcher,
@@ -487,3 +488,56 @@ def test_the_wrong_subscription_or_vault_is_not_found(plugin: Callable[[str], Pl
 def test_every_behaviour_has_its_test() -> None:
     assert set(COVERED) == {behaviour.name for behaviour in BEHAVIOURS}
     assert all(behaviour.source for behaviour in BEHAVIOURS)
+
+
+@covers("import-read-derives-inputs")
+def test_an_import_reads_inputs_from_what_exists(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    azuread = plugin("azuread")
+    app_id, app = azuread.create(APP, _application(description="by hand"))
+    found_id, _, inputs = azuread.read(APP, app_id, {}, {})
+    assert found_id == app_id
+    assert inputs["displayName"] == app["displayName"]
+    assert inputs["description"] == "by hand"
+    assert sorted(inputs["owners"]) == sorted([OWNER_A, OWNER_B])
+    name = unique("adopted-np-client-secret")
+    entra.store.set_secret(VAULT, name, {"value": "by hand", "tags": {"k": "v"}})
+    secret_id = (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
+        f"Microsoft.KeyVault/vaults/{VAULT}/secrets/{name}"
+    )
+    _, _, secret = plugin("azure-native").read(SECRET, secret_id, {}, {})
+    assert (secret["vaultName"], secret["secretName"]) == (VAULT, name)
+    assert "value" not in secret["properties"]
+
+
+@covers("data-sources-find-exactly-one")
+def test_data_sources_find_an_existing_registration(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    azuread = plugin("azuread")
+    _, app = azuread.create(APP, _application())
+    found = azuread.invoke(behaviours.GET_APPLICATION, {"clientId": app["clientId"]})
+    assert found["objectId"] == app["objectId"]
+    assert found["displayName"] == app["displayName"]
+    with pytest.raises(grpc.RpcError, match="No service principal found"):
+        azuread.invoke(behaviours.GET_SERVICE_PRINCIPAL, {"clientId": app["clientId"]})
+    azuread.create(SP, {"clientId": app["clientId"], "owners": [OWNER_A]})
+    principal = azuread.invoke(behaviours.GET_SERVICE_PRINCIPAL, {"clientId": app["clientId"]})
+    assert principal["clientId"] == app["clientId"]
+
+
+@covers("vault-get-secret-is-an-arm-read")
+def test_get_secret_reads_tags_and_never_the_value(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator
+) -> None:
+    native = plugin("azure-native")
+    name = unique("read-np-client-secret")
+    native.create(SECRET, _secret_inputs("v1", name))
+    args = {"resourceGroupName": RESOURCE_GROUP, "vaultName": VAULT, "secretName": name}
+    found = native.invoke(behaviours.GET_VAULT_SECRET, args)
+    assert found["tags"] == {"clientId": "x"}
+    assert "value" not in found["properties"]
+    with pytest.raises(grpc.RpcError, match="not found"):
+        native.invoke(behaviours.GET_VAULT_SECRET, {**args, "secretName": "missing"})
