@@ -5,6 +5,7 @@
     scripts/stack reset np --sandbox
     scripts/stack verify np [--sandbox] [--app NAME] [--json] [--token]
     scripts/stack rights np [--sandbox]
+    scripts/stack review np [--sandbox] [--output FILE]   (a preview in onboarding terms)
     scripts/stack up np --break-glass "REASON"   (as another identity than the pinned deployer)
 
 The program runs inline in this process through the Automation API, with the project's own
@@ -29,14 +30,21 @@ from typing import Any, Final
 from pulumi import automation as auto
 
 from lkps import rules
-from lkps.config import ConfigError
+from lkps.config import ConfigError, parse_settings
 from lkps.rotation import SIMULATED_DATE_VARIABLE
 from program import run
-from sandbox.session import BANNER, Sandbox, SandboxFolder, running, sandbox_home
+from sandbox.session import (
+    BANNER,
+    Sandbox,
+    SandboxFolder,
+    running,
+    sandbox_home,
+    stack_config,
+)
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 PROJECT: Final = "lkps-onboarding"
-VERBS: Final = ("preview", "up", "refresh", "destroy", "reset", "verify", "rights")
+VERBS: Final = ("preview", "up", "refresh", "destroy", "reset", "verify", "rights", "review")
 PASSED_FLAGS: Final = (
     "--diff, --target URN, --replace URN, --expect-no-changes, --refresh, --parallel N, "
     "--message TEXT, --suppress-outputs, --color MODE, --yes, -v N, --logtostderr, --logflow"
@@ -77,6 +85,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--logflow", action="store_true")
     # verify: the onboarding checklist against the live systems.
     parser.add_argument("--app", help="verify: only this application (its base name)")
+    parser.add_argument("--output", type=Path, help="review: write the Markdown report here")
     parser.add_argument("--json", action="store_true", help="verify: the report as JSON")
     parser.add_argument(
         "--token", action="store_true", help="verify: also get a token with the vault's secret"
@@ -105,8 +114,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
             "exists, while Key Vault may still publish it; for a secret that may have leaked, "
             "set applications[].emergencyRotation to today's date in the stack config instead"
         )
-    if args.break_glass and args.verb not in ("preview", "up", "refresh", "destroy"):
-        raise UsageError("--break-glass belongs to preview, up, refresh and destroy")
+    if args.break_glass and args.verb not in ("preview", "up", "refresh", "destroy", "review"):
+        raise UsageError("--break-glass belongs to preview, up, refresh, destroy and review")
+    if args.output and args.verb != "review":
+        raise UsageError("--output belongs to review")
+    if args.today and args.verb == "review" and not args.sandbox:
+        raise UsageError("--today with review: only in the sandbox")
     if args.verb == "reset" and not args.sandbox:
         raise UsageError("reset wipes the local sandbox of a stack: use `reset <stack> --sandbox`")
     args.environment = environment
@@ -258,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         return _verify(args)
     if args.verb == "rights":
         return _rights(args)
+    if args.verb == "review":
+        return _review(args)
     if args.sandbox:
         # On stdout, first and last, so that no copy of the engine's output lacks it.
         _output(BANNER)
@@ -313,6 +328,43 @@ def _other_outputs(args: argparse.Namespace, sandbox_root: str | None) -> dict[s
         return {key: value.value for key, value in stack.outputs().items()}
     except auto.errors.CommandError:
         return None
+
+
+def _review(args: argparse.Namespace) -> int:
+    """A preview whose engine output goes to stderr (the pipeline log), and whose report in
+    onboarding terms goes to stdout or --output. Exit 1 when the preview fails or a mandatory
+    policy does, 3 when it passes with dangers, 0 otherwise."""
+    from review.events import PreviewEvents
+    from review.render import as_markdown
+    from review.report import build_review
+
+    settings = parse_settings(stack_config(ROOT, args.stack), args.stack)
+    events = PreviewEvents()
+    args.verb = "preview"
+    options = _engine_options(args, _say)
+    args.verb = "review"
+    try:
+        with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, _):
+            stack.preview(**options, on_event=events)
+    except auto.errors.CommandError as exc:
+        events.failed = True
+        _say(f"stack: the preview of {args.stack} failed: {_error_text(exc) or 'see above'}")
+    review = build_review(
+        args.stack,
+        settings.environment,
+        [app.display_name(settings.environment) for app in settings.applications],
+        settings.ocelot.api_url,
+        events,
+    )
+    markdown = as_markdown(review)
+    if args.output:
+        args.output.write_text(markdown)
+        _say(f"stack: review of {args.stack} written to {args.output} ({len(markdown)} characters)")
+    else:
+        _output(markdown)
+    if review.failed or review.violations:
+        return 1
+    return 3 if review.all_dangers else 0
 
 
 def _rights(args: argparse.Namespace) -> int:

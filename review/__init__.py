@@ -1,0 +1,1 @@
+"""A preview in onboarding terms, for reviewers of a pull request."""

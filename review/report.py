@@ -1,0 +1,314 @@
+"""A preview in onboarding terms: per application what changes, and the dangers, in words."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from lkps import rules
+from review.events import Note, PolicyResult, PreviewEvents, Step
+
+APPLICATION: Final = "azuread:index/application:Application"
+SERVICE_PRINCIPAL: Final = "azuread:index/servicePrincipal:ServicePrincipal"
+PASSWORD: Final = rules.PASSWORD_TYPE_NAME
+VAULT_SECRET: Final = "azure-native:keyvault:Secret"
+IDENTIFIER_URI: Final = "azuread:index/applicationIdentifierUri:ApplicationIdentifierUri"
+PERMISSION_SCOPE: Final = "azuread:index/applicationPermissionScope:ApplicationPermissionScope"
+PRE_AUTHORIZED: Final = "azuread:index/applicationPreAuthorized:ApplicationPreAuthorized"
+ROUTE_ACCESS: Final = rules.ROUTE_ACCESS_TYPE
+CHANGING_OPS: Final = ("create", "update", "delete", "replace", "import", "import-replacement")
+# What a reviewer calls the properties the program sets.
+PROPERTY_WORDS: Final = {
+    "displayName": "display name",
+    "description": "description",
+    "owners": "owners",
+    "serviceManagementReference": "BEAT ID",
+    "notes": "notes",
+    "tags": "tags",
+    "signInAudience": "sign-in audience",
+    "appRoleAssignmentRequired": "assignment required",
+}
+
+
+@dataclass
+class AppReview:
+    """What one application's resources do in the preview."""
+
+    display_name: str
+    changes: list[str] = field(default_factory=list)
+    dangers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Review:
+    """The whole preview for a reviewer."""
+
+    stack: str
+    environment: str
+    applications: dict[str, AppReview]
+    dangers: list[str]
+    policies: list[PolicyResult]
+    steps: list[Step]
+    unchanged: int
+    failed: bool
+
+    @property
+    def violations(self) -> list[PolicyResult]:
+        return [p for p in self.policies if p.level == "mandatory"]
+
+    @property
+    def advisories(self) -> list[PolicyResult]:
+        return [p for p in self.policies if p.level != "mandatory"]
+
+    @property
+    def all_dangers(self) -> list[str]:
+        return self.dangers + [
+            f"{app.display_name}: {danger}"
+            for app in self.applications.values()
+            for danger in app.dangers
+        ]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.violations and not self.all_dangers
+
+
+# The order a reviewer reads an application's changes in.
+TYPE_ORDER: Final = {
+    APPLICATION: 0,
+    SERVICE_PRINCIPAL: 1,
+    PASSWORD: 2,
+    VAULT_SECRET: 3,
+    ROUTE_ACCESS: 4,
+    IDENTIFIER_URI: 5,
+    PERMISSION_SCOPE: 6,
+    PRE_AUTHORIZED: 7,
+}
+
+
+def _default_provider(step: Step) -> bool:
+    """The engine's own default providers, which every first preview creates."""
+    return step.type.startswith("pulumi:providers:") and step.name == "default"
+
+
+def _owner_of(name: str, prefixes: Sequence[tuple[str, str]]) -> str | None:
+    """The application whose resources' names start with `lkps-<display name, lowercase>`."""
+    for prefix, display_name in prefixes:
+        if name == prefix or name.startswith(prefix + "-"):
+            return display_name
+    return None
+
+
+def _slot(name: str) -> str:
+    return name.rsplit("-", 1)[-1]
+
+
+def _words(keys: Iterable[str]) -> str:
+    names = sorted({PROPERTY_WORDS.get(key.split(".")[0].split("[")[0], "") for key in keys} - {""})
+    return ", ".join(names) or "properties"
+
+
+def _owner_change(step: Step) -> str:
+    old = {str(o).lower() for o in step.old_inputs.get("owners") or []}
+    new = {str(o).lower() for o in step.new_inputs.get("owners") or []}
+    parts = [f"+{len(new - old)} owner(s)"] if new - old else []
+    parts += [f"-{len(old - new)} owner(s)"] if old - new else []
+    return ", ".join(parts) or "owners"
+
+
+def _registration(step: Step, what: str) -> tuple[str | None, str | None]:
+    if step.op == "create":
+        return f"new {what}", None
+    if step.op in ("import", "import-replacement"):
+        return f"adopts the existing {what} (import)", None
+    if step.op == "update":
+        detail = _words(step.changed)
+        if "owners" in {key.split("[")[0] for key in step.changed}:
+            detail = detail.replace("owners", _owner_change(step))
+        old_beat = step.old_inputs.get("serviceManagementReference")
+        new_beat = step.new_inputs.get("serviceManagementReference")
+        if "serviceManagementReference" in step.changed and old_beat != new_beat:
+            detail = detail.replace("BEAT ID", f"BEAT ID {old_beat} → {new_beat}")
+        return f"{what}: changes {detail}", None
+    if step.op == "delete":
+        return None, f"{what} deleted" + (" (protected)" if step.protected else "")
+    if step.op == "replace":
+        return None, f"{what} replaced (a new client ID for consumers): {_words(step.changed)}"
+    return None, None
+
+
+def _password(step: Step) -> tuple[str | None, str | None]:
+    slot = _slot(step.name)
+    end = str(step.new_inputs.get("endDate") or "")[:10]
+    if step.op == "create":
+        return f"new client secret in slot {slot} (ends {end})", None
+    if step.op == "replace":
+        return f"secret rotation: slot {slot} gets a new secret (ends {end})", None
+    if step.op == "delete":
+        return None, f"client secret of slot {slot} revoked"
+    return None, None
+
+
+def _vault_secret(step: Step) -> tuple[str | None, str | None]:
+    if step.op == "create":
+        return "vault secret created", None
+    if step.op in ("import", "import-replacement"):
+        return "adopts the existing vault secret (import)", None
+    if step.op == "update":
+        if any(key.startswith("properties") for key in step.changed):
+            return "vault secret: new version (the published client secret changes)", None
+        return "vault secret: tags updated", None
+    if step.op == "delete":
+        return None, "vault secret deleted" + (" (protected)" if step.protected else "")
+    if step.op == "replace":
+        return None, "vault secret replaced"
+    return None, None
+
+
+def _route(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
+    route = step.new_inputs.get("route_id") or step.old_inputs.get("route_id") or step.name
+    if step.op == "create":
+        return (
+            f"LKPS access added on {route} (if the route needs approval, it waits in the "
+            f"[Ocelot UI]({ocelot_ui}?route={route}))"
+        ), None
+    if step.op == "delete":
+        return None, f"LKPS access removed from {route}"
+    if step.op == "replace":
+        return None, f"Ocelot entry on {route} replaced"
+    if step.op == "update":
+        return f"Ocelot entry on {route}: changes {', '.join(step.changed)}", None
+    return None, None
+
+
+def _authorization(step: Step) -> tuple[str | None, str | None]:
+    if step.type == PRE_AUTHORIZED:
+        client = step.name.rsplit("-clients-", 1)[-1].upper()
+        if step.op == "create":
+            return f"pre-authorizes client {client}", None
+        if step.op == "delete":
+            return None, f"pre-authorization of client {client} removed"
+    what = "identifier URI" if step.type == IDENTIFIER_URI else "client scope access_as_client"
+    if step.op == "create":
+        return f"exposes its {what}", None
+    if step.op == "delete":
+        return None, f"{what} removed (clients lose access to the agent)"
+    if step.op == "replace":
+        return None, f"{what} replaced"
+    return None, None
+
+
+def describe(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
+    """A change and/or a danger, in words, for one step; (None, None) for internal resources."""
+    if step.type == APPLICATION:
+        return _registration(step, "app registration")
+    if step.type == SERVICE_PRINCIPAL:
+        return _registration(step, "service principal")
+    if step.type == PASSWORD:
+        return _password(step)
+    if step.type == VAULT_SECRET:
+        return _vault_secret(step)
+    if step.type == ROUTE_ACCESS:
+        return _route(step, ocelot_ui)
+    if step.type in (PRE_AUTHORIZED, IDENTIFIER_URI, PERMISSION_SCOPE):
+        return _authorization(step)
+    if step.type.startswith("lkps:") or step.type.endswith(":VaultSecretName"):
+        return None, None
+    if step.op in ("delete", "replace"):
+        return None, f"{step.type} {step.name}: {step.op}"
+    return (f"{step.type} {step.name}: {step.op}" if step.op != "same" else None), None
+
+
+def build_review(
+    stack: str,
+    environment: str,
+    display_names: Sequence[str],
+    ocelot_api_url: str,
+    events: PreviewEvents,
+) -> Review:
+    """Groups the preview's steps, notes and policy results by application (those of the config,
+    and those whose registration the preview deletes)."""
+    removed = {
+        str(step.old_inputs["displayName"])
+        for step in events.steps
+        if step.type == APPLICATION and isinstance(step.old_inputs.get("displayName"), str)
+    }
+    prefixes = sorted(
+        ((f"lkps-{name.lower()}", name) for name in {*display_names, *removed}),
+        key=lambda pair: len(pair[0]),
+        reverse=True,
+    )
+    ocelot_ui = ocelot_api_url.rsplit("/api/", 1)[0]
+    apps: dict[str, AppReview] = {}
+    dangers: list[str] = []
+    changing = sorted(
+        (s for s in events.steps if s.op in CHANGING_OPS and not _default_provider(s)),
+        key=lambda s: (TYPE_ORDER.get(s.type, len(TYPE_ORDER)), s.name),
+    )
+    slots: dict[str, set[str]] = defaultdict(set)
+    for step in changing:
+        owner = _owner_of(step.name, prefixes)
+        change, danger = describe(step, ocelot_ui)
+        if owner is None:
+            if danger:
+                dangers.append(danger)
+            continue
+        app = apps.setdefault(owner, AppReview(owner))
+        if change:
+            app.changes.append(change)
+        if danger:
+            app.dangers.append(danger)
+        if step.type == PASSWORD and step.op in ("replace", "delete"):
+            slots[owner].add(_slot(step.name))
+    for owner, changed in slots.items():
+        if len(changed) > 1:
+            apps[owner].dangers.append(
+                "both client secret slots change in one run: the published secret may be "
+                "deleted before its successor exists"
+            )
+    for note in events.notes:
+        owner = _owner_of((note.urn or "").rsplit("::", 1)[-1], prefixes)
+        if owner is not None and note.severity in ("info", "warning"):
+            apps.setdefault(owner, AppReview(owner)).notes.append(_note_text(note))
+        elif note.severity == "error":
+            dangers.append(f"the preview failed: {note.message.splitlines()[0]}")
+    if environment == "prod" and changing:
+        dangers.insert(0, f"this changes prod ({len(changing)} resource change(s))")
+    return Review(
+        stack=stack,
+        environment=environment,
+        applications=dict(sorted(apps.items())),
+        dangers=dangers,
+        policies=events.policies,
+        steps=changing,
+        unchanged=sum(1 for s in events.steps if s.op == "same"),
+        failed=events.failed,
+    )
+
+
+def _note_text(note: Note) -> str:
+    first = note.message.splitlines()[0] if note.message else ""
+    prefix = "warning: " if note.severity == "warning" else ""
+    return prefix + first
+
+
+# Properties whose values a reviewer may see: names, dates, routes; never a value or token.
+SHOWN_VALUES: Final = frozenset(
+    {"displayName", "description", "serviceManagementReference", "endDate", "route_id"}
+)
+
+
+def inputs_summary(inputs: Mapping[str, Any], keys: Iterable[str]) -> str:
+    """The changed keys, with the value for plain, short, known-harmless properties."""
+    shown = []
+    for key in keys:
+        top = key.split(".")[0].split("[")[0]
+        value = inputs.get(top)
+        if top in SHOWN_VALUES and isinstance(value, str) and len(value) <= 80:
+            shown.append(f"{top}={value}")
+        else:
+            shown.append(top)
+    return ", ".join(dict.fromkeys(shown))

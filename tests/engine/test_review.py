@@ -1,0 +1,146 @@
+"""The review report of real previews through the sandbox: what a reviewer of a pull request
+reads for a new app, a rotation day, an Ocelot-only change, a removal, a policy violation, a
+change to prod and a stack of 300 applications."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from lkps.config import parse_settings
+from lkps.rotation import RotationPolicy
+from review.events import PreviewEvents
+from review.render import COMMENT_LIMIT, MARKER, as_markdown
+from review.report import Review, build_review
+from sandbox.session import stack_config
+from tests.engine.sandbox_harness import CANARY_SECRET, CANARY_TOKEN, SandboxProject, Session
+
+pytestmark = pytest.mark.engine
+
+TODAY = datetime.now(UTC).date()
+ROTATION_DAY = RotationPolicy(30, 90).plan(TODAY).next_rotation
+
+
+@pytest.fixture
+def project(pulumi_cli: str, tmp_path: Path) -> SandboxProject:
+    del pulumi_cli  # the fixture fails the test when the CLI is missing
+    return SandboxProject(tmp_path)
+
+
+def _review(session: Session, **options: Any) -> tuple[Review, str]:
+    events = PreviewEvents()
+    try:
+        session.preview(on_event=events, **options)
+    except auto.CommandError:
+        events.failed = True
+    raw = stack_config(session.project, session.stack.name)
+    settings = parse_settings(raw, session.stack.name)
+    review = build_review(
+        session.stack.name,
+        settings.environment,
+        [app.display_name(settings.environment) for app in settings.applications],
+        settings.ocelot.api_url,
+        events,
+    )
+    markdown = as_markdown(review)
+    assert CANARY_SECRET not in markdown
+    assert CANARY_TOKEN not in markdown
+    assert markdown.startswith(MARKER.format(stack=session.stack.name))
+    assert len(markdown) <= COMMENT_LIMIT
+    return review, markdown
+
+
+def test_a_new_app_reads_as_new_registrations_secrets_and_access(
+    project: SandboxProject,
+) -> None:
+    with project.session("np") as session:
+        review, markdown = _review(session)
+    assert review.ok, review.all_dangers
+    assert "✅ routine changes only" in markdown.splitlines()[1]
+    agent = review.applications["MY-LIVEKIT-AGENT-NP"]
+    assert agent.changes[:2] == ["new app registration", "new service principal"]
+    assert "vault secret created" in agent.changes
+    assert any(c.startswith("LKPS access added on eu-") for c in agent.changes)
+    assert "pre-authorizes client MY-LIVEKIT-CLIENT" in agent.changes
+    assert "<details><summary>Resource changes" in markdown
+    assert "Outputs" not in markdown
+    assert "pulumi:providers:pulumi default" not in markdown
+
+
+def test_a_rotation_day_reads_as_one_slot_per_app_and_a_new_vault_version(
+    project: SandboxProject,
+) -> None:
+    with project.session("np") as session:
+        session.up(today=TODAY)
+        review, markdown = _review(session, today=ROTATION_DAY)
+    assert review.ok, review.all_dangers
+    for app in review.applications.values():
+        rotations = [c for c in app.changes if c.startswith("secret rotation: slot")]
+        assert len(rotations) == 1, app.changes
+        assert "vault secret: new version (the published client secret changes)" in app.changes
+        assert any("scheduled rotation: creates and publishes slot" in n for n in app.notes)
+    assert "Dangers" not in markdown
+
+
+def test_an_ocelot_only_change_names_the_route_and_a_removed_region_is_a_danger(
+    project: SandboxProject,
+) -> None:
+    with project.session("np") as session:
+        session.up(today=TODAY)
+        session.edit_config(lambda c: c["applications"][1].update(regions=["eu", "us"]))
+        added, _ = _review(session, today=TODAY)
+        assert list(added.applications) == ["MY-LIVEKIT-CLIENT-NP"]
+        (change,) = added.applications["MY-LIVEKIT-CLIENT-NP"].changes
+        assert change.startswith("LKPS access added on us-livekit-platform-service-np")
+        assert "[Ocelot UI](https://devtools-np.bayer.com/ocelot?route=us-" in change
+        session.edit_config(lambda c: c["applications"][0].update(regions=["eu"]))
+        removed, markdown = _review(session, today=TODAY)
+    assert removed.all_dangers == [
+        "MY-LIVEKIT-AGENT-NP: LKPS access removed from us-livekit-platform-service-np.int.bayer.com"
+    ]
+    assert "⚠️ 1 danger(s) to review" in markdown
+
+
+def test_a_removed_app_lists_every_deletion_as_a_danger(project: SandboxProject) -> None:
+    with project.session("np") as session:
+        session.up(today=TODAY)
+
+        def remove_client(config: dict[str, Any]) -> None:
+            config["applications"].pop(1)
+            config["applications"][0]["clients"] = []
+
+        session.edit_config(remove_client)
+        review, markdown = _review(session, today=TODAY)
+    dangers = review.applications["MY-LIVEKIT-CLIENT-NP"].dangers
+    assert "app registration deleted" in dangers
+    assert "service principal deleted" in dangers
+    assert "vault secret deleted" in dangers
+    assert any(d.startswith("LKPS access removed from eu-") for d in dangers)
+    assert "pre-authorization of client MY-LIVEKIT-CLIENT removed" in (
+        review.applications["MY-LIVEKIT-AGENT-NP"].dangers
+    )
+    assert markdown.index("### Dangers") < markdown.index("### Applications")
+
+
+def test_a_policy_violation_fails_the_review_with_the_policy_and_its_message(
+    project: SandboxProject,
+) -> None:
+    with project.session("np") as session:
+        session.edit_config(lambda c: c.update(secretLifetimeDays=180, secretRotationDays=60))
+        review, markdown = _review(session, today=TODAY)
+    assert review.failed
+    assert {v.policy for v in review.violations} >= {"client-secret-lifetime"}
+    assert "❌ the preview fails" in markdown
+    assert "- **client-secret-lifetime** on `lkps-my-livekit-agent-np-secret-" in markdown
+    assert "at most 90 days are allowed" in markdown
+
+
+def test_any_change_to_prod_is_a_danger(project: SandboxProject) -> None:
+    with project.session("prod") as session:
+        review, markdown = _review(session, today=TODAY)
+    assert review.dangers[0].startswith("this changes prod (")
+    assert "⚠️" in markdown.splitlines()[1]
