@@ -122,29 +122,40 @@ def _raw(review: Review, limit: int | None) -> list[str]:
 
 def as_markdown(review: Review, limit: int = COMMENT_LIMIT) -> str:
     """The comment. Too long, it keeps the verdict, dangers and policies, and trims the raw
-    changes first, then the application table, saying so."""
-    head = [MARKER.format(stack=review.stack), _verdict(review), ""]
-    for raw_limit, app_limit, danger_limit in (
-        (None, None, None),
-        (200, None, None),
-        (0, None, 100),
-        (0, 150, 100),
-        (0, 40, 40),
-    ):
-        lines = [
-            *head,
-            *_dangers(review, danger_limit),
-            *_applications(review, app_limit),
-            *_policies(review),
-            *(_raw(review, raw_limit) if raw_limit != 0 else []),
-        ]
-        trimmed = (raw_limit, app_limit, danger_limit) != (None, None, None)
-        if trimmed:
-            lines.append(
-                "_This comment was shortened to fit GitHub's size limit; the full preview is in "
-                "the pipeline log._"
-            )
-        text = "\n".join(lines).rstrip() + "\n"
-        if len(text) <= limit:
-            return text
-    return text[: limit - 80] + "\n\n_Shortened to GitHub's size limit._\n"
+    changes first, then as few application rows as it must, saying so."""
+    full = _compose(review, None, None, None)
+    if len(full) <= limit:
+        return full
+    trimmed_raw = _compose(review, 200, None, None)
+    if len(trimmed_raw) <= limit:
+        return trimmed_raw
+    dangers = 100
+    low, high = 0, len(review.applications)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(_compose(review, 0, middle, dangers)) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    text = _compose(review, 0, low, dangers)
+    return text if len(text) <= limit else text[: limit - 80] + "\n\n_Shortened._\n"
+
+
+def _compose(
+    review: Review, raw_limit: int | None, app_limit: int | None, danger_limit: int | None
+) -> str:
+    lines = [
+        MARKER.format(stack=review.stack),
+        _verdict(review),
+        "",
+        *_dangers(review, danger_limit),
+        *_applications(review, app_limit),
+        *_policies(review),
+        *(_raw(review, raw_limit) if raw_limit != 0 else []),
+    ]
+    if (raw_limit, app_limit, danger_limit) != (None, None, None):
+        lines.append(
+            "_This comment was shortened to fit GitHub's size limit; the full preview is in "
+            "the pipeline log._"
+        )
+    return "\n".join(lines).rstrip() + "\n"

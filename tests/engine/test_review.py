@@ -17,6 +17,7 @@ from review.events import PreviewEvents
 from review.render import COMMENT_LIMIT, MARKER, as_markdown
 from review.report import Review, build_review
 from sandbox.session import stack_config
+from stack_command.cli import ROOT as ROOT_PROJECT
 from tests.engine.sandbox_harness import CANARY_SECRET, CANARY_TOKEN, SandboxProject, Session
 
 pytestmark = pytest.mark.engine
@@ -144,3 +145,32 @@ def test_any_change_to_prod_is_a_danger(project: SandboxProject) -> None:
         review, markdown = _review(session, today=TODAY)
     assert review.dangers[0].startswith("this changes prod (")
     assert "⚠️" in markdown.splitlines()[1]
+
+
+def _applications(count: int) -> list[dict[str, Any]]:
+    owners = stack_config(ROOT_PROJECT, "np")["applications"][0]["owners"]
+    return [
+        {
+            "name": f"SCALE-APP-{index:04d}",
+            "role": "client",
+            "beatId": f"BEAT{index:08d}",
+            "description": f"Client application {index} of a large stack",
+            "owners": owners,
+            "regions": ["eu"],
+        }
+        for index in range(count)
+    ]
+
+
+@pytest.mark.parametrize("count", [2, 30, 300])
+def test_the_report_fits_a_comment_at_any_size(project: SandboxProject, count: int) -> None:
+    with project.session("np") as session:
+        session.edit_config(lambda c: c.update(applications=_applications(count)))
+        review, markdown = _review(session, today=TODAY)
+    assert len(review.applications) == count
+    assert review.ok
+    shortened = "shortened to fit GitHub's size limit" in markdown
+    assert shortened == (count == 300), len(markdown)
+    assert "✅ routine changes only" in markdown
+    assert "### Policies" in markdown
+    print(f"review of {count} new applications: {len(markdown)} characters")
