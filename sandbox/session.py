@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
@@ -70,6 +71,18 @@ _CLEARED: Final = (
     "MSI_SECRET",
     "IMDS_ENDPOINT",
 )
+
+
+def sandbox_backend_url(folder: SandboxFolder) -> str:
+    """The sandbox's own `file://` state, or `PULUMI_BACKEND_URL` when it names Azure Blob
+    Storage on this machine (Azurite). A team's real backend is never used for sandbox stacks,
+    which share the real stacks' names."""
+    requested = os.environ.get("PULUMI_BACKEND_URL", "")
+    if requested.startswith("azblob://"):
+        domain = parse_qs(urlsplit(requested).query).get("domain", [""])[0]
+        if domain.rsplit(":", 1)[0] in ("127.0.0.1", "localhost"):
+            return requested
+    return f"file://{folder.backend}"
 
 
 def sandbox_home(override: str | None = None) -> Path:
@@ -186,7 +199,7 @@ class Sandbox:
         env = dict(
             {
                 "PULUMI_HOME": str(self.folder.pulumi_home),
-                "PULUMI_BACKEND_URL": f"file://{self.folder.backend}",
+                "PULUMI_BACKEND_URL": sandbox_backend_url(self.folder),
                 "PULUMI_CONFIG_PASSPHRASE": self.folder.passphrase,
                 "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
                 "PULUMI_SKIP_UPDATE_CHECK": "true",

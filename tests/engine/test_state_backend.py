@@ -1,0 +1,114 @@
+"""Team state on Azure Blob Storage (Azurite): the stack lives in the container, a second
+concurrent `up` of the stack fails fast on the lock and changes nothing, and the state survives
+a restart of the storage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.entra import EntraStore
+from stack_command.cli import ROOT
+from tests.engine.azurite import Azurite
+
+pytestmark = pytest.mark.engine
+
+STACK_BLOB = ".pulumi/stacks/lkps-onboarding/np.json"
+
+
+@pytest.fixture
+def azurite(pulumi_cli: str, tmp_path: Path) -> Iterator[Azurite]:
+    del pulumi_cli  # the fixture fails the test when the CLI is missing
+    storage = Azurite(tmp_path / "azurite")
+    storage.start()
+    storage.create_container()
+    try:
+        yield storage
+    finally:
+        storage.stop()
+
+
+def _stack(sandbox_root: Path, azurite: Azurite, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - this interpreter, the project's own module
+        [sys.executable, "-m", "stack_command", *args],
+        cwd=ROOT,
+        env={**os.environ, **azurite.env, "LKPS_SANDBOX_ROOT": str(sandbox_root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _run(sandbox_root: Path, azurite: Azurite, *args: str) -> tuple[int, str]:
+    process = _stack(sandbox_root, azurite, *args)
+    output, _ = process.communicate(timeout=300)
+    return process.returncode, output
+
+
+def _apps(sandbox_root: Path) -> list[str]:
+    store = EntraStore(sandbox_root / "np" / "entra.json")
+    return sorted(a["displayName"] for a in store.list_objects("applications", None, None))
+
+
+def test_the_stack_lives_in_the_container_and_survives_a_restart(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    code, output = _run(tmp_path / "sandbox", azurite, "up", "np", "--sandbox")
+    assert code == 0, output
+    assert STACK_BLOB in azurite.blobs()
+    assert not (tmp_path / "sandbox" / "np" / "state" / ".pulumi").exists(), "not in file://"
+    with azurite.client() as client:
+        blob = client.get_blob_client("pulumi-state", STACK_BLOB).download_blob().readall()
+    resources = json.loads(blob)["checkpoint"]["latest"]["resources"]
+    assert len(resources) == 29 + 2  # the program's resources and the two default providers
+
+    azurite.stop()
+    azurite.start()
+    code, output = _run(
+        tmp_path / "sandbox", azurite, "preview", "np", "--sandbox", "--expect-no-changes"
+    )
+    assert code == 0, output
+    assert "29 unchanged" in output
+
+
+def test_a_second_concurrent_up_fails_fast_on_the_lock_and_changes_nothing(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    root = tmp_path / "sandbox"
+    first = _stack(root, azurite, "up", "np", "--sandbox")
+    deadline = time.monotonic() + 120
+    while not any(name.startswith(".pulumi/locks/") for name in azurite.blobs()):
+        assert first.poll() is None, "the first up ended before it took the lock"
+        assert time.monotonic() < deadline, "the first up never took the lock"
+        time.sleep(0.2)
+    started = time.monotonic()
+    code, second = _run(root, azurite, "up", "np", "--sandbox")
+    waited = time.monotonic() - started
+    first_output, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, first_output
+    assert code == 1
+    assert "the stack is currently locked by 1 lock(s)" in second
+    assert waited < 30, f"the second up took {waited:.0f} s to give up"
+    assert _apps(root) == ["MY-LIVEKIT-AGENT-NP", "MY-LIVEKIT-CLIENT-NP"]
+    history = [b for b in azurite.blobs() if b.startswith(".pulumi/history/")]
+    assert len([b for b in history if b.endswith(".history.json")]) == 1
+    assert not any(name.startswith(".pulumi/locks/") for name in azurite.blobs())
+
+
+def test_a_team_backend_is_never_used_for_sandbox_stacks(tmp_path: Path) -> None:
+    from sandbox.session import SandboxFolder, sandbox_backend_url
+
+    folder = SandboxFolder(tmp_path, "np")
+    for url in ("azblob://state", "azblob://state?domain=corp.blob.core.windows.net"):
+        os.environ["PULUMI_BACKEND_URL"] = url
+        try:
+            assert sandbox_backend_url(folder) == f"file://{folder.backend}"
+        finally:
+            del os.environ["PULUMI_BACKEND_URL"]
