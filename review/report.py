@@ -172,15 +172,15 @@ def _route(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
     route = step.new_inputs.get("route_id") or step.old_inputs.get("route_id") or step.name
     if step.op == "create":
         return (
-            f"LKPS access added on {route} (if the route needs approval, it waits in the "
+            f"LKPS access added on `{route}` (if the route needs approval, it waits in the "
             f"[Ocelot UI]({ocelot_ui}?route={route}))"
         ), None
     if step.op == "delete":
-        return None, f"LKPS access removed from {route}"
+        return None, f"LKPS access removed from `{route}`"
     if step.op == "replace":
-        return None, f"Ocelot entry on {route} replaced"
+        return None, f"Ocelot entry on `{route}` replaced"
     if step.op == "update":
-        return f"Ocelot entry on {route}: changes {', '.join(step.changed)}", None
+        return f"Ocelot entry on `{route}`: changes {', '.join(step.changed)}", None
     return None, None
 
 

@@ -41,5 +41,5 @@ def test_a_small_review_is_complete() -> None:
     markdown = as_markdown(review)
     assert "shortened" not in markdown
     assert "secret rotation: slot a gets a new secret (ends 2027-03-01)" in markdown
-    assert "LKPS access removed from eu-x" in markdown
+    assert "LKPS access removed from `eu-x`" in markdown
     assert f"+- {PASSWORD} lkps-app-0000-np-secret-a" in markdown

@@ -96,12 +96,13 @@ def test_an_ocelot_only_change_names_the_route_and_a_removed_region_is_a_danger(
         added, _ = _review(session, today=TODAY)
         assert list(added.applications) == ["MY-LIVEKIT-CLIENT-NP"]
         (change,) = added.applications["MY-LIVEKIT-CLIENT-NP"].changes
-        assert change.startswith("LKPS access added on us-livekit-platform-service-np")
+        assert change.startswith("LKPS access added on `us-livekit-platform-service-np")
         assert "[Ocelot UI](https://devtools-np.bayer.com/ocelot?route=us-" in change
         session.edit_config(lambda c: c["applications"][0].update(regions=["eu"]))
         removed, markdown = _review(session, today=TODAY)
     assert removed.all_dangers == [
-        "MY-LIVEKIT-AGENT-NP: LKPS access removed from us-livekit-platform-service-np.int.bayer.com"
+        "MY-LIVEKIT-AGENT-NP: LKPS access removed from "
+        "`us-livekit-platform-service-np.int.bayer.com`"
     ]
     assert "⚠️ 1 danger(s) to review" in markdown
 
@@ -120,7 +121,7 @@ def test_a_removed_app_lists_every_deletion_as_a_danger(project: SandboxProject)
     assert "app registration deleted" in dangers
     assert "service principal deleted" in dangers
     assert "vault secret deleted" in dangers
-    assert any(d.startswith("LKPS access removed from eu-") for d in dangers)
+    assert any(d.startswith("LKPS access removed from `eu-") for d in dangers)
     assert "pre-authorization of client MY-LIVEKIT-CLIENT removed" in (
         review.applications["MY-LIVEKIT-AGENT-NP"].dangers
     )
