@@ -15,7 +15,6 @@ Both go to the Key Vault data plane (7.4) with an Entra token for `https://vault
 from __future__ import annotations
 
 import os
-import pickle
 from typing import Any, Final
 
 import httpx
@@ -23,6 +22,7 @@ import pulumi
 import tenacity
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
+from components.dynamic_resources import pickle_guard
 from components.entra_auth import entra_token
 from lkps import rules
 
@@ -148,9 +148,5 @@ class VaultSecretName(Resource, module="vault", name="VaultSecretName"):
             "secret_name": secret_name,
             "purge_on_delete": purge_on_delete,
         }
-        # The same guard as OcelotRouteAccess against pulumi/pulumi#17803.
-        batch_setitems = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
-        try:
+        with pickle_guard():
             super().__init__(VaultSecretNameProvider(), name, props, opts)
-        finally:
-            pickle._Pickler._batch_setitems = batch_setitems  # type: ignore[attr-defined]

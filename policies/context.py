@@ -11,22 +11,40 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
 from lkps import rules
+from lkps.resource_types import (
+    APPLICATION,
+    APPLICATION_PASSWORD,
+    APPLICATION_REGISTRATION,
+    IDENTIFIER_URI,
+    PERMISSION_SCOPE,
+    PRE_AUTHORIZED,
+    ROUTE_ACCESS,
+    SERVICE_PRINCIPAL,
+    SERVICE_PRINCIPAL_PASSWORD,
+    STACK,
+    VAULT_SECRET,
+)
 from lkps.rules import Environment
 
-APPLICATION: Final = "azuread:index/application:Application"
-# An app registration without owners, notes or tags: held to the Application's rules.
-APPLICATION_REGISTRATION: Final = "azuread:index/applicationRegistration:ApplicationRegistration"
-SERVICE_PRINCIPAL_PASSWORD: Final = (
-    "azuread:index/servicePrincipalPassword:ServicePrincipalPassword"
-)
-SERVICE_PRINCIPAL: Final = "azuread:index/servicePrincipal:ServicePrincipal"
-APPLICATION_PASSWORD: Final = "azuread:index/applicationPassword:ApplicationPassword"
-VAULT_SECRET: Final = "azure-native:keyvault:Secret"
-ROUTE_ACCESS: Final = rules.ROUTE_ACCESS_TYPE
-STACK: Final = "pulumi:pulumi:Stack"
-IDENTIFIER_URI: Final = "azuread:index/applicationIdentifierUri:ApplicationIdentifierUri"
-PERMISSION_SCOPE: Final = "azuread:index/applicationPermissionScope:ApplicationPermissionScope"
-PRE_AUTHORIZED: Final = "azuread:index/applicationPreAuthorized:ApplicationPreAuthorized"
+__all__ = [
+    "APPLICATION",
+    "APPLICATION_PASSWORD",
+    "APPLICATION_REGISTRATION",
+    "IDENTIFIER_URI",
+    "PERMISSION_SCOPE",
+    "PRE_AUTHORIZED",
+    "ROUTE_ACCESS",
+    "SERVICE_PRINCIPAL",
+    "SERVICE_PRINCIPAL_PASSWORD",
+    "STACK",
+    "VAULT_SECRET",
+    "Unknowns",
+    "canonical_type",
+    "environment_of",
+    "require_environment",
+    "resource_rule",
+    "strings",
+]
 
 
 # azure-native also publishes each resource under API-versioned modules,

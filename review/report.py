@@ -7,17 +7,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from lkps import rules
+from lkps.resource_types import (
+    APPLICATION,
+    IDENTIFIER_URI,
+    PERMISSION_SCOPE,
+    PRE_AUTHORIZED,
+    ROUTE_ACCESS,
+    SERVICE_PRINCIPAL,
+    VAULT_SECRET,
+)
+from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
 from review.events import Note, PolicyResult, PreviewEvents, Step
 
-APPLICATION: Final = "azuread:index/application:Application"
-SERVICE_PRINCIPAL: Final = "azuread:index/servicePrincipal:ServicePrincipal"
-PASSWORD: Final = rules.PASSWORD_TYPE_NAME
-VAULT_SECRET: Final = "azure-native:keyvault:Secret"
-IDENTIFIER_URI: Final = "azuread:index/applicationIdentifierUri:ApplicationIdentifierUri"
-PERMISSION_SCOPE: Final = "azuread:index/applicationPermissionScope:ApplicationPermissionScope"
-PRE_AUTHORIZED: Final = "azuread:index/applicationPreAuthorized:ApplicationPreAuthorized"
-ROUTE_ACCESS: Final = rules.ROUTE_ACCESS_TYPE
 CHANGING_OPS: Final = ("create", "update", "delete", "replace", "import", "import-replacement")
 # What a reviewer calls the properties the program sets.
 PROPERTY_WORDS: Final = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
+from lkps.resource_types import ROUTE_ACCESS
 from review.events import PolicyResult, PreviewEvents, Step
 from review.render import COMMENT_LIMIT, as_markdown
-from review.report import PASSWORD, ROUTE_ACCESS, build_review
+from review.report import build_review
 
 
 def _step(op: str, type_: str, name: str, **inputs: object) -> Step:

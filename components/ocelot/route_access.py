@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pickle
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
 
+from components.dynamic_resources import pickle_guard
 from components.ocelot.provider import OcelotRouteAccessProvider
 from lkps import rules
 
@@ -47,14 +47,8 @@ class OcelotRouteAccess(Resource, module=rules.ROUTE_ACCESS_MODULE, name=rules.R
             "added_by": None,
             "ui_url": None,
         }
-        # pulumi.dynamic's serialize_provider wraps pickle._Pickler._batch_setitems once more on
-        # every call and never unwraps it (pulumi/pulumi#17803), so a process building about a
-        # thousand dynamic resources hits RecursionError; put the original back each time.
-        batch_setitems = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
-        try:
+        with pickle_guard():
             super().__init__(OcelotRouteAccessProvider(), name, props, opts)
-        finally:
-            pickle._Pickler._batch_setitems = batch_setitems  # type: ignore[attr-defined]
         pulumi.Output.all(self.status, self.ui_url).apply(self._warn_if_pending)
 
     def _warn_if_pending(self, values: list[Any]) -> None:
