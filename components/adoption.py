@@ -16,13 +16,13 @@ import pulumi
 import pulumi_azuread as azuread
 from azure.identity import DefaultAzureCredential
 
-from lkps.config import AdoptionSettings
-from verification.sources import (
+from azure_reads.sources import (
     LiveSources,
     RefusedError,
     UnreachableError,
     endpoints_from_environment,
 )
+from lkps.config import AdoptionSettings
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from azure_reads.sources import LiveSources, RefusedError, UnreachableError
 from lkps.config import StackSettings
 from lkps.rights import RIGHTS, Right
-from verification.sources import LiveSources, RefusedError, UnreachableError
 
 Status = Literal["granted", "missing", "not needed", "unknown"]
 

@@ -12,6 +12,8 @@ from typing import Any
 from azure.identity import DefaultAzureCredential
 from pulumi import automation as auto
 
+from azure_reads.sources import Endpoints, LiveSources
+from azure_reads.sources import sandbox_endpoints as endpoints_at
 from components import entra_auth as auth
 from components.entra_auth import token_source
 from components.ocelot.api import OcelotClient
@@ -21,8 +23,6 @@ from sandbox.session import NAMESPACE, Sandbox
 from verification.checklist import Context, verify
 from verification.model import Report
 from verification.rights import RightCheck, check_rights
-from verification.sources import Endpoints, LiveSources
-from verification.sources import sandbox_endpoints as endpoints_at
 
 
 def stack_settings_and_outputs(stack: auto.Stack) -> tuple[Any, dict[str, Any]]:

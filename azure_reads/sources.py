@@ -1,8 +1,8 @@
-"""Read-only access to the live systems the checklist looks at: Microsoft Graph, the Key Vault
-data plane and Entra's token endpoint, over httpx with tokens from azure-identity.
+"""Read-only access to the live systems: Microsoft Graph, the Key Vault data plane, ARM's
+permissions and Entra's token endpoint, over httpx with tokens from azure-identity.
 
 Graph and Key Vault are read through their REST APIs rather than msgraph-sdk or
-azure-keyvault-secrets: the checks need four GET requests, both SDKs refuse plain-http endpoints
+azure-keyvault-secrets: the reads are a few GET requests, both SDKs refuse plain-http endpoints
 (the sandbox's), and httpx is already the project's HTTP client. Endpoints are configurable so
 that the same code reads Azure or the sandbox.
 """
