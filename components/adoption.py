@@ -64,7 +64,7 @@ def find_existing(
     except Exception:  # no service principal yet: the stack creates one
         principal_id = None
         pulumi.log.info(f"{display_name}: has no service principal; one will be created", parent)
-    _list_hand_made_secrets(app.object_id, display_name, parent)
+    _list_hand_made_secrets(app.object_id, display_name, set(adopt.remove_secrets), parent)
     return ExistingRegistration(
         application_id=f"/applications/{app.object_id}",
         service_principal_id=principal_id,
@@ -72,8 +72,10 @@ def find_existing(
     )
 
 
-def _list_hand_made_secrets(object_id: str, display_name: str, parent: pulumi.Resource) -> None:
-    """Says which client secrets exist already and that they stay until they expire."""
+def _list_hand_made_secrets(
+    object_id: str, display_name: str, removed: set[str], parent: pulumi.Resource
+) -> None:
+    """Says which client secrets exist already, and what happens to each."""
     sources = LiveSources(
         DefaultAzureCredential(exclude_interactive_browser_credential=True),
         endpoints_from_environment(),
@@ -87,9 +89,14 @@ def _list_hand_made_secrets(object_id: str, display_name: str, parent: pulumi.Re
         sources.close()
     for password in app.get("passwordCredentials") or []:
         ends = datetime.fromisoformat(str(password["endDateTime"]).replace("Z", "+00:00"))
+        fate = (
+            "is revoked in this run, once the vault publishes the stack's secret"
+            if str(password["keyId"]).lower() in removed
+            else "is left alone until it expires or adopt.removeSecrets names it; consumers "
+            "move to the vault secret meanwhile"
+        )
         pulumi.log.info(
             f"{display_name}: existing client secret '{password.get('displayName') or ''}' "
-            f"(key {password['keyId']}, ends {ends.date().isoformat()}) is left alone until it "
-            "expires; consumers move to the vault secret meanwhile",
+            f"(key {password['keyId']}, ends {ends.date().isoformat()}) {fate}",
             parent,
         )

@@ -143,6 +143,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     retired=app.retired,
                     purge_deleted_secret=args.purge_deleted_secrets,
                     existing=existing,
+                    remove_secrets=tuple(app.adopt.remove_secrets) if app.adopt else (),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )

@@ -11,6 +11,7 @@ import pulumi
 from components.adoption import ExistingRegistration
 from components.app_registration import AppRegistration, AppRegistrationArgs
 from components.ocelot.route_access import OcelotRouteAccess
+from components.removed_client_secret import RemovedClientSecret
 from components.rotating_client_secret import RotatingClientSecret, RotatingClientSecretArgs
 from lkps import rules
 from lkps.rotation import RotationPlan
@@ -38,6 +39,7 @@ class OnboardedApplicationArgs:
     retired: bool = False
     purge_deleted_secret: bool = False
     existing: ExistingRegistration | None = None
+    remove_secrets: Sequence[str] = ()
 
 
 class OnboardedApplication(pulumi.ComponentResource):
@@ -108,6 +110,13 @@ class OnboardedApplication(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        for key_id in args.remove_secrets:
+            RemovedClientSecret(
+                f"{name}-removed-{key_id[:8]}",
+                application_object_id=registration.object_id,
+                key_id=key_id,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[credentials]),
+            )
         self.route_ids = {
             region: rules.lkps_host(region, args.environment)
             for region in ([] if args.retired else args.regions)

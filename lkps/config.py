@@ -135,11 +135,13 @@ class ExternalClient(_Settings):
 
 class AdoptionSettings(_Settings):
     """A registration onboarded by hand that the stack takes over (imports) instead of
-    creating: by its object ID or client ID, and optionally its existing vault secret."""
+    creating: by its object ID or client ID, optionally its existing vault secret, and the key
+    IDs of hand-made client secrets to revoke once the vault publishes the stack's own."""
 
     object_id: Guid | None = None
     client_id: Guid | None = None
     vault_secret: bool = False
+    remove_secrets: Annotated[list[Guid], AfterValidator(_unique)] = []
 
     @model_validator(mode="after")
     def _one_id(self) -> AdoptionSettings:

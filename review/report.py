@@ -216,6 +216,11 @@ def describe(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
         return _route(step, ocelot_ui)
     if step.type in (PRE_AUTHORIZED, IDENTIFIER_URI, PERMISSION_SCOPE):
         return _authorization(step)
+    if step.type.endswith(":RemovedClientSecret"):
+        key = step.new_inputs.get("key_id") or step.name
+        if step.op == "create":
+            return None, f"hand-made client secret {key} revoked (adopt.removeSecrets)"
+        return None, None
     if step.type.startswith("lkps:") or step.type.endswith(":VaultSecretName"):
         return None, None
     if step.op in ("delete", "replace"):

@@ -278,18 +278,26 @@ def test_an_app_onboarded_by_hand_is_imported_with_updates_only(project: Sandbox
         manual = store.add_password(
             app["id"], {"displayName": "manual", "endDateTime": "2027-06-01T00:00:00Z"}
         )
+        leaked = store.add_password(
+            app["id"], {"displayName": "pasted in a wiki", "endDateTime": "2027-03-01T00:00:00Z"}
+        )
         (vault_name,) = store.data["vaults"]
         store.set_secret(
             vault_name, rules.vault_secret_name(AGENT), {"value": manual["secretText"]}
         )
 
         def adopt(config: dict[str, Any]) -> None:
-            config["applications"][0]["adopt"] = {"clientId": app["appId"], "vaultSecret": True}
+            config["applications"][0]["adopt"] = {
+                "clientId": app["appId"],
+                "vaultSecret": True,
+                "removeSecrets": [leaked["keyId"]],
+            }
 
         session.edit_config(adopt)
         preview = session.preview()
         planned = {str(op): n for op, n in preview.change_summary.items()}
         assert planned.get("import") == 3, planned
+        assert planned.get("create", 0) >= 1, planned
         assert "replace" not in planned, planned
         assert "delete" not in planned, planned
         assert any(
@@ -297,6 +305,12 @@ def test_an_app_onboarded_by_hand_is_imported_with_updates_only(project: Sandbox
             for line in session.outputs
         )
 
+        assert any(
+            f"(key {leaked['keyId']}, ends 2027-03-01) is revoked in this run" in line
+            for line in session.outputs
+        )
+
+        mark = len(store.journal())
         session.up()
         adopted = _apps(session.sandbox)[AGENT]
         assert adopted["id"] == app["id"], "the registration was replaced, not adopted"
@@ -304,7 +318,11 @@ def test_an_app_onboarded_by_hand_is_imported_with_updates_only(project: Sandbox
         assert outputs["MY-LIVEKIT-AGENT"]["clientId"] == app["appId"]
         keys = {p["keyId"] for p in adopted["passwordCredentials"]}
         assert manual["keyId"] in keys, "the hand-made secret must be left alone"
+        assert leaked["keyId"] not in keys, "the secret named in removeSecrets is revoked"
         assert len(keys) == 3
+        ops = [(e["op"], e.get("keyId")) for e in store.journal()[mark:]]
+        published = max(i for i, (op, _) in enumerate(ops) if op == "setSecret")
+        assert ops.index(("removePassword", leaked["keyId"])) > published
         assert stack_config(project.project, "np")["deployerObjectId"] in adopted["owners"]
         _assert_vault_publishes_live_secrets(session.sandbox, hand_made=1)
 
