@@ -65,7 +65,7 @@ def test_a_new_app_reads_as_new_registrations_secrets_and_access(
     agent = review.applications["MY-LIVEKIT-AGENT-NP"]
     assert agent.changes[:2] == ["new app registration", "new service principal"]
     assert "vault secret created" in agent.changes
-    assert any(c.startswith("LKPS access added on eu-") for c in agent.changes)
+    assert any(c.startswith("LKPS access added on `eu-") for c in agent.changes)
     assert "pre-authorizes client MY-LIVEKIT-CLIENT" in agent.changes
     assert "<details><summary>Resource changes" in markdown
     assert "Outputs" not in markdown
