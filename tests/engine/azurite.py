@@ -38,7 +38,7 @@ class Azurite:
         if not AZURITE.exists():
             raise RuntimeError(
                 f"{AZURITE} is missing: scripts/test installs it from tools/azurite/"
-                "package-lock.json (npm ci --prefix tools/azurite)"
+                "package-lock.json (cd tools/azurite && npm ci)"
             )
         self.folder = folder
         self.port = _free_port()
