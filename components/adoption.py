@@ -76,10 +76,8 @@ def _list_hand_made_secrets(
     object_id: str, display_name: str, removed: set[str], parent: pulumi.Resource
 ) -> None:
     """Says which client secrets exist already, and what happens to each."""
-    sources = LiveSources(
-        DefaultAzureCredential(exclude_interactive_browser_credential=True),
-        endpoints_from_environment(),
-    )
+    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    sources = LiveSources(credential, endpoints_from_environment())
     try:
         app = sources.application(object_id) or {}
     except (RefusedError, UnreachableError) as exc:
@@ -87,6 +85,7 @@ def _list_hand_made_secrets(
         return
     finally:
         sources.close()
+        credential.close()
     for password in app.get("passwordCredentials") or []:
         ends = datetime.fromisoformat(str(password["endDateTime"]).replace("Z", "+00:00"))
         fate = (

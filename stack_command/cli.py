@@ -338,7 +338,11 @@ def _review(args: argparse.Namespace) -> int:
     from review.render import as_markdown
     from review.report import build_review
 
-    settings = parse_settings(stack_config(ROOT, args.stack), args.stack)
+    try:
+        settings = parse_settings(stack_config(ROOT, args.stack), args.stack)
+    except ConfigError as exc:
+        _say(f"stack: review of {args.stack} failed: {exc}")
+        return 1
     events = PreviewEvents()
     args.verb = "preview"
     options = _engine_options(args, _say)

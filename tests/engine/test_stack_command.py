@@ -154,3 +154,18 @@ def test_a_client_secret_cannot_be_replaced_by_hand(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "emergencyRotation" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_review_as_a_process_writes_the_report_and_exits_by_what_it_found(
+    pulumi_cli: str, tmp_path: Path
+) -> None:
+    del pulumi_cli
+    report = tmp_path / "review.md"
+    new = _stack(tmp_path, "review", "np", "--sandbox", "--output", str(report))
+    assert new.returncode == 0, new.stdout + new.stderr
+    assert report.read_text().startswith("<!-- lkps-onboarding-review:np -->")
+    assert "✅ routine changes only" in report.read_text()
+    assert "Previewing update (np):" in new.stderr, "the engine's output goes to the log"
+    prod = _stack(tmp_path, "review", "prod", "--sandbox")
+    assert prod.returncode == 3, prod.stdout + prod.stderr
+    assert "this changes prod" in prod.stdout
