@@ -7,6 +7,7 @@ the components take (`components/`), and exports what each application's compone
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from datetime import date
 from typing import Any, Final
@@ -23,6 +24,7 @@ from lkps.rotation import RotationPolicy, RotationState, RotationStateError, tod
 ROTATION_OUTPUT: Final = "secretRotation"
 # The engine's built-in provider serves this function (pkg/resource/deploy/builtins.go).
 READ_STACK_OUTPUTS: Final = "pulumi:pulumi:readStackOutputs"
+READ_ATTEMPTS: Final = 5
 
 
 def run(today: date | None = None, break_glass: str | None = None) -> LkpsEnvironment:
@@ -60,7 +62,19 @@ def last_outputs() -> Mapping[str, Any]:
     engine's built-in stack-reference function: no resource, so previews and refreshes show
     nothing for it."""
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    answer = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name}).value or {}
+    # The engine may be writing the stack's checkpoint as the program starts; a file or blob
+    # backend can then hand back a torn read ("failed to load checkpoint: EOF"). Read again.
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            answer = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": name}).value or {}
+            break
+        except Exception as exc:  # the invoke's error says what the backend answered
+            if attempt == READ_ATTEMPTS - 1:
+                raise pulumi.RunError(
+                    f"the last run's record of stack {name} could not be read ({exc}); "
+                    "nothing was changed: run it again"
+                ) from None
+            time.sleep(0.5 * (attempt + 1))
     outputs = answer.get("outputs")
     return outputs if isinstance(outputs, Mapping) else {}
 
