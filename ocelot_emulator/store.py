@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ocelot_emulator import contract
@@ -45,16 +47,34 @@ class RouteState:
 
 
 class OcelotStore:
-    """The four LKPS routes with their lists; every change and count is taken under one lock."""
+    """The four LKPS routes with their lists; every change and count is taken under one lock.
+
+    Once `persist_to(path)` is called, every change is written to `path` before it is answered
+    (whole, through a rename), as Ocelot keeps what it accepted even if its caller dies.
+    """
 
     def __init__(self, approval_routes: frozenset[str] = frozenset()) -> None:
         self._lock = threading.Lock()
+        self._path: Path | None = None
         self._routes: dict[str, RouteState] = {}
         for route_id, (environment, region) in contract.ROUTES.items():
             self._routes[route_id] = RouteState(
                 route_id, environment, region, route_id in approval_routes
             )
         self.writes: Counter[str] = Counter()
+
+    def persist_to(self, path: Path) -> None:
+        with self._lock:
+            self._path = path
+            self._save()
+
+    def _save(self) -> None:
+        """Writes the state, under the lock the change holds."""
+        if self._path is None:
+            return
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._snapshot(), indent=1))
+        tmp.replace(self._path)
 
     def route_json(self, route_id: str) -> dict[str, Any] | None:
         with self._lock:
@@ -82,6 +102,7 @@ class OcelotStore:
             if existing is not None:
                 updated = replace(existing, beat_id=beat_id, description=description)
                 route.entries[key] = updated
+                self._save()
                 return updated, False
             entry = Entry(
                 client_id=key,
@@ -92,6 +113,7 @@ class OcelotStore:
                 added_by=caller,
             )
             route.entries[key] = entry
+            self._save()
             return entry, True
 
     def delete(self, route_id: str, client_id: str) -> bool | None:
@@ -101,24 +123,30 @@ class OcelotStore:
             if route is None:
                 return None
             self.writes["delete"] += 1
-            return route.entries.pop(client_id.lower(), None) is not None
+            removed = route.entries.pop(client_id.lower(), None) is not None
+            self._save()
+            return removed
 
     def approve(self, route_id: str, client_id: str) -> None:
         """What a route owner does in the UI: a pending entry becomes active."""
         with self._lock:
             entries = self._routes[route_id].entries
             entries[client_id.lower()] = replace(entries[client_id.lower()], status="active")
+            self._save()
 
     def snapshot(self) -> dict[str, Any]:
         """Every route's approval setting and entries, as JSON-ready data."""
         with self._lock:
-            return {
-                route.id: {
-                    "requiresApproval": route.requires_approval,
-                    "clientAccessList": [e.to_json() for e in route.entries.values()],
-                }
-                for route in self._routes.values()
+            return self._snapshot()
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            route.id: {
+                "requiresApproval": route.requires_approval,
+                "clientAccessList": [e.to_json() for e in route.entries.values()],
             }
+            for route in self._routes.values()
+        }
 
     @classmethod
     def restore(cls, snapshot: dict[str, Any]) -> OcelotStore:
@@ -150,6 +178,7 @@ class OcelotStore:
         """A person removing an entry in the UI."""
         with self._lock:
             del self._routes[route_id].entries[client_id.lower()]
+            self._save()
 
     def edit_out_of_band(self, route_id: str, client_id: str, description: str) -> None:
         """A person editing an entry's description in the UI."""
@@ -158,3 +187,4 @@ class OcelotStore:
             entries[client_id.lower()] = replace(
                 entries[client_id.lower()], description=description
             )
+            self._save()

@@ -170,7 +170,7 @@ TF_AZUREAD_API: Final = (
 
 APPLICATION_IDENTIFIER_URI: Final = TypeRules(
     resource_type="azuread:index/applicationIdentifierUri:ApplicationIdentifierUri",
-    id_pattern=re.compile(rf"/applications/{_GUID}/identifierUris/[A-Za-z0-9_=-]+"),
+    id_pattern=re.compile(rf"/applications/{_GUID}/identifierUris/[A-Za-z0-9+/=]+"),
     id_source=f"{TF_AZUREAD_API}: '/applications/<objectId>/identifierUris/<base64 URI>'",
     inputs=frozenset({"applicationId", "identifierUri"}),
     required=frozenset({"applicationId", "identifierUri"}),

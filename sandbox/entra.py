@@ -272,6 +272,7 @@ class EntraStore:
             }
             app["id"] = object_id
             self._collection("applications")[object_id] = app
+            self._record("createApplication", appId=app["appId"], displayName=app["displayName"])
             self.save()
             return app
 

@@ -213,9 +213,6 @@ class Sandbox:
         )
         return env
 
-    def save(self) -> None:
-        self.folder.ocelot_state.write_text(json.dumps(self.ocelot.store.snapshot(), indent=1))
-
 
 def grant_documented_rights(store: EntraStore, object_id: str) -> None:
     """The pinned deployer set up as the README says: every right except those needed only
@@ -257,8 +254,9 @@ def running(
     approval_routes: frozenset[str] = frozenset(),
     identity: str | None = None,
 ) -> Iterator[Sandbox]:
-    """Starts the sandbox of `folder`'s stack for the duration of the block, then saves and
-    stops it. `token_value` and `secret_text` let a test know the tokens and client secrets.
+    """Starts the sandbox of `folder`'s stack for the duration of the block, then stops it;
+    both emulators save each change as they make it. `token_value` and `secret_text` let a
+    test know the tokens and client secrets.
 
     The sandbox runs as the stack's pinned deployer (`deployerObjectId`), as the pipeline
     would; `identity` runs it as another Entra object instead.
@@ -290,6 +288,7 @@ def running(
         holder = entra.holder(authorization, scope)
         return holder.client_id if holder else None
 
+    ocelot_store.persist_to(folder.ocelot_state)
     ocelot = OcelotEmulator(store=ocelot_store, token_issuer=ocelot_token_holder)
     if pinned and not store.has_grants(str(pinned)):
         grant_documented_rights(store, str(pinned))
@@ -299,7 +298,4 @@ def running(
         values = {key: value for key, value in sandbox.env.items() if key in inline}
         with _sandbox_process_environment(values):
             sandbox.timings["start"] = time.perf_counter() - started
-            try:
-                yield sandbox
-            finally:
-                sandbox.save()
+            yield sandbox

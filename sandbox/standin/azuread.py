@@ -325,7 +325,13 @@ class _ApiSetting(ResourceType):
 
 
 def _encoded(uri: str) -> str:
-    return base64.urlsafe_b64encode(uri.encode()).decode()
+    """Standard base64, as in pulumi_azuread's documented import ID
+    (`/identifierUris/aHR0cHM6Ly9leGFtcGxlLm5ldC8=`) and provider-semantics.md."""
+    return base64.b64encode(uri.encode()).decode()
+
+
+def _decoded(id_: str) -> str:
+    return base64.b64decode(id_.split("/identifierUris/", 1)[1]).decode()
 
 
 class ApplicationIdentifierUri(_ApiSetting):
@@ -344,11 +350,13 @@ class ApplicationIdentifierUri(_ApiSetting):
         self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         object_id = id_.split("/")[2]
-        uri = base64.urlsafe_b64decode(id_.rsplit("/", 1)[-1]).decode()
+        uri = _decoded(id_)
         app = self._application(object_id)
         if app is None or uri not in (app.get("identifierUris") or []):
             return None
-        return state, inputs
+        # Both arguments come from the ID (the provider's importer parses it).
+        outputs = {**state, "applicationId": f"/applications/{object_id}", "identifierUri": uri}
+        return outputs, _read_inputs(outputs, inputs, ["applicationId", "identifierUri"])
 
     def update(
         self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
@@ -357,7 +365,7 @@ class ApplicationIdentifierUri(_ApiSetting):
 
     def delete(self, id_: str, state: dict[str, Any]) -> None:
         object_id = id_.split("/")[2]
-        uri = base64.urlsafe_b64decode(id_.rsplit("/", 1)[-1]).decode()
+        uri = _decoded(id_)
         app = self._application(object_id)
         if app is not None and uri in (app.get("identifierUris") or []):
             kept = [u for u in app["identifierUris"] if u != uri]
@@ -404,8 +412,13 @@ class ApplicationPermissionScope(_ApiSetting):
         )
         if app is None or scope is None:
             return None
-        outputs = {**state, **{key: scope.get(graph) for key, graph in _SCOPE_FIELDS.items()}}
-        return outputs, {key: outputs.get(key) for key in inputs}
+        outputs = {
+            **state,
+            "applicationId": f"/applications/{object_id}",
+            "scopeId": scope_id,
+            **{key: scope.get(graph) for key, graph in _SCOPE_FIELDS.items()},
+        }
+        return outputs, _read_inputs(outputs, inputs, ["applicationId", "scopeId", *_SCOPE_FIELDS])
 
     def update(
         self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
@@ -471,8 +484,15 @@ class ApplicationPreAuthorized(_ApiSetting):
         )
         if app is None or found is None:
             return None
-        outputs = {**state, "permissionIds": found["delegatedPermissionIds"]}
-        return outputs, {key: outputs.get(key) for key in inputs}
+        outputs = {
+            **state,
+            "applicationId": f"/applications/{object_id}",
+            "authorizedClientId": client_id,
+            "permissionIds": found["delegatedPermissionIds"],
+        }
+        return outputs, _read_inputs(
+            outputs, inputs, ["applicationId", "authorizedClientId", "permissionIds"]
+        )
 
     def update(
         self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change

@@ -218,6 +218,7 @@ def test_the_journal_records_each_password_and_vault_change_in_order(
     store.remove_password(app["id"], first["keyId"])
     ops = [(e["op"], e.get("keyId"), e.get("publishedIn")) for e in store.journal()]
     assert ops == [
+        ("createApplication", None, None),
         ("addPassword", first["keyId"], None),
         ("setSecret", first["keyId"], None),
         ("addPassword", second["keyId"], None),
