@@ -27,11 +27,16 @@ READ_STACK_OUTPUTS: Final = "pulumi:pulumi:readStackOutputs"
 READ_ATTEMPTS: Final = 5
 
 
-def run(today: date | None = None, break_glass: str | None = None) -> LkpsEnvironment:
+def run(
+    today: date | None = None,
+    break_glass: str | None = None,
+    recovered: Mapping[str, str] | None = None,
+) -> LkpsEnvironment:
     """Build the stack; a config problem stops the run before any resource is registered.
 
     `break_glass` (else the `LKPS_BREAK_GLASS` variable) is a person's reason to run as another
-    identity than the pinned deployer."""
+    identity than the pinned deployer. `recovered` names, by resource name, the objects an
+    interrupted run made and never recorded, with their IDs: they are imported."""
     day = today or today_utc()
     try:
         settings = load_settings()
@@ -42,7 +47,7 @@ def run(today: date | None = None, break_glass: str | None = None) -> LkpsEnviro
         reason = break_glass or os.environ.get(BREAK_GLASS_VARIABLE) or None
         applications = recorded.get("applications")
         managed = frozenset(applications) if isinstance(applications, Mapping) else frozenset()
-        return build(settings, day, last_rotation(recorded), reason, managed)
+        return build(settings, day, last_rotation(recorded), reason, managed, recovered or {})
     except (ConfigError, RotationStateError) as exc:
         raise pulumi.RunError(str(exc)) from None
 
@@ -113,6 +118,7 @@ def build(
     last: Mapping[str, RotationState] | None = None,
     break_glass: str | None = None,
     managed: frozenset[str] = frozenset(),
+    recovered: Mapping[str, str] | None = None,
 ) -> LkpsEnvironment:
     """The resources and outputs of one environment, from settings already validated."""
     authorized = settings.authorized_clients()
@@ -134,6 +140,7 @@ def build(
             break_glass=break_glass,
             purge_deleted_secrets=settings.key_vault.purge_deleted_secrets,
             managed=managed,
+            recovered=recovered or {},
             protect=settings.protect_resources,
             applications=[
                 ApplicationSpec(

@@ -114,6 +114,18 @@ class LiveSources:
         )
         return found
 
+    def application_named(self, display_name: str) -> dict[str, Any] | None:
+        """The registration of that display name, if exactly one exists."""
+        found = self._get(
+            "Microsoft Graph",
+            f"{self.endpoints.graph}/applications?$filter="
+            + quote(f"displayName eq '{display_name.replace(chr(39), chr(39) * 2)}'"),
+            GRAPH_SCOPE,
+            "Application.Read.All (or ownership of the app)",
+        )
+        matches: list[dict[str, Any]] = (found or {}).get("value", [])
+        return matches[0] if len(matches) == 1 else None
+
     def app_roles_granted(self, object_id: str) -> set[str]:
         """The Microsoft Graph application permissions granted to a service principal, by name
         (its appRoleAssignments, named through Graph's own appRoles)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 import pulumi
@@ -17,7 +17,8 @@ TYPE_TOKEN: Final = "lkps:entra:AppRegistration"
 
 @dataclass(frozen=True)
 class AppRegistrationArgs:
-    """What an app registration is made of; `owners` are Entra object IDs."""
+    """What an app registration is made of; `owners` are Entra object IDs. `recovered` maps
+    resource names to the IDs of objects an interrupted run made and never recorded: imported."""
 
     display_name: str
     role: Role
@@ -29,6 +30,7 @@ class AppRegistrationArgs:
     retired: bool = False
     import_application_id: str | None = None
     import_service_principal_id: str | None = None
+    recovered: Mapping[str, str] = field(default_factory=dict)
 
 
 class AppRegistration(pulumi.ComponentResource):
@@ -76,7 +78,7 @@ class AppRegistration(pulumi.ComponentResource):
                 parent=self,
                 protect=args.protect,
                 ignore_changes=["identifierUris", "api"],
-                import_=args.import_application_id,
+                import_=args.import_application_id or args.recovered.get(f"{name}-app"),
             ),
         )
         service_principal = azuread.ServicePrincipal(
@@ -87,7 +89,9 @@ class AppRegistration(pulumi.ComponentResource):
             notes=notes,
             tags=tags,
             opts=pulumi.ResourceOptions(
-                parent=self, protect=args.protect, import_=args.import_service_principal_id
+                parent=self,
+                protect=args.protect,
+                import_=args.import_service_principal_id or args.recovered.get(f"{name}-sp"),
             ),
         )
         self.client_id = application.client_id

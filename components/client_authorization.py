@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import pulumi
@@ -25,12 +25,14 @@ def scope_id(agent_display_name: str) -> str:
 @dataclass(frozen=True)
 class ClientAuthorizationArgs:
     """The agent (its resource ID `/applications/<objectId>` and client ID) and its clients,
-    keyed by a name for each (a client's base name, or an external client's label)."""
+    keyed by a name for each (a client's base name, or an external client's label);
+    `recovered` as in `AppRegistrationArgs`."""
 
     application_id: pulumi.Input[str]
     agent_client_id: pulumi.Input[str]
     agent_display_name: str
     clients: Mapping[str, pulumi.Input[str]]
+    recovered: Mapping[str, str] = field(default_factory=dict)
 
 
 class ClientAuthorization(pulumi.ComponentResource):
@@ -53,7 +55,7 @@ class ClientAuthorization(pulumi.ComponentResource):
             f"{name}-uri",
             application_id=args.application_id,
             identifier_uri=agent_client_id.apply(rules.agent_identifier_uri),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, import_=args.recovered.get(f"{name}-uri")),
         )
         scope = azuread.ApplicationPermissionScope(
             f"{name}-scope",
@@ -71,15 +73,16 @@ class ClientAuthorization(pulumi.ComponentResource):
                 f"Lets the app start LKPS sessions with the agent {args.agent_display_name} "
                 "for you."
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, import_=args.recovered.get(f"{name}-scope")),
         )
         for client_name, client_id in sorted(args.clients.items()):
+            resource_name = f"{name}-{_slug(client_name)}"
             azuread.ApplicationPreAuthorized(
-                f"{name}-{_slug(client_name)}",
+                resource_name,
                 application_id=args.application_id,
                 authorized_client_id=client_id,
                 permission_ids=[scope.scope_id],
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, import_=args.recovered.get(resource_name)),
             )
         self.scope = agent_client_id.apply(rules.agent_scope)
         self.pre_authorized_client_ids = pulumi.Output.all(*args.clients.values()).apply(

@@ -50,7 +50,8 @@ class LkpsEnvironmentArgs:
     record of the published credential overrides it, as the last run may have failed midway.
     `break_glass` is the reason a person gives for deploying as another identity than
     `deployer_object_id`, or None. `managed` names the applications the last run already had;
-    the others that name an existing registration (`adopt`) are imported.
+    the others that name an existing registration (`adopt`) are imported, and so is each object
+    an interrupted run made and never recorded (`recovered`: resource name to ID).
     """
 
     environment: Environment
@@ -67,6 +68,7 @@ class LkpsEnvironmentArgs:
     break_glass: str | None = None
     purge_deleted_secrets: bool = False
     managed: frozenset[str] = frozenset()
+    recovered: Mapping[str, str] = field(default_factory=dict)
 
 
 class LkpsEnvironment(pulumi.ComponentResource):
@@ -144,6 +146,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     purge_deleted_secret=args.purge_deleted_secrets,
                     existing=existing,
                     remove_secrets=tuple(app.adopt.remove_secrets) if app.adopt else (),
+                    recovered=args.recovered,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )
@@ -163,6 +166,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     agent_client_id=agent.client_id,
                     agent_display_name=app.display_name,
                     clients=clients,
+                    recovered=args.recovered,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, provider=entra),
             )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
 
 import pulumi
@@ -22,7 +22,8 @@ TYPE_TOKEN: Final = "lkps:onboarding:OnboardedApplication"
 
 @dataclass(frozen=True)
 class OnboardedApplicationArgs:
-    """One application in one environment; `owners` are Entra object IDs."""
+    """One application in one environment; `owners` are Entra object IDs; `recovered` as in
+    `AppRegistrationArgs`."""
 
     display_name: str
     role: Role
@@ -40,6 +41,7 @@ class OnboardedApplicationArgs:
     purge_deleted_secret: bool = False
     existing: ExistingRegistration | None = None
     remove_secrets: Sequence[str] = ()
+    recovered: Mapping[str, str] = field(default_factory=dict)
 
 
 class OnboardedApplication(pulumi.ComponentResource):
@@ -83,6 +85,7 @@ class OnboardedApplication(pulumi.ComponentResource):
                 import_service_principal_id=(
                     args.existing.service_principal_id if args.existing else None
                 ),
+                recovered=args.recovered,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -107,6 +110,7 @@ class OnboardedApplication(pulumi.ComponentResource):
                 protect_vault_secret=args.protect,
                 purge_deleted_secret=args.purge_deleted_secret,
                 import_vault_secret_id=args.existing.vault_secret_id if args.existing else None,
+                recovered=args.recovered,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

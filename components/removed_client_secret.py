@@ -26,22 +26,31 @@ class RemovedClientSecretError(Exception):
     """Graph refused to remove the client secret."""
 
 
+def remove_password(object_id: str, key_id: str) -> bool:
+    """Graph's removePassword for one credential of a registration, as the deploying identity;
+    False when it is gone already (404)."""
+    graph = endpoints_from_environment().graph
+    answer = httpx.post(
+        f"{graph}/applications/{object_id}/removePassword",
+        json={"keyId": key_id},
+        headers={"Authorization": f"Bearer {entra_token(GRAPH_SCOPE)}"},
+        timeout=30.0,
+    )
+    if answer.status_code == httpx.codes.NOT_FOUND:
+        return False
+    if answer.status_code not in (httpx.codes.NO_CONTENT, httpx.codes.OK):
+        raise RemovedClientSecretError(
+            f"removePassword {key_id} of application {object_id}: {answer.status_code}"
+        )
+    return True
+
+
 class RemovedClientSecretProvider(ResourceProvider):
     """The dynamic provider behind `RemovedClientSecret`."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         object_id, key_id = props["application_object_id"], props["key_id"]
-        graph = endpoints_from_environment().graph
-        answer = httpx.post(
-            f"{graph}/applications/{object_id}/removePassword",
-            json={"keyId": key_id},
-            headers={"Authorization": f"Bearer {entra_token(GRAPH_SCOPE)}"},
-            timeout=30.0,
-        )
-        if answer.status_code not in (httpx.codes.NO_CONTENT, httpx.codes.OK, 404):
-            raise RemovedClientSecretError(
-                f"removePassword {key_id} of application {object_id}: {answer.status_code}"
-            )
+        remove_password(object_id, key_id)
         return CreateResult(f"{object_id}/removed/{key_id}", props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import pulumi
@@ -19,7 +19,8 @@ TYPE_TOKEN: Final = "lkps:credentials:RotatingClientSecret"
 
 @dataclass(frozen=True)
 class RotatingClientSecretArgs:
-    """The application (resource ID `/applications/<objectId>`), the plan and the vault target."""
+    """The application (resource ID `/applications/<objectId>`), the plan and the vault target;
+    `recovered` as in `AppRegistrationArgs`."""
 
     application_id: pulumi.Input[str]
     plan: RotationPlan
@@ -30,6 +31,7 @@ class RotatingClientSecretArgs:
     protect_vault_secret: bool = False
     purge_deleted_secret: bool = False
     import_vault_secret_id: str | None = None
+    recovered: Mapping[str, str] = field(default_factory=dict)
 
 
 class RotatingClientSecret(pulumi.ComponentResource):
@@ -104,7 +106,7 @@ class RotatingClientSecret(pulumi.ComponentResource):
                 parent=self,
                 protect=args.protect_vault_secret,
                 depends_on=[reusable_name],
-                import_=args.import_vault_secret_id,
+                import_=args.import_vault_secret_id or args.recovered.get(f"{name}-vault"),
             ),
         )
         self.client_secret = published.value.apply(pulumi.Output.secret)

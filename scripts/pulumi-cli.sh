@@ -41,5 +41,5 @@ fi
 # Dynamic providers and the engine tests run this project's interpreter. Plugin downloads stay
 # on for runs against Azure (the real azuread and azure-native plugins); the sandbox and the
 # tests turn them off for their own runs.
-export PULUMI_PYTHON_CMD="$ROOT/.venv/bin/python"
+export PULUMI_PYTHON_CMD="$ROOT/scripts/plugin-python"
 export PULUMI_SKIP_UPDATE_CHECK=true

@@ -7,6 +7,8 @@
     scripts/stack rights np [--sandbox]
     scripts/stack review np [--sandbox] [--output FILE]   (a preview in onboarding terms)
     scripts/stack up np --break-glass "REASON"   (as another identity than the pinned deployer)
+    scripts/stack up np --cancel-stale-lock      (a job that is the only run of its stack)
+    scripts/stack cancel np [--sandbox]           (remove the lock an interrupted run left)
 
 The program runs inline in this process through the Automation API, with the project's own
 `Pulumi.yaml` and `Pulumi.<stack>.yaml`; the engine's output streams as the CLI prints it; the
@@ -21,7 +23,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -41,10 +43,26 @@ from sandbox.session import (
     sandbox_home,
     stack_config,
 )
+from stack_command.interruption import Interruption, StackLock, engine_signal, locks_in
+from stack_command.pending import export_without_secrets, held_key_ids, pending_creates
+from stack_command.recovery import Recovery
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 PROJECT: Final = "lkps-onboarding"
-VERBS: Final = ("preview", "up", "refresh", "destroy", "reset", "verify", "rights", "review")
+# The interpreter of the engine's Python plugins (dynamic providers), ended with their engine.
+PLUGIN_PYTHON: Final = ROOT / "scripts" / "plugin-python"
+VERBS: Final = (
+    "preview",
+    "up",
+    "refresh",
+    "destroy",
+    "cancel",
+    "reset",
+    "verify",
+    "rights",
+    "review",
+)
+LOCKING_VERBS: Final = ("up", "refresh", "destroy")
 PASSED_FLAGS: Final = (
     "--diff, --target URN, --replace URN, --expect-no-changes, --refresh, --parallel N, "
     "--message TEXT, --suppress-outputs, --color MODE, --yes, -v N, --logtostderr, --logflow"
@@ -72,6 +90,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--break-glass",
         metavar="REASON",
         help="run as another identity than the stack's pinned deployer, for this reason",
+    )
+    parser.add_argument(
+        "--cancel-stale-lock",
+        action="store_true",
+        help="this run is the only one of its stack (a workflow's concurrency group): a lock "
+        "found on the stack was left by an interrupted run; cancel it and go on",
     )
     parser.add_argument("--expect-no-changes", action="store_true")
     parser.add_argument("--refresh", action="store_true")
@@ -116,6 +140,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
         )
     if args.break_glass and args.verb not in ("preview", "up", "refresh", "destroy", "review"):
         raise UsageError("--break-glass belongs to preview, up, refresh, destroy and review")
+    if args.cancel_stale_lock and args.verb not in LOCKING_VERBS:
+        raise UsageError(f"--cancel-stale-lock belongs to {', '.join(LOCKING_VERBS)}")
     if args.output and args.verb != "review":
         raise UsageError("--output belongs to review")
     if args.today and args.verb == "review" and not args.sandbox:
@@ -169,7 +195,7 @@ def workspace_env() -> dict[str, str]:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION", "false"
         ),
     }
-    env["PULUMI_PYTHON_CMD"] = os.environ.get("PULUMI_PYTHON_CMD", sys.executable)
+    env["PULUMI_PYTHON_CMD"] = str(PLUGIN_PYTHON)
     return env
 
 
@@ -209,13 +235,16 @@ def execute(stack: auto.Stack, args: argparse.Namespace, output: Callable[[str],
 
 @contextmanager
 def target(
-    args: argparse.Namespace, sandbox_root: str | None = None
+    args: argparse.Namespace,
+    sandbox_root: str | None = None,
+    recovered: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[auto.Stack, Sandbox | None]]:
-    """The stack to run, against the sandbox (started for the block) or the configured cloud."""
+    """The stack to run, against the sandbox (started for the block) or the configured cloud.
+    The program imports what `recovered` names when it runs (filled in by `Recovery.inspect`)."""
     today, break_glass = args.today, args.break_glass
 
     def program() -> None:
-        run(today=today, break_glass=break_glass)
+        run(today=today, break_glass=break_glass, recovered=recovered)
 
     dated = {SIMULATED_DATE_VARIABLE: today.isoformat()} if today else {}
     if not args.sandbox:
@@ -254,12 +283,86 @@ def _error_text(exc: auto.errors.CommandError) -> str:
     return stderr.strip()
 
 
+class StackLockedError(Exception):
+    """The stack is locked by another run, or by one that was interrupted."""
+
+    def __init__(self, args: argparse.Namespace, locks: list[StackLock]) -> None:
+        held = "; ".join(lock.describe() for lock in locks) or "a lock the backend did not name"
+        sandbox = " --sandbox" if args.sandbox else ""
+        super().__init__(
+            f"stack {args.stack} is locked by {held}: another run of it may still be going. "
+            f"If none is, remove the lock with `scripts/stack cancel {args.stack}{sandbox}` and "
+            "run again (the deploy and rotation workflows do this themselves: "
+            "--cancel-stale-lock)"
+        )
+
+
+def run_unlocked(args: argparse.Namespace, stack: auto.Stack, operation: Callable[[], Any]) -> Any:
+    """Runs an engine operation; a lock left by an interrupted run is cancelled first when the
+    command may assume it is the stack's only run (`--cancel-stale-lock`), never otherwise."""
+    try:
+        return operation()
+    except auto.errors.ConcurrentUpdateError as exc:
+        locks = locks_in(exc) or []
+        if not args.cancel_stale_lock or any(lock.held_by_a_live_process_here() for lock in locks):
+            raise StackLockedError(args, locks) from None
+        for lock in locks:
+            _say(
+                f"stack: {args.stack} is locked by {lock.describe()}; this job is the stack's "
+                "only run (--cancel-stale-lock), so the lock is stale: cancelling it"
+            )
+        stack.cancel()
+    return operation()
+
+
+def _failure(args: argparse.Namespace, exc: auto.errors.CommandError, stopped: Interruption) -> int:
+    if stopped.received is not None:
+        _say(
+            f"stack: {args.verb} of {args.stack} was interrupted by {stopped.received.name}; "
+            "the engine stopped after the steps in flight and released the stack: run the same "
+            "command again to finish"
+        )
+        return 128 + stopped.received.value
+    killed = engine_signal(exc)
+    if killed is not None:
+        sandbox = " --sandbox" if args.sandbox else ""
+        _say(
+            f"stack: {args.verb} of {args.stack} failed: the Pulumi engine was killed "
+            f"({killed.name}) before it finished, and its lock is left on the stack. If no "
+            f"other run of {args.stack} is going, run `scripts/stack cancel {args.stack}"
+            f"{sandbox}`, then this command again"
+        )
+        return 1
+    reason = _error_text(exc)
+    if not reason and args.expect_no_changes:
+        reason = "the engine found changes, and --expect-no-changes was given"
+    _say(f"stack: {args.verb} of {args.stack} failed: {reason or 'see the output above'}")
+    return 1
+
+
+def _subscription_of(stack: str) -> str:
+    return str((stack_config(ROOT, stack).get("keyVault") or {}).get("subscriptionId", ""))
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    try:
+        with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, _):
+            stack.cancel()
+    except auto.errors.CommandError as exc:
+        _say(f"stack: cancel of {args.stack} failed: {_error_text(exc)}")
+        return 1
+    _say(f"stack: {args.stack} has no lock now; a run interrupted before can be run again")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
         _say(f"stack: {exc}")
         return 2
+    if args.verb == "cancel":
+        return _cancel(args)
     if args.verb == "reset":
         folder = SandboxFolder(
             sandbox_home(os.environ.get("LKPS_SANDBOX_ROOT")) / args.stack, args.stack
@@ -278,17 +381,31 @@ def main(argv: list[str] | None = None) -> int:
         _output(BANNER)
         args.message = args.message or "sandbox run: nothing sent to Azure or Ocelot"
     started = time.perf_counter()
+    stopped = Interruption()
+
+    def output(line: str) -> None:
+        stopped.saw(line)
+        _output(line)
+
+    recovered: dict[str, str] = {}
     try:
-        with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, sandbox):
+        with (
+            stopped.guarding(),
+            target(args, os.environ.get("LKPS_SANDBOX_ROOT"), recovered) as (stack, sandbox),
+        ):
             if sandbox is not None:
                 _say(f"sandbox: started in {sandbox.timings['start']:.2f}s ({sandbox.folder.path})")
-            execute(stack, args, _output)
-    except auto.errors.CommandError as exc:
-        reason = _error_text(exc)
-        if not reason and args.expect_no_changes:
-            reason = "the engine found changes, and --expect-no-changes was given"
-        _say(f"stack: {args.verb} of {args.stack} failed: {reason or 'see the output above'}")
+            recovery = Recovery(stack, _subscription_of(args.stack), _say)
+            if args.verb in ("preview", "up"):
+                recovered.update(recovery.inspect(up=args.verb == "up"))
+            run_unlocked(args, stack, lambda: execute(stack, args, output))
+            if args.verb == "up":
+                run_unlocked(args, stack, lambda: recovery.settle(output))
+    except StackLockedError as exc:
+        _say(f"stack: {exc}")
         return 1
+    except auto.errors.CommandError as exc:
+        return _failure(args, exc, stopped)
     finally:
         if args.sandbox:
             _output(f"{BANNER} ({time.perf_counter() - started:.1f}s)")
@@ -348,7 +465,9 @@ def _review(args: argparse.Namespace) -> int:
     options = _engine_options(args, _say)
     args.verb = "review"
     try:
-        with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, _):
+        recovered: dict[str, str] = {}
+        with target(args, os.environ.get("LKPS_SANDBOX_ROOT"), recovered) as (stack, _):
+            recovered.update(Recovery(stack, _subscription_of(args.stack), _say).inspect(up=False))
             stack.preview(**options, on_event=events)
     except auto.errors.CommandError as exc:
         events.failed = True
@@ -402,7 +521,17 @@ def _verify(args: argparse.Namespace) -> int:
 
     try:
         with target(args, sandbox_root) as (stack, sandbox):
-            report = run_checklist(stack, sandbox, other, args.app, args.token, progress)
+            deployment = export_without_secrets(stack)
+            report = run_checklist(
+                stack,
+                sandbox,
+                other,
+                args.app,
+                args.token,
+                progress,
+                held_key_ids=frozenset(held_key_ids(deployment)),
+                interrupted=bool(pending_creates(deployment)),
+            )
     except auto.errors.CommandError as exc:
         _say(f"stack: verify of {args.stack} failed: {_error_text(exc)}")
         return 1

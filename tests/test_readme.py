@@ -35,5 +35,13 @@ def test_the_sections_users_look_for_exist() -> None:
         "Rights the deploying identity needs",
         "Emergency rotation",
         "The pinned deployer",
+        "When a run is interrupted",
     ):
         assert f"# {title}\n" in README, title
+
+
+def test_every_verb_of_the_stack_command_is_in_the_readme() -> None:
+    from stack_command.cli import VERBS
+
+    usage = README.split("`scripts/stack <", 1)[1].split(">", 1)[0]
+    assert set(usage.split("|")) == set(VERBS)

@@ -94,3 +94,16 @@ def test_a_daily_run_rotates_both_stacks_and_reports_failure_in_an_issue() -> No
     assert report["if"] == "failure()"
     assert "issues.create" in report["with"]["script"]
     assert "createComment" in report["with"]["script"]
+
+
+def test_only_the_jobs_that_are_their_stacks_only_run_cancel_a_stale_lock() -> None:
+    """--cancel-stale-lock is safe only where a concurrency group makes the job the stack's only
+    run: every `up` of deploy and rotate, and no step of the pull-request preview."""
+    for name in ("deploy.yml", "rotate.yml"):
+        for job in _load(name)["jobs"].values():
+            assert str(job["concurrency"]["group"]).startswith("stack-")
+            ups = [s["run"] for s in job["steps"] if "scripts/stack up" in s.get("run", "")]
+            assert ups, f"{name} runs no up"
+            assert all("--cancel-stale-lock" in run for run in ups), ups
+    preview = (ROOT / ".github" / "workflows" / "preview.yml").read_text()
+    assert "--cancel-stale-lock" not in preview

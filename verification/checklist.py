@@ -42,6 +42,10 @@ class Context:
     ocelot: OcelotClient
     today: date
     token_check: bool
+    # The key IDs of the client secrets the stack's state holds (None: the state was not read),
+    # and whether its last run left creates pending (`scripts/stack up` then settles them).
+    held_key_ids: frozenset[str] | None = None
+    interrupted: bool = False
 
     @property
     def up_command(self) -> str:
@@ -101,6 +105,9 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
     if application is not _REFUSED:
         findings.extend(_registration(context, app, outputs, application))
         findings.append(_client_secret(context, outputs, application))
+        stray = _stray_credentials(context, application)
+        if stray is not None:
+            findings.append(stray)
     authorization = _client_authorization(context, app, application)
     if authorization is not None:
         findings.append(authorization)
@@ -261,6 +268,36 @@ def _client_secret(
         "pass",
         f"{vault}/{name}: enabled, expires {datetime.fromtimestamp(expires, UTC).date()}, "
         f"holds live credential {key_id}",
+    )
+
+
+def _stray_credentials(context: Context, application: dict[str, Any] | None) -> Finding | None:
+    """Client secrets of the stack's naming that no resource of the stack holds: made by a run
+    interrupted between Graph's addPassword and the engine's record of it."""
+    if context.held_key_ids is None:
+        return None
+    stray = sorted(
+        str(p["keyId"]).lower()
+        for p in (application or {}).get("passwordCredentials", [])
+        if str(p.get("displayName") or "").startswith(f"{rules.CLIENT_SECRET_DISPLAY_NAME}-")
+        and str(p["keyId"]).lower() not in context.held_key_ids
+    )
+    if not stray:
+        return None
+    app_id = (application or {}).get("appId", "")
+    remedy = (
+        f"{context.up_command}: it revokes what the interrupted run made once the vault "
+        "publishes a live secret"
+        if context.interrupted
+        else "no record of an interrupted run names it: once no consumer uses it, revoke it "
+        + " and ".join(f"`az ad app credential delete --id {app_id} --key-id {k}`" for k in stray)
+    )
+    return Finding(
+        model.CLIENT_SECRET,
+        "warn",
+        f"{len(stray)} live client secret(s) of the stack's naming that no resource holds: "
+        f"{', '.join(stray)}",
+        remedy,
     )
 
 

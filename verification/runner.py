@@ -65,7 +65,10 @@ def run_checklist(
     only: str | None,
     token_check: bool,
     progress: Callable[[int, int], None] | None = None,
+    held_key_ids: frozenset[str] | None = None,
+    interrupted: bool = False,
 ) -> Report:
+    """`held_key_ids` and `interrupted` come from the stack's state, as in `Context`."""
     settings, outputs = stack_settings_and_outputs(stack)
     env = sandbox.env if sandbox else {}
     with _environment(env):
@@ -90,6 +93,8 @@ def run_checklist(
                 ocelot=ocelot,
                 today=datetime.now(UTC).date(),
                 token_check=token_check,
+                held_key_ids=held_key_ids,
+                interrupted=interrupted,
             )
             report = verify(context, only=only, progress=progress)
         finally:

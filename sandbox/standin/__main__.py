@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from lkps.engine_watch import exit_with_engine
 from sandbox import behaviours
 from sandbox.standin import azure_native, azuread
 from sandbox.standin.server import StandinServicer, refuse_outside_sandbox, serve
@@ -19,6 +20,7 @@ def main(argv: list[str]) -> None:
         sys.exit(f"usage: python -m sandbox.standin {'|'.join(PLUGINS)} [engine arguments]")
     name = argv[0]
     refuse_outside_sandbox(name)
+    exit_with_engine(argv[1:])
     version, types, invokes = PLUGINS[name]
     serve(StandinServicer(name, version, types, invokes))
 

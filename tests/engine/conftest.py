@@ -73,7 +73,7 @@ def _env(pulumi_cli: str, home: Path) -> dict[str, str]:
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "PULUMI_HOME": str(home),
         "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-        "PULUMI_PYTHON_CMD": str(ROOT / ".venv" / "bin" / "python"),
+        "PULUMI_PYTHON_CMD": str(ROOT / "scripts" / "plugin-python"),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "false",

@@ -18,8 +18,10 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from lkps import rules
 from lkps.rotation import SIMULATED_DATE_VARIABLE
 from program import run
+from sandbox.entra import EntraStore
 from sandbox.session import NAMESPACE, Sandbox, SandboxFolder, lay_work_dir, running
 from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
 
@@ -118,6 +120,33 @@ class Session:
             "latest"
         ]["resources"]
         return resources
+
+
+def applications(store: EntraStore) -> dict[str, dict[str, Any]]:
+    """The sandbox's app registrations by display name."""
+    return {app["displayName"]: app for app in store.list_objects("applications", None, None)}
+
+
+def assert_vault_publishes_live_secrets(store: EntraStore, hand_made: int = 0) -> None:
+    (vault_name,) = store.data["vaults"]
+    for name, app in applications(store).items():
+        secret = store.get_secret(vault_name, rules.vault_secret_name(name))["value"]
+        assert store.live_credential(app["appId"], secret), f"{name}: vault holds a dead secret"
+        passwords = len(app["passwordCredentials"])
+        assert passwords <= 2 + hand_made, f"{name}: more than two passwords of the stack's"
+
+
+def assert_journal_is_safe(store: EntraStore) -> None:
+    """At no step was a password deleted while a vault published it, nor were there three."""
+    journal = store.journal()
+    assert journal, "the sandbox recorded no operation"
+    for entry in journal:
+        if entry["op"] == "removePassword":
+            assert entry["publishedIn"] == [], f"deleted while published: {entry}"
+        if entry["op"] in ("addPassword", "removePassword"):
+            assert entry["passwords"] <= 2, f"three passwords at once: {entry}"
+        if entry["op"] == "setSecret":
+            assert entry["keyId"] is not None, f"the vault got a value no password has: {entry}"
 
 
 def edit_stack_file(project: Path, stack: str, edit: Callable[[dict[str, Any]], None]) -> None:

@@ -15,7 +15,14 @@ from pulumi import automation as auto
 from lkps import rules
 from sandbox.entra import Principal
 from sandbox.session import Sandbox, stack_config
-from tests.engine.sandbox_harness import SandboxProject, Session, changes
+from tests.engine.sandbox_harness import (
+    SandboxProject,
+    Session,
+    applications,
+    assert_journal_is_safe,
+    assert_vault_publishes_live_secrets,
+    changes,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -32,8 +39,7 @@ def project(pulumi_cli: str, tmp_path: Path) -> SandboxProject:
 
 
 def _apps(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
-    store = sandbox.entra.store
-    return {app["displayName"]: app for app in store.list_objects("applications", None, None)}
+    return applications(sandbox.entra.store)
 
 
 def _directory(sandbox: Sandbox) -> dict[str, Any]:
@@ -43,33 +49,10 @@ def _directory(sandbox: Sandbox) -> dict[str, Any]:
     return {"entra": data, "ocelot": sandbox.ocelot.store.snapshot()}
 
 
-def _assert_vault_publishes_live_secrets(sandbox: Sandbox, hand_made: int = 0) -> None:
-    store = sandbox.entra.store
-    (vault_name,) = store.data["vaults"]
-    for name, app in _apps(sandbox).items():
-        secret = store.get_secret(vault_name, rules.vault_secret_name(name))["value"]
-        assert store.live_credential(app["appId"], secret), f"{name}: vault holds a dead secret"
-        passwords = len(app["passwordCredentials"])
-        assert passwords <= 2 + hand_made, f"{name}: more than two passwords of the stack's"
-
-
-def _assert_journal_is_safe(sandbox: Sandbox) -> None:
-    """At no step was a password deleted while a vault published it, nor were there three."""
-    journal = sandbox.entra.store.journal()
-    assert journal, "the sandbox recorded no operation"
-    for entry in journal:
-        if entry["op"] == "removePassword":
-            assert entry["publishedIn"] == [], f"deleted while published: {entry}"
-        if entry["op"] in ("addPassword", "removePassword"):
-            assert entry["passwords"] <= 2, f"three passwords at once: {entry}"
-        if entry["op"] == "setSecret":
-            assert entry["keyId"] is not None, f"the vault got a value no password has: {entry}"
-
-
 def _up(session: Session, day: date) -> dict[str, Any]:
     """An up on `day`; the rotation record it leaves, by application."""
     result = session.up(today=day)
-    _assert_vault_publishes_live_secrets(session.sandbox)
+    assert_vault_publishes_live_secrets(session.sandbox.entra.store)
     recorded: dict[str, Any] = result.outputs["secretRotation"].value
     return recorded
 
@@ -119,7 +102,7 @@ def test_runs_after_a_gap_of_several_periods_never_delete_the_published_secret(
         following = date.fromisoformat(state[state["published"]]["starts"]) + timedelta(PERIOD)
         for day in (back + timedelta(days=1), following, following + timedelta(days=1)):
             _up(session, day)
-        _assert_journal_is_safe(session.sandbox)
+        assert_journal_is_safe(session.sandbox.entra.store)
 
 
 def test_a_changed_rotation_period_converges_without_deleting_the_published_secret(
@@ -135,7 +118,7 @@ def test_a_changed_rotation_period_converges_without_deleting_the_published_secr
         session.edit_config(shorter)
         for offset in (0, 1, 14, 15, 29):
             _up(session, TODAY + timedelta(days=offset))
-        _assert_journal_is_safe(session.sandbox)
+        assert_journal_is_safe(session.sandbox.entra.store)
 
 
 def test_an_emergency_rotation_publishes_then_revokes_and_the_schedule_resumes(
@@ -174,7 +157,7 @@ def test_an_emergency_rotation_publishes_then_revokes_and_the_schedule_resumes(
         published = ops.index(("setSecret", new_key))
         revoked = max(i for i, (op, _) in enumerate(ops) if op == "removePassword")
         assert created < published < revoked, "new, publish, revoke: in that order"
-        _assert_journal_is_safe(session.sandbox)
+        assert_journal_is_safe(session.sandbox.entra.store)
 
         quiet = session.up(today=leak_day + timedelta(days=1))
         assert set(changes(quiet)) == {"same"}, "the emergency must not repeat"
@@ -182,7 +165,7 @@ def test_an_emergency_rotation_publishes_then_revokes_and_the_schedule_resumes(
         assert resumed["published"] != after["published"]
         assert resumed[after["published"]] == after[after["published"]]
         assert len(_apps(session.sandbox)[AGENT]["passwordCredentials"]) == 2
-        _assert_journal_is_safe(session.sandbox)
+        assert_journal_is_safe(session.sandbox.entra.store)
 
 
 def _retire_client(config: dict[str, Any]) -> None:
@@ -242,7 +225,7 @@ def test_retiring_a_prod_app_takes_two_reviewed_changes_and_it_can_come_back(
         session.up()
         assert client in _apps(session.sandbox)
         assert "my-livekit-client-client-secret" in vault["secrets"]
-        _assert_vault_publishes_live_secrets(session.sandbox)
+        assert_vault_publishes_live_secrets(session.sandbox.entra.store)
 
 
 def test_a_removal_that_fails_halfway_completes_on_the_next_run_and_purges_if_asked(
@@ -324,7 +307,7 @@ def test_an_app_onboarded_by_hand_is_imported_with_updates_only(project: Sandbox
         published = max(i for i, (op, _) in enumerate(ops) if op == "setSecret")
         assert ops.index(("removePassword", leaked["keyId"])) > published
         assert stack_config(project.project, "np")["deployerObjectId"] in adopted["owners"]
-        _assert_vault_publishes_live_secrets(session.sandbox, hand_made=1)
+        assert_vault_publishes_live_secrets(session.sandbox.entra.store, hand_made=1)
 
         # Adopted now: the next run changes nothing and imports nothing.
         quiet = session.preview()

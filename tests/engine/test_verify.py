@@ -177,3 +177,42 @@ def test_a_healthy_stack_passes_and_each_broken_state_is_found(onboarded: Sessio
     deleted = _check(session)
     assert "no app registration" in _finding(deleted, model.REGISTRATION).detail
     assert not deleted.ok
+
+
+def test_a_credential_of_the_stacks_naming_that_no_resource_holds_is_reported(
+    onboarded: Session,
+) -> None:
+    from stack_command.pending import export_without_secrets, held_key_ids
+
+    session = onboarded
+    store = session.sandbox.entra.store
+    app = next(
+        a
+        for a in store.list_objects("applications", None, None)
+        if a["displayName"] == "MY-LIVEKIT-AGENT-NP"
+    )
+    held = frozenset(held_key_ids(export_without_secrets(session.stack)))
+    assert {p["keyId"] for p in app["passwordCredentials"]} <= held
+
+    def warnings(report: Report) -> list[model.Finding]:
+        (agent,) = [a for a in report.applications if a.name == AGENT]
+        return [f for f in agent.findings if f.item == model.CLIENT_SECRET and f.status == "warn"]
+
+    def check(interrupted: bool) -> Report:
+        report = run_checklist(
+            session.stack, session.sandbox, None, None, False, None, held, interrupted
+        )
+        jsonschema.validate(report.to_json(), SCHEMA)
+        assert CANARY_SECRET not in json.dumps(report.to_json()) + as_text(report)
+        return report
+
+    assert warnings(check(False)) == []
+    stray = store.add_password(app["id"], {"displayName": f"{rules.CLIENT_SECRET_DISPLAY_NAME}-x"})
+    store.add_password(app["id"], {"displayName": "made in the portal"})
+    (found,) = warnings(check(False))
+    assert found.detail.endswith(stray["keyId"]), "only the one of the stack's naming"
+    assert f"az ad app credential delete --id {app['appId']} --key-id {stray['keyId']}" in (
+        found.remedy
+    )
+    (after_a_kill,) = warnings(check(True))
+    assert after_a_kill.remedy.startswith("run `scripts/stack up np`")
