@@ -94,7 +94,11 @@ def test_a_second_concurrent_up_fails_fast_on_the_lock_and_changes_nothing(
     first_output, _ = first.communicate(timeout=300)
     assert first.returncode == 0, first_output
     assert code == 1
-    assert "the stack is currently locked by 1 lock(s)" in second
+    # The backend's lock, named with its owner (the engine's own wording is
+    # "the stack is currently locked by 1 lock(s)").
+    assert "stack: stack np is locked by " in second
+    assert " since " in second
+    assert "scripts/stack cancel np --sandbox" in second
     assert waited < 30, f"the second up took {waited:.0f} s to give up"
     assert _apps(root) == ["MY-LIVEKIT-AGENT-NP", "MY-LIVEKIT-CLIENT-NP"]
     history = [b for b in azurite.blobs() if b.startswith(".pulumi/history/")]
