@@ -112,7 +112,8 @@ def _engine_children() -> list[int]:
 class Interruption:
     """Turns SIGINT and SIGTERM of the stack command into one clean stop of its engine.
 
-    While the block runs, a signal does not end the command: the engine is sent one SIGTERM
+    While the block runs and an engine is running, a signal does not end the command at once
+    (without an engine it does): the engine is sent one SIGTERM
     (unless it already got the signal itself, as from a terminal's Ctrl-C to the whole process
     group, which it says on its output), and the command waits for the engine to write its state
     and release its lock. Feed the engine's output lines to `saw`.
@@ -137,6 +138,9 @@ class Interruption:
         if self.received is not None:
             return
         self.received = signal.Signals(number)
+        if not _engine_children():
+            # No engine is running yet (or any more): nothing to wait for.
+            raise SystemExit(128 + number)
         threading.Thread(target=self._forward, name="engine-stop", daemon=True).start()
 
     @contextlib.contextmanager
