@@ -58,7 +58,6 @@ class StrayCredential:
     key_id: str
     display_name: str
     end_date_time: str
-    pending_urn: str
 
 
 def export_without_secrets(stack: auto.Stack) -> dict[str, Any]:
@@ -140,9 +139,7 @@ def stray_credentials(
                 and key_id not in {s.key_id for s in found}
             ):
                 found.append(
-                    StrayCredential(
-                        object_id, key_id, name, str(credential["endDateTime"]), create.urn
-                    )
+                    StrayCredential(object_id, key_id, name, str(credential["endDateTime"]))
                 )
     return found
 

@@ -43,10 +43,6 @@ def _live_sources() -> Iterator[LiveSources]:
         credential.close()
 
 
-def _strays(sources: LiveSources, pending: list[PendingCreate], held: set[str]) -> list[Any]:
-    return stray_credentials(pending, held, sources.application)
-
-
 def _describe(stray: StrayCredential) -> str:
     return (
         f"client secret {stray.key_id} ('{stray.display_name}', ends {stray.end_date_time}) "
@@ -89,7 +85,7 @@ class Recovery:
                     subscription_id=self.subscription_id,
                 ),
             )
-            strays = _strays(sources, self.pending, held_key_ids(deployment))
+            strays = stray_credentials(self.pending, held_key_ids(deployment), sources.application)
         for urn, id_ in found.items():
             self.say(
                 f"stack: {urn.rsplit('::', 1)[-1]} exists ({id_}): "
@@ -113,7 +109,7 @@ class Recovery:
             return
         held = held_key_ids(export_without_secrets(self.stack))
         with _live_sources() as sources:
-            strays = _strays(sources, self.pending, held)
+            strays = stray_credentials(self.pending, held, sources.application)
         for stray in strays:
             gone = not remove_password(stray.application_object_id, stray.key_id)
             self.say(
