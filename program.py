@@ -46,8 +46,10 @@ def run(
             raise ConfigError(f"stack '{pulumi.get_stack()}'", problems)
         reason = break_glass or os.environ.get(BREAK_GLASS_VARIABLE) or None
         applications = recorded.get("applications")
-        managed = frozenset(applications) if isinstance(applications, Mapping) else frozenset()
-        return build(settings, day, last_rotation(recorded), reason, managed, recovered or {})
+        last_applications = applications if isinstance(applications, Mapping) else {}
+        return build(
+            settings, day, last_rotation(recorded), reason, last_applications, recovered or {}
+        )
     except (ConfigError, RotationStateError) as exc:
         raise pulumi.RunError(str(exc)) from None
 
@@ -117,7 +119,7 @@ def build(
     today: date,
     last: Mapping[str, RotationState] | None = None,
     break_glass: str | None = None,
-    managed: frozenset[str] = frozenset(),
+    last_applications: Mapping[str, Any] | None = None,
     recovered: Mapping[str, str] | None = None,
 ) -> LkpsEnvironment:
     """The resources and outputs of one environment, from settings already validated."""
@@ -139,7 +141,7 @@ def build(
             last_rotation=last or {},
             break_glass=break_glass,
             purge_deleted_secrets=settings.key_vault.purge_deleted_secrets,
-            managed=managed,
+            last_applications=dict(last_applications or {}),
             recovered=recovered or {},
             protect=settings.protect_resources,
             applications=[
@@ -221,6 +223,8 @@ def _outputs(
         "servicePrincipalObjectId": onboarded.service_principal_object_id,
         "vaultSecretName": onboarded.vault_secret_name,
         "vaultSecretUri": onboarded.vault_secret_uri,
+        "vaultSecretId": onboarded.vault_secret_id,
+        "vaultSecretResource": onboarded.vault_secret_resource,
         "secretEndDate": onboarded.secret_end_date,
         "nextRotationDate": onboarded.next_rotation_date,
         "routes": sorted(onboarded.route_ids.values()),

@@ -9,7 +9,7 @@ from typing import Final
 import pulumi
 import pulumi_azuread as azuread
 
-from lkps import rules
+from lkps import ownership, rules
 from lkps.rules import Environment, Role
 
 TYPE_TOKEN: Final = "lkps:entra:AppRegistration"
@@ -58,8 +58,10 @@ class AppRegistration(pulumi.ComponentResource):
         ]
         notes = (
             f"LKPS {args.role} ({args.environment}). BEAT ID: {args.beat_id}. "
-            f"Managed by the Pulumi stack lkps-onboarding/{pulumi.get_stack()}; "
-            "changes made in the portal are overwritten."
+            f"Managed by the Pulumi stack lkps-onboarding/{pulumi.get_stack()}, which owns the "
+            "name, description, owners, BEAT ID, sign-in audience, notes and tags (portal "
+            "edits of these are reverted); API permissions, redirect URIs, app roles, claims "
+            "and branding belong to the team."
         )
         application = azuread.Application(
             f"{name}-app",
@@ -71,13 +73,13 @@ class AppRegistration(pulumi.ComponentResource):
             service_management_reference=args.beat_id,
             notes=notes,
             tags=tags,
-            # An agent's identifier URI and API (scope, pre-authorized clients) are separate
-            # resources; without this an update of the Application would drop them
-            # (pulumi/pulumi-azuread#1036).
+            # What the stack does not own (lkps.ownership): the team's portal settings, and an
+            # agent's identifier URI and API, which are resources of their own (without this an
+            # update would drop them, pulumi/pulumi-azuread#1036).
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
-                ignore_changes=["identifierUris", "api"],
+                ignore_changes=ownership.not_owned(ownership.APPLICATION),
                 import_=args.import_application_id or args.recovered.get(f"{name}-app"),
             ),
         )
@@ -85,12 +87,14 @@ class AppRegistration(pulumi.ComponentResource):
             f"{name}-sp",
             client_id=application.client_id,
             owners=args.owners,
+            account_enabled=True,
             app_role_assignment_required=False,
             notes=notes,
             tags=tags,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
+                ignore_changes=ownership.not_owned(ownership.SERVICE_PRINCIPAL),
                 import_=args.import_service_principal_id or args.recovered.get(f"{name}-sp"),
             ),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final
+from typing import Any, Final
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -49,9 +49,10 @@ class LkpsEnvironmentArgs:
     `last_rotation` is what the last run recorded per application (base name); the vault's own
     record of the published credential overrides it, as the last run may have failed midway.
     `break_glass` is the reason a person gives for deploying as another identity than
-    `deployer_object_id`, or None. `managed` names the applications the last run already had;
-    the others that name an existing registration (`adopt`) are imported, and so is each object
-    an interrupted run made and never recorded (`recovered`: resource name to ID).
+    `deployer_object_id`, or None. `last_applications` is the last run's record of each
+    application: those it lacks that name an existing registration (`adopt`) are imported, and
+    so is each object an interrupted run made and never recorded (`recovered`: resource name to
+    ID); its vault secret's location says whether the secret moves.
     """
 
     environment: Environment
@@ -67,7 +68,7 @@ class LkpsEnvironmentArgs:
     last_rotation: Mapping[str, RotationState] = field(default_factory=dict)
     break_glass: str | None = None
     purge_deleted_secrets: bool = False
-    managed: frozenset[str] = frozenset()
+    last_applications: Mapping[str, Any] = field(default_factory=dict)
     recovered: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -114,17 +115,25 @@ class LkpsEnvironment(pulumi.ComponentResource):
             plan = args.rotation_policy.advance(last, args.today, app.emergency_rotation)
             self.rotation_plans[app.name] = plan
             existing = None
-            if app.adopt is not None and app.name not in args.managed:
-                existing = find_existing(
-                    app.adopt,
-                    app.display_name,
-                    rules.vault_secret_arm_id(
-                        args.subscription_id,
-                        args.resource_group_name,
-                        args.vault_name,
-                        rules.vault_secret_name(app.display_name),
-                    ),
-                    entra,
+            secret_name = rules.vault_secret_name(app.display_name)
+            vault_secret_id = rules.vault_secret_arm_id(
+                args.subscription_id, args.resource_group_name, args.vault_name, secret_name
+            )
+            last_record = args.last_applications.get(app.name)
+            if app.adopt is not None and last_record is None:
+                existing = find_existing(app.adopt, app.display_name, vault_secret_id, entra, self)
+            vault_resource = rules.vault_secret_resource(
+                last_record if isinstance(last_record, Mapping) else None,
+                vault_secret_id,
+                rules.vault_secret_uri(args.vault_name, secret_name),
+            )
+            if last_record is not None and vault_resource != (
+                last_record.get("vaultSecretResource") or rules.VAULT_SECRET_RESOURCE
+            ):
+                pulumi.log.info(
+                    f"{secret_name}: moves to {args.vault_name} (resource group "
+                    f"{args.resource_group_name}); the new secret is written first, the old one "
+                    "deleted at the end of the run",
                     self,
                 )
             self.applications[app.name] = OnboardedApplication(
@@ -145,6 +154,8 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     retired=app.retired,
                     purge_deleted_secret=args.purge_deleted_secrets,
                     existing=existing,
+                    vault_secret_id=vault_secret_id,
+                    vault_resource=vault_resource,
                     remove_secrets=tuple(app.adopt.remove_secrets) if app.adopt else (),
                     recovered=args.recovered,
                 ),

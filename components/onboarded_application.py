@@ -40,6 +40,8 @@ class OnboardedApplicationArgs:
     retired: bool = False
     purge_deleted_secret: bool = False
     existing: ExistingRegistration | None = None
+    vault_secret_id: str = ""
+    vault_resource: str = rules.VAULT_SECRET_RESOURCE
     remove_secrets: Sequence[str] = ()
     recovered: Mapping[str, str] = field(default_factory=dict)
 
@@ -59,6 +61,8 @@ class OnboardedApplication(pulumi.ComponentResource):
     service_principal_object_id: pulumi.Output[str]
     vault_secret_name: pulumi.Output[str]
     vault_secret_uri: pulumi.Output[str]
+    vault_secret_id: pulumi.Output[str]
+    vault_secret_resource: pulumi.Output[str]
     secret_end_date: pulumi.Output[str]
     next_rotation_date: pulumi.Output[str]
     route_ids: dict[Region, str]
@@ -110,6 +114,7 @@ class OnboardedApplication(pulumi.ComponentResource):
                 protect_vault_secret=args.protect,
                 purge_deleted_secret=args.purge_deleted_secret,
                 import_vault_secret_id=args.existing.vault_secret_id if args.existing else None,
+                vault_resource=args.vault_resource,
                 recovered=args.recovered,
             ),
             opts=pulumi.ResourceOptions(parent=self),
@@ -143,6 +148,8 @@ class OnboardedApplication(pulumi.ComponentResource):
         self.service_principal_object_id = registration.service_principal_object_id
         self.vault_secret_name = credentials.vault_secret_name
         self.vault_secret_uri = credentials.vault_secret_uri
+        self.vault_secret_id = pulumi.Output.from_input(args.vault_secret_id)
+        self.vault_secret_resource = pulumi.Output.from_input(args.vault_resource)
         self.secret_end_date = credentials.end_date
         self.next_rotation_date = credentials.next_rotation_date
         self.register_outputs(

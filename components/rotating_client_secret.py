@@ -31,6 +31,7 @@ class RotatingClientSecretArgs:
     protect_vault_secret: bool = False
     purge_deleted_secret: bool = False
     import_vault_secret_id: str | None = None
+    vault_resource: str = rules.VAULT_SECRET_RESOURCE
     recovered: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -82,7 +83,7 @@ class RotatingClientSecret(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         keyvault.Secret(
-            f"{name}-vault",
+            f"{name}-{args.vault_resource}",
             resource_group_name=args.resource_group_name,
             vault_name=args.vault_name,
             secret_name=args.vault_secret_name,
@@ -106,7 +107,8 @@ class RotatingClientSecret(pulumi.ComponentResource):
                 parent=self,
                 protect=args.protect_vault_secret,
                 depends_on=[reusable_name],
-                import_=args.import_vault_secret_id or args.recovered.get(f"{name}-vault"),
+                import_=args.import_vault_secret_id
+                or args.recovered.get(f"{name}-{args.vault_resource}"),
             ),
         )
         self.client_secret = published.value.apply(pulumi.Output.secret)

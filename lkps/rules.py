@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import Final, Literal
+from collections.abc import Mapping
+from typing import Any, Final, Literal
 
 Environment = Literal["np", "prod"]
 Region = Literal["eu", "us"]
@@ -188,6 +190,31 @@ def vault_secret_arm_id(
         f"/subscriptions/{subscription_id}/resourceGroups/{resource_group_name}/providers/"
         f"Microsoft.KeyVault/vaults/{vault_name}/secrets/{secret_name}"
     )
+
+
+VAULT_SECRET_RESOURCE: Final = "vault"
+
+
+def vault_secret_resource(last: Mapping[str, Any] | None, arm_id: str, uri: str) -> str:
+    """The name (after the component's) of an application's vault Secret resource.
+
+    azure-native replaces a secret with an explicit name by deleting it first (its Diff sets
+    deleteBeforeReplace), so a change of `keyVault.vaultName` or `resourceGroupName` would
+    leave consumers without a secret while the run creates its successor. A moved secret gets
+    a resource of its own instead, named after where it goes: the engine creates it first and
+    deletes the old one at the end of the run. `last` is the application's record from the
+    last run (`vaultSecretId`, `vaultSecretResource`; older records have only the URI)."""
+    if not last:
+        return VAULT_SECRET_RESOURCE
+    before = str(last.get("vaultSecretResource") or VAULT_SECRET_RESOURCE)
+    recorded_id = last.get("vaultSecretId")
+    if isinstance(recorded_id, str):
+        same = recorded_id.lower() == arm_id.lower()
+    else:
+        same = str(last.get("vaultSecretUri") or uri).lower() == uri.lower()
+    if same:
+        return before
+    return f"{VAULT_SECRET_RESOURCE}-at-{hashlib.sha256(arm_id.lower().encode()).hexdigest()[:8]}"
 
 
 def vault_secret_uri(vault_name: str, secret_name: str) -> str:

@@ -30,6 +30,17 @@ PROPERTY_WORDS: Final = {
     "tags": "tags",
     "signInAudience": "sign-in audience",
     "appRoleAssignmentRequired": "assignment required",
+    "accountEnabled": "enabled for sign-in",
+    "preventDuplicateNames": "duplicate-name guard",
+    "requiredResourceAccesses": "API permissions",
+    "web": "web redirect URIs",
+    "singlePageApplication": "SPA redirect URIs",
+    "publicClient": "public client redirect URIs",
+    "appRoles": "app roles",
+    "optionalClaims": "optional claims",
+    "groupMembershipClaims": "group claims",
+    "identifierUris": "identifier URIs",
+    "api": "exposed API",
 }
 
 
@@ -108,8 +119,9 @@ def _slot(name: str) -> str:
 
 
 def _words(keys: Iterable[str]) -> str:
-    names = sorted({PROPERTY_WORDS.get(key.split(".")[0].split("[")[0], "") for key in keys} - {""})
-    return ", ".join(names) or "properties"
+    """Every changed property, in a reviewer's words where there are some, else by name."""
+    tops = {key.split(".")[0].split("[")[0] for key in keys} - {"__defaults"}
+    return ", ".join(sorted(PROPERTY_WORDS.get(top, top) for top in tops)) or "properties"
 
 
 def _owner_change(step: Step) -> str:
@@ -124,7 +136,8 @@ def _registration(step: Step, what: str) -> tuple[str | None, str | None]:
     if step.op == "create":
         return f"new {what}", None
     if step.op in ("import", "import-replacement"):
-        return f"adopts the existing {what} (import)", None
+        changed = f"; changes {_words(step.changed)}" if step.changed else ""
+        return f"adopts the existing {what} (import){changed}", None
     if step.op == "update":
         detail = _words(step.changed)
         if "owners" in {key.split("[")[0] for key in step.changed}:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from sandbox import azuread_schema
+
 AZUREAD_VERSION: Final = "6.11.1"
 AZURE_NATIVE_VERSION: Final = "3.29.0"
 
@@ -52,62 +54,44 @@ class TypeRules:
 
 _GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
-APPLICATION: Final = TypeRules(
-    resource_type="azuread:index/application:Application",
-    id_pattern=re.compile(rf"/applications/{_GUID}"),
-    id_source=f"{TF_AZUREAD}: parse.NewApplicationID, '/applications/<objectId>' since v3",
-    inputs=frozenset(
-        {
-            "displayName",
-            "description",
-            "owners",
-            "signInAudience",
-            "preventDuplicateNames",
-            "serviceManagementReference",
-            "notes",
-            "tags",
-        }
-    ),
-    required=frozenset({"displayName"}),
-    replace_on=frozenset({"templateId"}),
-    replace_source=f"{TF_AZUREAD}: only template_id is ForceNew; {FACTS}",
-    set_valued=frozenset({"owners", "tags"}),
-    computed=frozenset(
-        {
-            "clientId",
-            "objectId",
-            "publisherDomain",
-            "disabledByMicrosoft",
-            "logoUrl",
-            "appRoleIds",
-            "oauth2PermissionScopeIds",
-        }
-    ),
-    secret_outputs=frozenset(),
-    secret_source=SDK_AZUREAD,
+
+def _bridged_rules(
+    resource_type: str,
+    schema: tuple[azuread_schema.Attribute, ...],
+    id_pattern: re.Pattern[str],
+    id_source: str,
+    source: str,
+) -> TypeRules:
+    """The rules of a type whose stand-in keeps its whole state, from its schema table."""
+    return TypeRules(
+        resource_type=resource_type,
+        id_pattern=id_pattern,
+        id_source=id_source,
+        inputs=frozenset(a.name for a in schema if a.is_input),
+        required=frozenset(a.name for a in schema if a.required),
+        replace_on=frozenset(a.name for a in schema if a.force_new),
+        replace_source=f"{source}: the ForceNew attributes of its schema",
+        set_valued=frozenset(a.name for a in schema if a.set_valued),
+        computed=frozenset(a.name for a in schema if a.output_only),
+        secret_outputs=frozenset(),
+        secret_source=SDK_AZUREAD,
+    )
+
+
+APPLICATION: Final = _bridged_rules(
+    "azuread:index/application:Application",
+    azuread_schema.APPLICATION,
+    re.compile(rf"/applications/{_GUID}"),
+    f"{TF_AZUREAD}: parse.NewApplicationID, '/applications/<objectId>' since v3",
+    azuread_schema.APPLICATION_FILE,
 )
 
-SERVICE_PRINCIPAL: Final = TypeRules(
-    resource_type="azuread:index/servicePrincipal:ServicePrincipal",
-    id_pattern=re.compile(rf"/servicePrincipals/{_GUID}"),
-    id_source=f"{TF_AZUREAD_SP}: '/servicePrincipals/<objectId>'",
-    inputs=frozenset({"clientId", "owners", "appRoleAssignmentRequired", "notes", "tags"}),
-    required=frozenset({"clientId"}),
-    replace_on=frozenset({"clientId"}),
-    replace_source=f"{TF_AZUREAD_SP}: client_id is ForceNew; {FACTS}",
-    set_valued=frozenset({"owners", "tags"}),
-    computed=frozenset(
-        {
-            "objectId",
-            "displayName",
-            "applicationTenantId",
-            "servicePrincipalNames",
-            "signInAudience",
-            "type",
-        }
-    ),
-    secret_outputs=frozenset(),
-    secret_source=SDK_AZUREAD,
+SERVICE_PRINCIPAL: Final = _bridged_rules(
+    "azuread:index/servicePrincipal:ServicePrincipal",
+    azuread_schema.SERVICE_PRINCIPAL,
+    re.compile(rf"/servicePrincipals/{_GUID}"),
+    f"{TF_AZUREAD_SP}: '/servicePrincipals/<objectId>'",
+    azuread_schema.SERVICE_PRINCIPAL_FILE,
 )
 
 APPLICATION_PASSWORD: Final = TypeRules(
@@ -149,7 +133,9 @@ VAULT_SECRET: Final = TypeRules(
         r"/secrets/[^/]+"
     ),
     id_source=f"{AZURE_NATIVE}: the ARM resource ID",
-    inputs=frozenset({"resourceGroupName", "vaultName", "secretName", "properties", "tags"}),
+    inputs=frozenset(
+        {"resourceGroupName", "vaultName", "secretName", "properties", "tags", "azureApiVersion"}
+    ),
     required=frozenset({"resourceGroupName", "vaultName", "properties"}),
     replace_on=frozenset({"resourceGroupName", "vaultName", "secretName"}),
     replace_source=f"{AZURE_NATIVE}: path parameters force replacement; {FACTS}",
@@ -243,20 +229,35 @@ GET_VAULT_SECRET: Final = "azure-native:keyvault:getSecret"
 GET_APPLICATION: Final = "azuread:index/getApplication:getApplication"
 GET_SERVICE_PRINCIPAL: Final = "azuread:index/getServicePrincipal:getServicePrincipal"
 
-# The azure-native API version of Microsoft.KeyVault/vaults/secrets in v3 (unverified: the
-# provider's default version for the keyvault module; only reported as `azureApiVersion`).
+# The API version azure-native 3.29.0 writes Microsoft.KeyVault/vaults/secrets with, which its
+# Check adds as `azureApiVersion` (SDK keyvault/secret.py: "Uses Azure REST API version
+# 2024-11-01").
 VAULT_SECRET_API_VERSION: Final = "2024-11-01"
 
 
 @dataclass(frozen=True)
 class Behaviour:
-    """A behaviour of a real provider or API that a stand-in or emulator copies."""
+    """A behaviour of a real provider or API that a stand-in or emulator copies; `shown_by`
+    names the tests (path::function) that show it through the engine or the emulator's API,
+    besides its stand-in test in tests/sandbox/test_standins.py (marked `covers`)."""
 
     name: str
     source: str
+    shown_by: tuple[str, ...] = ()
 
 
-BEHAVIOURS: Final = (
+_PORTAL_TESTS: Final = "tests/engine/test_portal_and_hand_edits.py"
+BRIDGE: Final = (
+    "pulumi/pulumi-terraform-bridge pkg/tfbridge/provider.go (Check, Diff, Update, Read) and "
+    "schema.go (extractInputs, extractSchemaInputs)"
+)
+RECORDED: Final = (
+    "pulumi/pulumi-azuread provider/testdata/recorded/TestProviderUpgrade/sp-password/5.53.5/"
+    "grpc.json: the real provider's Check and Create answers"
+)
+
+
+_COPIED_FIRST: Final = (
     Behaviour(
         "application-owners-replaced-as-a-set",
         f"{TF_AZUREAD}: on update every owner not listed is removed, owners added by hand too",
@@ -309,10 +310,11 @@ BEHAVIOURS: Final = (
         "(learn.microsoft.com/azure/key-vault/general/soft-delete-overview)",
     ),
     Behaviour(
-        "vault-secret-recreate-within-retention-conflicts",
-        "Key Vault: a soft-deleted name cannot be set again until recovered or purged (409 "
-        "Conflict, ObjectIsDeletedButRecoverable); azure-native's recover-on-create "
-        "(PR #4759) is not assumed in 3.29.0 (unverified)",
+        "vault-secret-create-recovers-soft-deleted",
+        f"{AZURE_NATIVE}: pulumi/pulumi-azure-native#4759 (fixing #4282, closed 2026-08-15, "
+        "before 3.29.0 of 2026-10-16): Create recovers a soft-deleted secret of the name through "
+        "the data plane, then PUTs; Key Vault itself refuses to set a soft-deleted name "
+        "(409 Conflict, ObjectIsDeletedButRecoverable)",
     ),
     Behaviour(
         "application-update-drops-separately-managed-identifier-uris",
@@ -357,14 +359,117 @@ BEHAVIOURS: Final = (
     ),
 )
 
+BEHAVIOURS: Final = (
+    *_COPIED_FIRST,
+    Behaviour(
+        "bridged-check-adds-schema-defaults",
+        f"{RECORDED}: `__defaults` [preventDuplicateNames, signInAudience] with false and "
+        "AzureADMyOrg; ServicePrincipal accountEnabled true (falsy defaults listed too, as "
+        "recorded, though bridge v3.136 drops fresh falsy ones)",
+    ),
+    Behaviour(
+        "bridged-state-has-every-attribute",
+        f"{RECORDED}; {azuread_schema.APPLICATION_FILE} Read (lines 1601-1727) and "
+        f"{azuread_schema.SERVICE_PRINCIPAL_FILE} Read (lines 601-690): all 35 and 29 attributes",
+    ),
+    Behaviour(
+        "bridged-diff-compares-state-over-every-attribute",
+        f"{BRIDGE}: Diff plans the prior state against the config over every attribute (an "
+        "Optional attribute left out is a removal, a block of empty values equals none: "
+        "applicationDiffSuppress, application_resource.go 845-939); ignoreChanges paths drop "
+        "out of the plan and keep their state; the detailed diff names property paths; an "
+        "import's inputs are the set attributes other than defaults",
+        shown_by=(
+            f"{_PORTAL_TESTS}::test_a_registration_made_in_the_portal_keeps_its_settings_when_"
+            "adopted",
+        ),
+    ),
+    Behaviour(
+        "application-update-writes-whole-object-fields",
+        f"{azuread_schema.APPLICATION_FILE} Update, lines 1487-1540: description, display name, "
+        "group claims, info URLs, notes, public client, BEAT ID, sign-in audience, SPA, tags, "
+        "web and api in every PATCH, from the planned state; app roles, scopes, identifier URIs, "
+        f"optional claims and API permissions on change. {azuread_schema.SERVICE_PRINCIPAL_FILE} "
+        "Update, lines 548-563: every attribute but owners, always",
+        shown_by=(
+            f"{_PORTAL_TESTS}::test_a_portal_edit_of_a_team_setting_survives_an_owner_change",
+        ),
+    ),
+    Behaviour(
+        "directory-object-delete-fails-when-gone",
+        f"{azuread_schema.APPLICATION_FILE} Delete line 1737, "
+        f"{azuread_schema.SERVICE_PRINCIPAL_FILE} Delete line 703, "
+        "application_password_resource.go 286-288, application_identifier_uri_resource.go "
+        "211-232, application_permission_scope_resource.go 350-372: no not-found handling; "
+        "the bridge returns the error (provider.go Delete); a refresh drops what is gone",
+        shown_by=(
+            f"{_PORTAL_TESTS}::test_objects_deleted_by_hand_fail_a_run_without_refresh_and_heal_"
+            "with_one",
+        ),
+    ),
+    Behaviour(
+        "service-principal-disabled-by-hand-is-drift",
+        f"{azuread_schema.SERVICE_PRINCIPAL_FILE} Read line 651 reads accountEnabled, the schema "
+        "defaults it to true (line 83): a refresh shows a disabled principal and the update "
+        "enables it",
+        shown_by=(
+            f"{_PORTAL_TESTS}::test_portal_edits_of_the_stacks_settings_are_drift_the_next_run_"
+            "repairs",
+        ),
+    ),
+    Behaviour(
+        "vault-secret-check-adds-api-version",
+        f"{AZURE_NATIVE}: v3 Check adds `azureApiVersion`, the resource's API version; a diff "
+        "of old inputs without it takes it from the state",
+    ),
+    Behaviour(
+        "vault-secret-explicit-name-replaced-delete-first",
+        f"{AZURE_NATIVE}: provider.go Diff, `deleteBeforeReplace := len(replaces) > 0` unless "
+        "`__createBeforeDelete` (only for generated names)",
+        shown_by=(
+            f"{_PORTAL_TESTS}::test_a_vault_move_writes_the_new_secret_before_the_old_one_goes",
+        ),
+    ),
+    Behaviour(
+        "graph-objects-have-their-documented-shape",
+        "learn.microsoft.com/graph/api/resources/application and serviceprincipal (v1.0): a new "
+        "object's properties and defaults; an undeclared property is refused; the portal's new "
+        "registration asks for delegated User.Read",
+        shown_by=(
+            "tests/sandbox/test_entra_emulator.py::test_applications_have_graphs_shape_and_refuse_"
+            "undeclared_properties",
+        ),
+    ),
+    Behaviour(
+        "token-needs-an-enabled-service-principal",
+        "learn.microsoft.com/entra/identity-platform/reference-error-codes: AADSTS7000229 (no "
+        "service principal in the tenant), AADSTS7000112 (application disabled)",
+        shown_by=(
+            "tests/sandbox/test_entra_emulator.py::test_client_credentials_accept_only_a_live_"
+            "secret_of_the_application",
+        ),
+    ),
+    Behaviour(
+        "consistency-waits-simulated-on-request",
+        "terraform-provider-azuread v3.9.0 internal/helpers/consistency/consistency.go: five "
+        "sightings in a row, at least 5 s apart, after a delete and after addPassword "
+        "(LKPS_SANDBOX_CONSISTENCY_SECONDS; off by default)",
+        shown_by=(f"{_PORTAL_TESTS}::test_a_rotation_day_with_graphs_consistency_waits",),
+    ),
+)
+
 NOT_EMULATED: Final = (
     "Graph's deleted items (a deleted application stays restorable for 30 days)",
     "Graph permissions and Azure RBAC enforcement: the sandbox reports the rights granted to "
     "its identity (app role assignments, effective vault permissions) but lets it do "
     "everything (403 answers can be switched on per area for tests)",
     "tenant app-management policies (for example a maximum password lifetime)",
-    "replication delay between Graph writes and reads",
+    "replication delay between Graph writes and reads (the provider's polling for it can be "
+    "simulated: LKPS_SANDBOX_CONSISTENCY_SECONDS)",
+    "an application's app roles disabled before they change (the program leaves app roles to "
+    "the team)",
+    "the portal-only properties the program never reads (keyCredentials, parental controls, "
+    "verified publisher, SAML metadata)",
     "every property and resource type the program does not use: they fail loudly",
-    "azure-native's recover-on-create of soft-deleted secrets (PR #4759)",
     "Key Vault networking (firewalls, private endpoints) and purge protection",
 )

@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from lkps import rights
 from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
+from sandbox import graph_objects
 
 log = logging.getLogger(__name__)
 
@@ -260,21 +261,33 @@ class EntraStore:
         with self._lock:
             object_id = str(uuid.uuid4())
             app = {
+                **_shaped(graph_objects.new_application, body),
                 "id": object_id,
                 "appId": str(uuid.uuid4()),
                 "createdDateTime": now_iso(),
                 "publisherDomain": "sandbox.onmicrosoft.com",
-                "signInAudience": "AzureADMyOrg",
                 "passwordCredentials": [],
-                "tags": [],
-                **{k: v for k, v in body.items() if k != "owners@odata.bind"},
                 "owners": _bound_owners(body, caller),
             }
-            app["id"] = object_id
             self._collection("applications")[object_id] = app
             self._record("createApplication", appId=app["appId"], displayName=app["displayName"])
             self.save()
             return app
+
+    def register_in_portal(
+        self, display_name: str, person: Principal, **properties: Any
+    ) -> dict[str, Any]:
+        """What the portal's "New registration" leaves: an application with delegated User.Read
+        on Microsoft Graph (plus `properties`, edits made in the portal afterwards) and its
+        service principal (learn.microsoft.com/entra/identity-platform/quickstart-register-app)."""
+        body = {
+            "displayName": display_name,
+            "requiredResourceAccess": graph_objects.PORTAL_REQUIRED_RESOURCE_ACCESS,
+            **properties,
+        }
+        app = self.create_application(body, person)
+        self.create_service_principal({"appId": app["appId"]}, person)
+        return app
 
     def create_service_principal(self, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
         app_id = str(body.get("appId", "")).lower()
@@ -298,6 +311,7 @@ class EntraStore:
                 )
             object_id = str(uuid.uuid4())
             sp = {
+                **_shaped(graph_objects.new_service_principal, body),
                 "id": object_id,
                 "appId": app_id,
                 "appOwnerOrganizationId": self.data["deployer"]["tenantId"]
@@ -307,14 +321,8 @@ class EntraStore:
                 "servicePrincipalNames": [app_id],
                 "servicePrincipalType": "Application",
                 "signInAudience": apps[0].get("signInAudience", "AzureADMyOrg"),
-                "accountEnabled": True,
-                "appRoleAssignmentRequired": False,
-                "tags": [],
-                **{k: v for k, v in body.items() if k != "owners@odata.bind"},
                 "owners": _bound_owners(body, caller),
             }
-            sp["id"] = object_id
-            sp["appId"] = app_id
             self._collection("servicePrincipals")[object_id] = sp
             self.save()
             return sp
@@ -322,17 +330,15 @@ class EntraStore:
     def update_object(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
         with self._lock:
             obj = self.get_object(kind, object_id)
-            for key in body:
-                if key in ("id", "appId", "passwordCredentials", "owners"):
-                    raise ApiError(
-                        HTTPStatus.BAD_REQUEST,
-                        "Request_BadRequest",
-                        f"Property '{key}' is read-only and cannot be set.",
-                    )
+            writable = (
+                graph_objects.APPLICATION_WRITABLE
+                if kind == "applications"
+                else graph_objects.SERVICE_PRINCIPAL_WRITABLE - {"appId"}
+            )
+            _shaped(lambda b: graph_objects.refuse_unknown(b, writable), body)
             if kind == "applications":
                 self._check_application_patch(obj, body)
-            for key, value in body.items():
-                obj[key] = value
+            graph_objects.patch(obj, body, writable)
             if kind == "applications" and "displayName" in body:
                 for sp in self._collection("servicePrincipals").values():
                     if sp["appId"] == obj["appId"]:
@@ -362,6 +368,7 @@ class EntraStore:
         api = body.get("api")
         if not isinstance(api, dict):
             return
+        api = {**(app.get("api") or {}), **api}  # merged one level down, as the PATCH will be
         old_scopes = {s["id"]: s for s in (app.get("api") or {}).get("oauth2PermissionScopes", [])}
         new_scopes = {s["id"]: s for s in api.get("oauth2PermissionScopes") or []}
         for scope_id, scope in old_scopes.items():
@@ -582,6 +589,7 @@ class EntraStore:
                 raise _secret_not_found(vault_name, name)
             deleted_at = int(time.time())
             vault["deleted"][name] = {"versions": versions, "deletedDate": deleted_at}
+            self._record("deleteSecret", secret=f"{vault_name.lower()}/{name}")
             self.save()
             return _deleted_bundle(vault_name, name, vault["deleted"][name])
 
@@ -738,6 +746,14 @@ def _secret_not_found(vault_name: str, name: str) -> ApiError:
         "SecretNotFound",
         f"A secret with (name/id) {name} was not found in this key vault ({vault_name}).",
     )
+
+
+def _shaped(make: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> Any:
+    """`make(body)`, with Graph's refusal of an unknown or read-only property as an API error."""
+    try:
+        return make(body)
+    except graph_objects.GraphShapeError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from None
 
 
 def _bound_owners(body: dict[str, Any], caller: Principal) -> list[str]:
@@ -902,6 +918,23 @@ class _Handler(LoopbackHandler):
         if key_id is None:
             return HTTPStatus.UNAUTHORIZED, _aad_error(
                 "invalid_client", 7000215, "Invalid client secret provided."
+            )
+        # A token is issued to the application's service principal in the tenant
+        # (learn.microsoft.com/entra/identity-platform/reference-error-codes: AADSTS7000229,
+        # AADSTS7000112); the descriptions are this emulator's wording.
+        principals = emulator.store.list_objects("servicePrincipals", "appId", client_id)
+        if not principals:
+            return HTTPStatus.BAD_REQUEST, _aad_error(
+                "invalid_client",
+                7000229,
+                f"The client application {client_id} is missing service principal in the "
+                f"tenant {emulator.tenant_id}.",
+            )
+        if principals[0].get("accountEnabled") is False:
+            return HTTPStatus.BAD_REQUEST, _aad_error(
+                "unauthorized_client",
+                7000112,
+                f"Application '{client_id}'({apps[0]['displayName']}) is disabled.",
             )
         principal = Principal(apps[0]["id"], client_id, emulator.tenant_id)
         resource = scope.removesuffix("/.default")

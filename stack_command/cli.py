@@ -64,7 +64,7 @@ VERBS: Final = (
 )
 LOCKING_VERBS: Final = ("up", "refresh", "destroy")
 PASSED_FLAGS: Final = (
-    "--diff, --target URN, --replace URN, --expect-no-changes, --refresh, --parallel N, "
+    "--diff, --target URN, --replace URN, --expect-no-changes, --[no-]refresh, --parallel N, "
     "--message TEXT, --suppress-outputs, --color MODE, --yes, -v N, --logtostderr, --logflow"
 )
 
@@ -98,7 +98,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "found on the stack was left by an interrupted run; cancel it and go on",
     )
     parser.add_argument("--expect-no-changes", action="store_true")
-    parser.add_argument("--refresh", action="store_true")
+    parser.add_argument(
+        "--refresh",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read what is live first (the default of preview, up and review)",
+    )
     parser.add_argument("--parallel", "-p", type=int)
     parser.add_argument("--message", "-m")
     parser.add_argument("--suppress-outputs", action="store_true")
@@ -178,7 +183,7 @@ def _engine_options(args: argparse.Namespace, output: Callable[[str], Any]) -> d
             diff=args.diff or None,
             replace=args.replace or None,
             expect_no_changes=args.expect_no_changes or None,
-            refresh=args.refresh or None,
+            refresh=refreshes(args),
             **policy_options(args.environment),
         )
     elif args.verb == "refresh":
@@ -186,6 +191,13 @@ def _engine_options(args: argparse.Namespace, output: Callable[[str], Any]) -> d
     if args.verb in ("up", "refresh", "destroy"):
         options["show_secrets"] = False
     return {key: value for key, value in options.items() if value is not None}
+
+
+def refreshes(args: argparse.Namespace) -> bool:
+    """Preview and up read what is live first unless `--no-refresh`: Graph objects deleted or
+    edited by hand then show and heal instead of failing the run, and the Application's update,
+    which writes the team's settings back from the prior state, writes them as they are now."""
+    return bool(args.refresh) if args.refresh is not None else True
 
 
 def workspace_env() -> dict[str, str]:

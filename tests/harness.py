@@ -63,6 +63,7 @@ class Registration:
     protect: bool | None
     delete_before_replace: bool
     inputs: dict[str, Any]
+    ignore_changes: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
@@ -149,6 +150,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     protect=request.protect if request.HasField("protect") else None,
                     delete_before_replace=request.deleteBeforeReplace,
                     inputs=rpc.deserialize_properties(request.object),
+                    ignore_changes=list(request.ignoreChanges),
                     outputs=self.resources[response.urn].state,
                     property_dependencies={
                         key: list(deps.urns) for key, deps in request.propertyDependencies.items()

@@ -54,7 +54,7 @@ def test_pull_requests_preview_both_stacks_and_update_one_comment_each() -> None
     assert job["strategy"]["matrix"]["stack"] == ["np", "prod"]
     assert job["permissions"]["pull-requests"] == "write"
     runs = [step.get("run", "") for step in job["steps"]]
-    assert any('scripts/stack review "$STACK" --output review.md' in run for run in runs)
+    assert any('scripts/stack review "$STACK" --refresh --output review.md' in run for run in runs)
     (comment,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script")]
     script = comment["with"]["script"]
     assert MARKER.format(stack="${process.env.STACK}") in script
@@ -107,3 +107,18 @@ def test_only_the_jobs_that_are_their_stacks_only_run_cancel_a_stale_lock() -> N
             assert all("--cancel-stale-lock" in run for run in ups), ups
     preview = (ROOT / ".github" / "workflows" / "preview.yml").read_text()
     assert "--cancel-stale-lock" not in preview
+
+
+def test_every_up_and_review_of_the_workflows_refreshes_first() -> None:
+    """Hand deletions and portal edits heal instead of failing the run, and the Application's
+    update writes the team's settings back as they are now, not as the last state had them."""
+    for name in ("deploy.yml", "rotate.yml", "preview.yml"):
+        runs = [
+            line.strip()
+            for job in _load(name)["jobs"].values()
+            for step in job["steps"]
+            for line in step.get("run", "").splitlines()
+            if line.strip().startswith(("scripts/stack up", "scripts/stack review"))
+        ]
+        assert runs, f"{name} runs no up or review"
+        assert all("--refresh" in run and "--no-refresh" not in run for run in runs), runs

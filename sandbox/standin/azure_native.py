@@ -34,8 +34,32 @@ class VaultSecret(ResourceType):
         super().__init__(client)
         self._subscription = subscription
 
-    def check(self, news: dict[str, Any]) -> list[tuple[str, str]]:
-        failures = super().check(news)
+    def check(self, news: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Check adds the API version the resource is written with (provider.go applyDefaults,
+        v3: `azureApiVersion` when not given)."""
+        checked = {"azureApiVersion": behaviours.VAULT_SECRET_API_VERSION, **news}
+        return checked, self.failures(checked)
+
+    def diff(
+        self,
+        state: dict[str, Any],
+        old_inputs: dict[str, Any],
+        news: dict[str, Any],
+        ignore_changes: tuple[str, ...] = (),
+    ) -> Change:
+        """Old inputs against new ones; a replacement of a secret with an explicit name deletes
+        first (provider.go Diff: `deleteBeforeReplace := len(replaces) > 0` unless the name was
+        generated, `__createBeforeDelete`)."""
+        if "azureApiVersion" not in old_inputs and state.get("azureApiVersion"):
+            old_inputs = {**old_inputs, "azureApiVersion": state["azureApiVersion"]}
+        change = super().diff(state, old_inputs, news, ignore_changes)
+        change.delete_before_replace = bool(change.replaces) and not plain(
+            old_inputs.get("__createBeforeDelete")
+        )
+        return change
+
+    def failures(self, news: dict[str, Any]) -> list[tuple[str, str]]:
+        failures = super().failures(news)
         if news.get("secretName") is None:
             failures.append(
                 ("secretName", "the sandbox does not autoname vault secrets: set secretName")
@@ -126,8 +150,22 @@ class VaultSecret(ResourceType):
                 f"cannot create already existing resource '{existing['id']}': import it to "
                 "manage it with Pulumi"
             )
+        self._recover_if_soft_deleted(inputs)
         resource = self.client.call("create vault secret", "PUT", path, self._body(inputs))
         return resource["id"], self._outputs(resource)
+
+    def _recover_if_soft_deleted(self, inputs: dict[str, Any]) -> None:
+        """pulumi/pulumi-azure-native#4759 (fixing #4282): Create asks the vault's data plane
+        for a deleted secret of the name and recovers it before the ARM PUT, so a name deleted
+        within the retention period is reused (its old versions come back, the PUT adds one)."""
+        vault, name = plain(inputs["vaultName"]), plain(inputs["secretName"])
+        deleted = self.client.call(
+            "get deleted secret", "GET", f"/keyvault/{vault}/deletedsecrets/{name}", missing_ok=True
+        )
+        if deleted is not None:
+            self.client.call(
+                "recover deleted secret", "POST", f"/keyvault/{vault}/deletedsecrets/{name}/recover"
+            )
 
     def read(
         self, id_: str, state: dict[str, Any], inputs: dict[str, Any]

@@ -4,32 +4,25 @@ Entra emulator's Graph, as terraform-provider-azuread does against Graph."""
 
 from __future__ import annotations
 
+import abc
 import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sandbox import behaviours
+from sandbox import azuread_schema, behaviours
 from sandbox.entra import GRAPH_DIRECTORY_OBJECT
-from sandbox.standin.client import EntraClient
+from sandbox.standin import consistency, graph_state
+from sandbox.standin.bridged import Bridged
+from sandbox.standin.client import ApiCallError, EntraClient
 from sandbox.standin.server import Change, Invoke, ProviderError, ResourceType, secret_if
 from sandbox.standin.wire import UNKNOWN, Secret, plain
 
 GRAPH = "/graph/v1.0"
 
-# Pulumi input name -> Graph property, for the properties the stand-in emulates.
-_APPLICATION_FIELDS = {
-    "displayName": "displayName",
-    "description": "description",
-    "signInAudience": "signInAudience",
-    "serviceManagementReference": "serviceManagementReference",
-    "notes": "notes",
-    "tags": "tags",
-}
-_SERVICE_PRINCIPAL_FIELDS = {
-    "appRoleAssignmentRequired": "appRoleAssignmentRequired",
-    "notes": "notes",
-    "tags": "tags",
-}
+_GRAPH_NOT_FOUND = (
+    "unexpected status 404 (404 Not Found) with error: Request_ResourceNotFound: Resource "
+    "'{id}' does not exist or one of its queried reference-property objects are not present."
+)
 
 
 def _object_id(id_: str) -> str:
@@ -46,11 +39,38 @@ def _read_inputs(
     return {key: outputs.get(key) for key in keys}
 
 
-class _Owned(ResourceType):
-    """Directory objects with owners, which the provider keeps exactly as listed."""
+class _Bridged(ResourceType):
+    """A directory object whose whole state the stand-in keeps, with the bridge's Check, Diff,
+    planned state and Read (`sandbox.standin.bridged`), and owners kept exactly as listed."""
 
+    bridge: Bridged
     collection: str
-    fields: dict[str, str]
+    noun: str
+    always_written: tuple[str, ...]
+    written_on_change: tuple[str, ...]
+    update_failure: str
+
+    def check(self, news: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return self.bridge.check(news)
+
+    def diff(
+        self,
+        state: dict[str, Any],
+        old_inputs: dict[str, Any],
+        news: dict[str, Any],
+        ignore_changes: tuple[str, ...] = (),
+    ) -> Change:
+        plan = self.bridge.plan(state or old_inputs, news, ignore_changes)
+        return Change(
+            changed=plan.changed,
+            replaces=plan.replaces,
+            detailed=plan.detailed,
+            planned=plan.planned,
+        )
+
+    def preview(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        self.plan_create(inputs)
+        return {**inputs, **self.bridge.unknown_outputs()}
 
     def _sync_owners(self, object_id: str, wanted: list[str]) -> None:
         """Adds missing owners, then removes every owner not listed (owners added by hand too)."""
@@ -68,23 +88,127 @@ class _Owned(ResourceType):
         path = f"{GRAPH}/{self.collection}/{object_id}/owners"
         return sorted(o["id"] for o in self.client.call("list owners", "GET", path)["value"])
 
-    def _patch(self, object_id: str, news: dict[str, Any], change: Change) -> None:
-        body = {self.fields[k]: plain(news.get(k)) for k in change.changed if k in self.fields}
-        if body:
-            self.client.call("update", "PATCH", f"{GRAPH}/{self.collection}/{object_id}", body)
+    @abc.abstractmethod
+    def _state(self, found: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    def _body(self, planned: dict[str, Any], attribute: str) -> dict[str, Any]: ...
+
+    def _get(self, object_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.client.call(
+            f"read {self.noun}",
+            "GET",
+            f"{GRAPH}/{self.collection}/{object_id}",
+            missing_ok=True,
+        )
+        return found
+
+    def _written(self, planned: dict[str, Any], attributes: list[str]) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for attribute in attributes:
+            for key, value in self._body(planned, attribute).items():
+                if isinstance(value, dict) and isinstance(body.get(key), dict):
+                    body[key] = {**body[key], **value}
+                else:
+                    body[key] = value
+        return body
+
+    def read(
+        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        found = self._get(_object_id(id_))
+        if found is None:
+            return None
+        outputs = self._state(found, state)
+        return outputs, self.bridge.read_inputs(outputs, inputs)
+
+    def update(
+        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
+    ) -> dict[str, Any]:
+        """One PATCH with the attributes the provider always writes (from the plan) and those
+        it writes when they changed; then owners, when they changed."""
+        object_id = _object_id(id_)
+        planned = {**change.planned, "owners": change.planned.get("owners")}
+        attributes = [*self.always_written]
+        attributes += [a for a in self.written_on_change if a in change.changed]
+        body = self._written(planned, attributes)
+        try:
+            self.client.call(
+                f"update {self.noun}", "PATCH", f"{GRAPH}/{self.collection}/{object_id}", body
+            )
+        except ApiCallError as exc:
+            raise ProviderError(f"{self.update_failure.format(id=object_id)}: {exc}") from None
         if "owners" in change.changed:
-            self._sync_owners(object_id, plain(news.get("owners")) or [])
+            self._sync_owners(object_id, plain(planned.get("owners")) or [])
+        found = self._get(object_id)
+        if found is None:
+            raise ProviderError(f"Retrieving {self.noun} {object_id}: not found after update")
+        return self._state(found, {**state, **planned})
 
     def delete(self, id_: str, state: dict[str, Any]) -> None:
-        self.client.call(
-            "delete", "DELETE", f"{GRAPH}/{self.collection}/{_object_id(id_)}", missing_ok=True
+        """No not-found handling (application_resource.go Delete, line 1737;
+        service_principal_resource.go Delete, line 703): an object deleted by hand fails the run
+        until a refresh drops it from the state."""
+        object_id = _object_id(id_)
+        try:
+            self.client.call("delete", "DELETE", f"{GRAPH}/{self.collection}/{object_id}")
+        except ApiCallError as exc:
+            if exc.status == 404:
+                raise ProviderError(self._delete_failure(object_id)) from None
+            raise
+        consistency.wait_until(
+            lambda: self._get(object_id) is None, f"deletion of {self.noun} {object_id}"
         )
 
+    @abc.abstractmethod
+    def _delete_failure(self, object_id: str) -> str: ...
 
-class Application(_Owned):
+
+class Application(_Bridged):
     rules = behaviours.APPLICATION
+    bridge = Bridged(azuread_schema.APPLICATION)
     collection = "applications"
-    fields = _APPLICATION_FIELDS
+    noun = "application"
+    update_failure = 'Could not update application with object ID: "{id}"'  # line 1543
+    # application_resource.go Update: the PATCH always carries these (lines 1487-1506, and
+    # `api` at 1508/1540, its scopes only when they changed); the others only on HasChange.
+    always_written = (
+        "description",
+        "displayName",
+        "groupMembershipClaims",
+        "marketingUrl",
+        "privacyStatementUrl",
+        "supportUrl",
+        "termsOfServiceUrl",
+        "deviceOnlyAuthEnabled",
+        "fallbackPublicClientEnabled",
+        "notes",
+        "publicClient",
+        "serviceManagementReference",
+        "signInAudience",
+        "singlePageApplication",
+        "tags",
+        "web",
+        "api",
+    )
+    written_on_change = (
+        "appRoles",
+        "identifierUris",
+        "optionalClaims",
+        "requiredResourceAccesses",
+        "oauth2PostResponseRequired",
+    )
+
+    def _state(self, found: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
+        return graph_state.application_state(found, self._owners(found["id"]), kept)
+
+    def _body(self, planned: dict[str, Any], attribute: str) -> dict[str, Any]:
+        return graph_state.application_body(planned, attribute)
+
+    def _delete_failure(self, object_id: str) -> str:
+        return f'deleting Application (Application: "{object_id}"): ' + _GRAPH_NOT_FOUND.format(
+            id=object_id
+        )
 
     def _existing(self, display_name: str) -> list[dict[str, Any]]:
         escaped = display_name.replace("'", "''")
@@ -113,106 +237,100 @@ class Application(_Owned):
         self._refuse_duplicate(inputs, None)
 
     def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """POST with every attribute set (application_resource.go Create, lines 1138-1216),
+        the caller as owner; then the listed owners, the caller removed unless listed."""
         self._refuse_duplicate(inputs, None)
-        body = {graph: plain(inputs[key]) for key, graph in self.fields.items() if key in inputs}
+        planned = plain(inputs)
+        attributes = [a for a in (*self.always_written, *self.written_on_change) if a in planned]
+        body = self._written(planned, attributes)
         created = self.client.call("create application", "POST", f"{GRAPH}/applications", body)
-        self._sync_owners(created["id"], plain(inputs.get("owners")) or [])
-        return f"/applications/{created['id']}", self._outputs(created, inputs)
-
-    def _outputs(self, app: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **inputs,
-            **{key: app.get(graph) for key, graph in self.fields.items() if graph in app},
-            "owners": self._owners(app["id"]),
-            "clientId": app["appId"],
-            "objectId": app["id"],
-            "publisherDomain": app.get("publisherDomain"),
-            "disabledByMicrosoft": "",
-            "logoUrl": "",
-            "appRoleIds": {},
-            "oauth2PermissionScopeIds": {},
-        }
-
-    def read(
-        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        app = self.client.call(
-            "read application", "GET", f"{GRAPH}/applications/{_object_id(id_)}", missing_ok=True
-        )
-        if app is None:
-            return None
-        outputs = self._outputs(app, inputs)
-        return outputs, _read_inputs(outputs, inputs, [*self.fields, "owners"])
+        self._sync_owners(created["id"], planned.get("owners") or [])
+        found = self._get(created["id"]) or created
+        return f"/applications/{created['id']}", self._state(found, planned)
 
     def update(
         self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
     ) -> dict[str, Any]:
-        object_id = _object_id(id_)
         if "displayName" in change.changed:
-            self._refuse_duplicate(news, object_id)
-        self._patch(object_id, news, change)
-        if "identifierUris" not in change.ignored:
-            # The provider writes the configured identifier URIs (none here) on every update,
-            # dropping those set by ApplicationIdentifierUri (pulumi/pulumi-azuread#1036).
-            current = self.client.call("read", "GET", f"{GRAPH}/applications/{object_id}")
-            if current.get("identifierUris"):
-                self.client.call(
-                    "update", "PATCH", f"{GRAPH}/applications/{object_id}", {"identifierUris": []}
-                )
-        app = self.client.call("read application", "GET", f"{GRAPH}/applications/{object_id}")
-        return self._outputs(app, news)
+            self._refuse_duplicate(news, _object_id(id_))
+        if not any(path.startswith("api.oauth2PermissionScopes") for path in change.detailed):
+            # The scopes go only when they changed (application_resource.go line 1519).
+            change.planned = {**change.planned, "api": _without_scopes(change.planned.get("api"))}
+        return super().update(id_, state, news, change)
 
 
-class ServicePrincipal(_Owned):
+def _without_scopes(api: Any) -> Any:
+    return (
+        {k: v for k, v in api.items() if k != "oauth2PermissionScopes"}
+        if isinstance(api, dict)
+        else api
+    )
+
+
+class ServicePrincipal(_Bridged):
     rules = behaviours.SERVICE_PRINCIPAL
+    bridge = Bridged(azuread_schema.SERVICE_PRINCIPAL)
     collection = "servicePrincipals"
-    fields = _SERVICE_PRINCIPAL_FIELDS
+    noun = "service principal"
+    update_failure = 'Updating Service Principal (Service Principal: "{id}")'  # line 562
+    # service_principal_resource.go Update, lines 548-563: one PATCH with all of these, always.
+    always_written = (
+        "alternativeNames",
+        "accountEnabled",
+        "appRoleAssignmentRequired",
+        "description",
+        "loginUrl",
+        "notes",
+        "notificationEmailAddresses",
+        "preferredSingleSignOnMode",
+        "samlSingleSignOn",
+        "tags",
+    )
+    written_on_change = ()
+
+    def _state(self, found: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]:
+        return graph_state.service_principal_state(found, self._owners(found["id"]), kept)
+
+    def _body(self, planned: dict[str, Any], attribute: str) -> dict[str, Any]:
+        return graph_state.service_principal_body(planned, attribute)
+
+    def _delete_failure(self, object_id: str) -> str:
+        return (
+            f'Deleting Service Principal (Service Principal: "{object_id}"): '
+            + _GRAPH_NOT_FOUND.format(id=object_id)
+        )
 
     def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        client_id = plain(inputs["clientId"])
-        body = {"appId": client_id}
-        body |= {graph: plain(inputs[key]) for key, graph in self.fields.items() if key in inputs}
+        """Refuses a client ID that has a service principal unless `useExisting`, then POSTs
+        every attribute (service_principal_resource.go Create, lines 374-484)."""
+        planned = plain(inputs)
+        client_id = str(planned["clientId"])
+        existing = self.client.call(
+            "find service principal",
+            "GET",
+            f"{GRAPH}/servicePrincipals?$filter=appId eq '{client_id}'",
+        )["value"]
+        if existing and not planned.get("useExisting"):
+            raise ProviderError(
+                f'A resource with the ID "/servicePrincipals/{existing[0]["id"]}" already '
+                "exists - to be managed via Terraform this resource needs to be imported into "
+                'the State. Please see the resource documentation for "azuread_service_principal" '
+                "for more information"
+            )
+        if existing:
+            object_id = existing[0]["id"]
+            change = self.diff({}, {}, inputs)
+            change.planned = {**planned, **change.planned}
+            return f"/servicePrincipals/{object_id}", self.update(
+                f"/servicePrincipals/{object_id}", {}, inputs, change
+            )
+        body = {"appId": client_id, **self._written(planned, list(self.always_written))}
         created = self.client.call(
             "create service principal", "POST", f"{GRAPH}/servicePrincipals", body
         )
-        self._sync_owners(created["id"], plain(inputs.get("owners")) or [])
-        return f"/servicePrincipals/{created['id']}", self._outputs(created, inputs)
-
-    def _outputs(self, sp: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **inputs,
-            **{key: sp.get(graph) for key, graph in self.fields.items() if graph in sp},
-            "clientId": sp["appId"],
-            "owners": self._owners(sp["id"]),
-            "objectId": sp["id"],
-            "displayName": sp.get("displayName"),
-            "applicationTenantId": sp.get("appOwnerOrganizationId"),
-            "servicePrincipalNames": sp.get("servicePrincipalNames", []),
-            "signInAudience": sp.get("signInAudience"),
-            "type": sp.get("servicePrincipalType"),
-        }
-
-    def read(
-        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        sp = self.client.call(
-            "read service principal",
-            "GET",
-            f"{GRAPH}/servicePrincipals/{_object_id(id_)}",
-            missing_ok=True,
-        )
-        if sp is None:
-            return None
-        outputs = self._outputs(sp, inputs)
-        return outputs, _read_inputs(outputs, inputs, ["clientId", *self.fields, "owners"])
-
-    def update(
-        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
-    ) -> dict[str, Any]:
-        object_id = _object_id(id_)
-        self._patch(object_id, news, change)
-        sp = self.client.call("read", "GET", f"{GRAPH}/servicePrincipals/{object_id}")
-        return self._outputs(sp, news)
+        self._sync_owners(created["id"], planned.get("owners") or [])
+        found = self._get(created["id"]) or created
+        return f"/servicePrincipals/{created['id']}", self._state(found, planned)
 
 
 class ApplicationPassword(ResourceType):
@@ -240,6 +358,9 @@ class ApplicationPassword(ResourceType):
             "POST",
             f"{GRAPH}/applications/{object_id}/addPassword",
             {"passwordCredential": {k: v for k, v in credential.items() if v}},
+        )
+        consistency.wait_until(
+            lambda: self._has(object_id, made["keyId"]), f"password credential {made['keyId']}"
         )
         outputs = {
             **inputs,
@@ -282,18 +403,30 @@ class ApplicationPassword(ResourceType):
     ) -> dict[str, Any]:
         raise ProviderError("azuread ApplicationPassword has no update: every change replaces it")
 
-    def delete(self, id_: str, state: dict[str, Any]) -> None:
-        object_id, _, key_id = id_.split("/")
+    def _has(self, object_id: str, key_id: str) -> bool:
         app = self.client.call(
             "read application", "GET", f"{GRAPH}/applications/{object_id}", missing_ok=True
         )
-        if app is None or not any(p["keyId"] == key_id for p in app["passwordCredentials"]):
-            return
-        self.client.call(
-            "remove password",
-            "POST",
-            f"{GRAPH}/applications/{object_id}/removePassword",
-            {"keyId": key_id},
+        return any(p["keyId"] == key_id for p in (app or {}).get("passwordCredentials", []))
+
+    def delete(self, id_: str, state: dict[str, Any]) -> None:
+        """removePassword with no not-found handling (application_password_resource.go Delete,
+        lines 286-288): a credential removed by hand fails the run until a refresh drops it."""
+        object_id, _, key_id = id_.split("/")
+        try:
+            self.client.call(
+                "remove password",
+                "POST",
+                f"{GRAPH}/applications/{object_id}/removePassword",
+                {"keyId": key_id},
+            )
+        except ApiCallError as exc:
+            raise ProviderError(
+                f'Removing password credential "{key_id}" from Application (Application: '
+                f'"{object_id}"): {exc}'
+            ) from None
+        consistency.wait_until(
+            lambda: not self._has(object_id, key_id), f'deletion of password credential "{key_id}"'
         )
 
 
@@ -310,7 +443,10 @@ class _ApiSetting(ResourceType):
     def _require(self, object_id: str) -> dict[str, Any]:
         app = self._application(object_id)
         if app is None:
-            raise ProviderError(f"application /applications/{object_id} was not found")
+            raise ProviderError(
+                f'retrieving Application (Application: "{object_id}"): '
+                + _GRAPH_NOT_FOUND.format(id=object_id)
+            )
         return app
 
     def _write(self, object_id: str, body: dict[str, Any]) -> None:
@@ -364,12 +500,18 @@ class ApplicationIdentifierUri(_ApiSetting):
         raise ProviderError("an identifier URI has no update: every change replaces it")
 
     def delete(self, id_: str, state: dict[str, Any]) -> None:
+        """application_identifier_uri_resource.go Delete, lines 211-232: fails when the
+        application or the URI is gone."""
         object_id = id_.split("/")[2]
         uri = _decoded(id_)
-        app = self._application(object_id)
-        if app is not None and uri in (app.get("identifierUris") or []):
-            kept = [u for u in app["identifierUris"] if u != uri]
-            self._write(object_id, {"identifierUris": kept})
+        app = self._require(object_id)
+        if uri not in (app.get("identifierUris") or []):
+            raise ProviderError(
+                f'deleting Application IdentifierUri (Application ID: "{object_id}", '
+                f'IdentifierUri ID: "{id_.rsplit("/", 1)[-1]}"): could not identify existing '
+                "identifier URI"
+            )
+        self._write(object_id, {"identifierUris": [u for u in app["identifierUris"] if u != uri]})
 
 
 _SCOPE_FIELDS = {
@@ -434,13 +576,13 @@ class ApplicationPermissionScope(_ApiSetting):
 
     def delete(self, id_: str, state: dict[str, Any]) -> None:
         object_id, scope_id = id_.split("/")[2], id_.rsplit("/", 1)[-1]
-        app = self._application(object_id)
-        if app is None:
-            return
-        api = self._api(app)
+        api = self._api(self._require(object_id))
         scopes = api["oauth2PermissionScopes"]
         if not any(s["id"] == scope_id for s in scopes):
-            return
+            raise ProviderError(
+                f'deleting Permission Scope (Application ID: "{object_id}", Scope ID: '
+                f'"{scope_id}"): could not identify existing permission scope'
+            )
         api["oauth2PermissionScopes"] = [
             {**s, "isEnabled": False} if s["id"] == scope_id else s for s in scopes
         ]
@@ -502,6 +644,8 @@ class ApplicationPreAuthorized(_ApiSetting):
         return dict(news)
 
     def delete(self, id_: str, state: dict[str, Any]) -> None:
+        """An application or entry already gone is no failure here
+        (application_pre_authorized_resource.go Delete, lines 241-272)."""
         object_id, client_id = id_.split("/")[0], id_.rsplit("/", 1)[-1]
         if self._application(object_id) is not None:
             self._set(object_id, client_id, None)

@@ -43,11 +43,15 @@ class ProviderError(Exception):
 
 @dataclass
 class Change:
-    """What Diff found: changed top-level inputs, and those of them that force a replacement."""
+    """What Diff found: changed top-level inputs, those of them that force a replacement, the
+    changed property paths with their kind (`bridged.ADD`...), and the planned state."""
 
     changed: list[str] = field(default_factory=list)
     replaces: list[str] = field(default_factory=list)
     ignored: tuple[str, ...] = ()
+    detailed: dict[str, int] = field(default_factory=dict)
+    planned: dict[str, Any] = field(default_factory=dict)
+    delete_before_replace: bool = False
 
 
 def _comparable(rules: TypeRules, key: str, value: Any) -> Any:
@@ -69,7 +73,11 @@ class ResourceType(abc.ABC):
     def client(self) -> EntraClient:
         return self._client()
 
-    def check(self, news: dict[str, Any]) -> list[tuple[str, str]]:
+    def check(self, news: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """The inputs as the provider completes them, and the failures by property."""
+        return news, self.failures(news)
+
+    def failures(self, news: dict[str, Any]) -> list[tuple[str, str]]:
         failures = [
             (key, f"the sandbox's {self.rules.resource_type} stand-in does not emulate '{key}'")
             for key in news
@@ -82,7 +90,15 @@ class ResourceType(abc.ABC):
         ]
         return failures
 
-    def diff(self, old_inputs: dict[str, Any], news: dict[str, Any]) -> Change:
+    def diff(
+        self,
+        state: dict[str, Any],
+        old_inputs: dict[str, Any],
+        news: dict[str, Any],
+        ignore_changes: tuple[str, ...] = (),
+    ) -> Change:
+        """Old inputs against new ones (the engine has applied `ignoreChanges` to `news`)."""
+        del state, ignore_changes
         change = Change()
         for key in sorted(self.rules.inputs):
             new, old = news.get(key), old_inputs.get(key)
@@ -208,27 +224,37 @@ class StandinServicer(provider_pb2_grpc.ResourceProviderServicer):
 
     def Check(self, request: Any, context: Any) -> Any:
         def run() -> Any:
-            news = decode(request.news)
-            failures = [
-                provider_pb2.CheckFailure(property=key, reason=reason)
-                for key, reason in self._resource(request).check(news)
-            ]
-            return provider_pb2.CheckResponse(inputs=request.news, failures=failures)
+            checked, failures = self._resource(request).check(decode(request.news))
+            return provider_pb2.CheckResponse(
+                inputs=encode(checked),
+                failures=[
+                    provider_pb2.CheckFailure(property=key, reason=reason)
+                    for key, reason in failures
+                ],
+            )
 
         return self._run(context, run)
 
     def Diff(self, request: Any, context: Any) -> Any:
         def run() -> Any:
             resource = self._resource(request)
-            old_inputs = decode(request.old_inputs) or decode(request.olds)
-            change = resource.diff(old_inputs, decode(request.news))
+            state = decode(request.olds)
+            old_inputs = decode(request.old_inputs) or state
+            change = resource.diff(
+                state, old_inputs, decode(request.news), tuple(request.ignoreChanges)
+            )
             return provider_pb2.DiffResponse(
                 changes=provider_pb2.DiffResponse.DIFF_SOME
                 if change.changed
                 else provider_pb2.DiffResponse.DIFF_NONE,
                 diffs=change.changed,
                 replaces=change.replaces,
-                deleteBeforeReplace=False,
+                deleteBeforeReplace=change.delete_before_replace,
+                hasDetailedDiff=bool(change.detailed),
+                detailedDiff={
+                    path: provider_pb2.PropertyDiff(kind=kind, inputDiff=True)  # type: ignore[arg-type]
+                    for path, kind in change.detailed.items()
+                },
             )
 
         return self._run(context, run)
@@ -263,17 +289,18 @@ class StandinServicer(provider_pb2_grpc.ResourceProviderServicer):
         def run() -> Any:
             resource = self._resource(request)
             news = decode(request.news)
-            old_inputs = decode(request.old_inputs) or decode(request.olds)
-            change = resource.diff(old_inputs, news)
+            state = decode(request.olds)
+            old_inputs = decode(request.old_inputs) or state
+            change = resource.diff(state, old_inputs, news, tuple(request.ignoreChanges))
             change.ignored = tuple(request.ignoreChanges)
             if change.replaces:
                 raise ProviderError(
                     f"{resource.rules.resource_type}: {', '.join(change.replaces)} cannot be "
                     "updated in place"
                 )
-            state = decode(request.olds)
             if request.preview:
-                return provider_pb2.UpdateResponse(properties=encode({**state, **news}))
+                planned = change.planned or news
+                return provider_pb2.UpdateResponse(properties=encode({**state, **planned}))
             outputs = resource.update(request.id, state, news, change)
             return provider_pb2.UpdateResponse(properties=encode(outputs))
 

@@ -54,8 +54,9 @@ def _decode(value: Any) -> Any:
 
 
 def encode(values: dict[str, Any]) -> struct_pb2.Struct:
+    """Nulls stay, as the real providers send them (`"owners": null` in their Create answers)."""
     struct = struct_pb2.Struct()
-    struct.update({key: _encode(value) for key, value in values.items() if value is not None})
+    struct.update({key: _encode(value) for key, value in values.items()})
     return struct
 
 
@@ -63,7 +64,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Secret):
         return {SIG: SECRET_SIG, "value": _encode(value.value)}
     if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items() if item is not None}
+        return {key: _encode(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_encode(item) for item in value]
     return value

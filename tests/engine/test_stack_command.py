@@ -103,6 +103,46 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
     assert not (tmp_path / "np").exists()
 
 
+def test_the_rotation_workflows_command_heals_a_service_principal_deleted_by_hand(
+    pulumi_cli: str, tmp_path: Path
+) -> None:
+    """As `rotate.yml` runs it (`up --refresh --cancel-stale-lock`) on a rotation day, after
+    someone deleted the client's service principal in the portal. Without the refresh the run
+    succeeds, as on Azure, and leaves the client unable to get a token for LKPS."""
+    del pulumi_cli
+    assert _stack(tmp_path, "up", "np", "--sandbox").returncode == 0
+    client = "MY-LIVEKIT-CLIENT-NP"
+    store = EntraStore(tmp_path / "np" / "entra.json")
+    (app,) = store.list_objects("applications", "displayName", client)
+    (sp,) = store.list_objects("servicePrincipals", "appId", app["appId"])
+    store.delete_object("servicePrincipals", sp["id"])
+    day = RotationPolicy(30, 90).plan(datetime.now(UTC).date()).next_rotation.isoformat()
+
+    stale = _stack(tmp_path, "up", "np", "--sandbox", "--no-refresh", "--today", day)
+    assert stale.returncode == 0, stale.stdout + stale.stderr
+    assert not EntraStore(tmp_path / "np" / "entra.json").list_objects(
+        "servicePrincipals", "appId", app["appId"]
+    )
+    broken = _stack(
+        tmp_path, "verify", "np", "--sandbox", "--app", "MY-LIVEKIT-CLIENT", "--token", "--json"
+    )
+    assert broken.returncode != 0
+    assert "7000229" in broken.stdout, broken.stdout
+
+    healed = _stack(
+        tmp_path, "up", "np", "--sandbox", "--refresh", "--cancel-stale-lock", "--today", day
+    )
+    assert healed.returncode == 0, healed.stdout + healed.stderr
+    (again,) = EntraStore(tmp_path / "np" / "entra.json").list_objects(
+        "servicePrincipals", "appId", app["appId"]
+    )
+    assert again["id"] != sp["id"]
+    checked = _stack(
+        tmp_path, "verify", "np", "--sandbox", "--app", "MY-LIVEKIT-CLIENT", "--token", "--json"
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -54,15 +54,24 @@ class Plugin:
             )
         )
 
-    def diff(self, resource_type: str, olds: dict[str, Any], news: dict[str, Any]) -> Any:
+    def diff(
+        self,
+        resource_type: str,
+        olds: dict[str, Any],
+        news: dict[str, Any],
+        old_inputs: dict[str, Any] | None = None,
+        ignore_changes: tuple[str, ...] = (),
+    ) -> Any:
+        """Diff of the state `olds` (and `old_inputs`, the same unless given) with `news`."""
         return self.stub.Diff(
             provider_pb2.DiffRequest(
                 id="x",
                 urn=_urn(resource_type),
                 type=resource_type,
                 olds=encode(olds),
-                old_inputs=encode(olds),
+                old_inputs=encode(olds if old_inputs is None else old_inputs),
                 news=encode(news),
+                ignoreChanges=list(ignore_changes),
             )
         )
 
@@ -100,6 +109,7 @@ class Plugin:
         olds: dict[str, Any],
         news: dict[str, Any],
         ignore_changes: tuple[str, ...] = (),
+        old_inputs: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         answer = self.stub.Update(
             provider_pb2.UpdateRequest(
@@ -107,7 +117,7 @@ class Plugin:
                 urn=_urn(resource_type),
                 type=resource_type,
                 olds=encode(olds),
-                old_inputs=encode(olds),
+                old_inputs=encode(olds if old_inputs is None else old_inputs),
                 news=encode(news),
                 ignoreChanges=list(ignore_changes),
             )

@@ -11,7 +11,7 @@ from azure.identity import ManagedIdentityCredential
 
 from lkps import rights
 from ocelot_emulator import OcelotStore
-from sandbox.entra import EntraEmulator, EntraStore
+from sandbox.entra import EntraEmulator, EntraStore, Principal
 from tests.sandbox.conftest import RESOURCE_GROUP, SUBSCRIPTION, TENANT, VAULT
 
 ARM_SECRET = (
@@ -88,6 +88,14 @@ def _live_secret_only(emulator: EntraEmulator, graph: httpx.Client) -> None:
             },
         )
 
+    missing = token(made["secretText"])
+    assert missing.status_code == 400
+    assert missing.json()["error_codes"] == [7000229], "no service principal in the tenant"
+    sp = graph.post("/graph/v1.0/servicePrincipals", json={"appId": app["appId"]}).json()
+    graph.patch(f"/graph/v1.0/servicePrincipals/{sp['id']}", json={"accountEnabled": False})
+    disabled = token(made["secretText"])
+    assert disabled.json()["error_codes"] == [7000112], "a disabled service principal"
+    graph.patch(f"/graph/v1.0/servicePrincipals/{sp['id']}", json={"accountEnabled": True})
     assert token(made["secretText"]).status_code == 200
     refused = token("not-the-secret")
     assert refused.status_code == 401
@@ -224,3 +232,37 @@ def test_the_journal_records_each_password_and_vault_change_in_order(
         ("addPassword", second["keyId"], None),
         ("removePassword", first["keyId"], [f"{VAULT}/journal-np-client-secret"]),
     ]
+
+
+def test_applications_have_graphs_shape_and_refuse_undeclared_properties(
+    emulator: EntraEmulator,
+) -> None:
+    person = Principal("5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9", "unused", TENANT)
+    app = emulator.store.register_in_portal(
+        "PORTAL-NP", person, web={"redirectUris": ["https://a.example.com/cb"]}
+    )
+    with _client(emulator) as graph:
+        shown = graph.get(f"/graph/v1.0/applications/{app['id']}").json()
+        assert shown["requiredResourceAccess"][0]["resourceAccess"] == [
+            {"id": "e1fe6dd8-ba31-4d61-89e7-88639da4683d", "type": "Scope"}
+        ], "the portal's delegated User.Read"
+        assert shown["web"]["implicitGrantSettings"] == {
+            "enableAccessTokenIssuance": False,
+            "enableIdTokenIssuance": False,
+        }
+        assert shown["spa"] == {"redirectUris": []}
+        assert graph.get(
+            "/graph/v1.0/servicePrincipals", params={"$filter": f"appId eq '{app['appId']}'"}
+        ).json()["value"], "the portal makes the service principal too"
+
+        patched = graph.patch(
+            f"/graph/v1.0/applications/{app['id']}", json={"web": {"logoutUrl": "https://a/x"}}
+        )
+        assert patched.status_code == 204
+        web = graph.get(f"/graph/v1.0/applications/{app['id']}").json()["web"]
+        assert web["redirectUris"] == ["https://a.example.com/cb"], "complex values merge"
+        assert web["logoutUrl"] == "https://a/x"
+
+        refused = graph.patch(f"/graph/v1.0/applications/{app['id']}", json={"colour": "blue"})
+        assert refused.status_code == 400
+        assert "'colour' does not exist as a declared property" in refused.text
