@@ -2,8 +2,11 @@
 
 The stand-ins read their type rules from here (which properties they accept, which ones force a
 replacement, which are compared as sets, which outputs are unknown during preview, which are
-secret, the ID form), and `tests/sandbox/test_behaviours.py` checks each rule against a running
-stand-in. Versions: the ones the locked SDKs request (`pulumi-plugin.json` of each SDK).
+secret, the ID form), and `tests/sandbox/test_standins.py` checks each rule against a running
+stand-in. Application and ServicePrincipal take theirs from `sandbox.azuread_schema`. Each named
+behaviour says where it comes from and which tests show it: those marked `covers` in
+test_standins.py, and those in its `shown_by` (through the engine or the emulator's API).
+Versions: the ones the locked SDKs request (`pulumi-plugin.json` of each SDK).
 """
 
 from __future__ import annotations

@@ -45,3 +45,13 @@ def test_every_verb_of_the_stack_command_is_in_the_readme() -> None:
 
     usage = README.split("`scripts/stack <", 1)[1].split(">", 1)[0]
     assert set(usage.split("|")) == set(VERBS)
+
+
+def test_every_property_of_the_registration_has_its_owner_in_the_readme() -> None:
+    from lkps import ownership
+
+    section = README.split("## What the stack owns, and what the team owns", 1)[1].split("\n## ")[0]
+    words = {ownership.STACK: "stack", ownership.RESOURCE: "stack (own resource)"}
+    for table in (ownership.APPLICATION, ownership.SERVICE_PRINCIPAL):
+        for name, (owner, _) in table.items():
+            assert f"| `{name}` | {words.get(owner, owner)} |" in section, name

@@ -27,6 +27,7 @@ import yaml
 
 from sandbox.entra import EntraStore
 from sandbox.session import FOREIGN_CLIENT_ID
+from sandbox.standin import consistency
 from stack_command.cli import ROOT
 from stack_command.pending import held_key_ids
 from tests.engine.sandbox_harness import applications, assert_vault_publishes_live_secrets
@@ -63,14 +64,16 @@ class Sandboxes:
     def folder(self, stack: str) -> Path:
         return self.root / stack
 
-    def start(self, *args: str) -> tuple[subprocess.Popen[str], Path]:
+    def start(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen[str], Path]:
         self._count += 1
         log = self.logs / f"{self._count:02d}-{args[0]}-{args[1]}.log"
         out: TextIO = log.open("w")
         process = subprocess.Popen(  # noqa: S603 - this interpreter, the project's own module
             [sys.executable, "-m", "stack_command", *args],
             cwd=ROOT,
-            env={**os.environ, "LKPS_SANDBOX_ROOT": str(self.root)},
+            env={**os.environ, "LKPS_SANDBOX_ROOT": str(self.root), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -256,8 +259,12 @@ def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
     assert_recovered(sandboxes, "np", day, sandboxes.run(*rotate_np, "--today", day.isoformat()))
 
     # 5. The job is cancelled (SIGTERM to the command): the engine stops cleanly, no lock left.
+    # With the provider's wait for Graph after addPassword (1 s polls here, at least 5 s on
+    # Azure) the signal lands, as it would on Azure, while that step is still in flight.
     day += PERIOD
-    process, log = sandboxes.start(*rotate_np, "--today", day.isoformat())
+    process, log = sandboxes.start(
+        *rotate_np, "--today", day.isoformat(), env={consistency.SECONDS_VARIABLE: "1"}
+    )
     interrupt_when(process, after(sandboxes, "np", "addPassword"), how="terminate")
     assert process.returncode == 128 + signal.SIGTERM, log.read_text()
     assert "interrupted by SIGTERM" in log.read_text()
