@@ -2,8 +2,8 @@
 
 Key Vault soft-deletes a secret and refuses its name until the deleted secret is recovered or
 purged (learn.microsoft.com/azure/key-vault/general/soft-delete-overview); azure-native 3.29.0
-neither purges on delete nor (as far as is known) recovers on create (pulumi-azure-native#1174,
-#4759). So an application retired and added again within the retention period would fail. This
+does not purge on delete (pulumi-azure-native#1174) and very likely recovers on create (#4759),
+which would bring back the old versions, client secrets revoked with the application. This
 resource, created before the vault secret and deleted after it:
 - on create, purges a soft-deleted secret of that name (its versions hold client secrets that
   were revoked with the application), so that azure-native can create it anew;
