@@ -144,6 +144,7 @@ def build(
             last_applications=dict(last_applications or {}),
             recovered=recovered or {},
             protect=settings.protect_resources,
+            ocelot_by_hand=settings.ocelot.mode == "manual",
             applications=[
                 ApplicationSpec(
                     name=app.name,

@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -72,12 +73,22 @@ class UnreachableError(Exception):
 
 
 class LiveSources:
-    """The read-only calls the checks make; one keep-alive client, tokens cached per scope."""
+    """The read-only calls the checks make; one keep-alive client, tokens cached per scope.
 
-    def __init__(self, credential: TokenCredential, endpoints: Endpoints) -> None:
+    Every list is read to its last page. A next page is fetched only from the origin (scheme,
+    host and port) of the list's first page, so that a token is never sent elsewhere.
+    `transport` replaces httpx's network transport (tests pass an `httpx.MockTransport`).
+    """
+
+    def __init__(
+        self,
+        credential: TokenCredential,
+        endpoints: Endpoints,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self._credential = credential
         self.endpoints = endpoints
-        self._http = httpx.Client(timeout=30.0, follow_redirects=False)
+        self._http = httpx.Client(timeout=30.0, follow_redirects=False, transport=transport)
         self._tokens: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -105,6 +116,49 @@ class LiveSources:
             raise UnreachableError(f"{service} answered {answer.status_code}: {_message(answer)}")
         return answer.json()
 
+    def _items(
+        self, service: str, url: str, scope: str, right: str, next_field: str
+    ) -> Iterator[dict[str, Any]]:
+        """The items of every page of a list, following each page's `next_field` (Graph's
+        `@odata.nextLink`, learn.microsoft.com/graph/paging; Key Vault's `nextLink`,
+        learn.microsoft.com/rest/api/keyvault/secrets/get-secret-versions): an absolute URL,
+        followed as given, and only at the origin of `url`, so that the token goes nowhere else.
+
+        A 404 on the first page is an empty list, as before paging. A 404 on a later page, a next
+        page at another origin or one already read is `UnreachableError`: a list read in part
+        would be read wrong."""
+        origin = _origin(url)
+        seen = {url}
+        page: Any | None = self._get(service, url, scope, right)
+        while page is not None:
+            yield from page.get("value") or []
+            link = page.get(next_field)
+            if not link:
+                return
+            elsewhere = _origin(link) if isinstance(link, str) else None
+            if elsewhere != origin:
+                raise UnreachableError(
+                    f"{service} gave a next page at another origin "
+                    f"({_shown(elsewhere)}, not {_shown(origin)}); it was not followed"
+                )
+            if link in seen:
+                raise UnreachableError(f"{service} gave as the next page one it had given before")
+            seen.add(link)
+            page = self._get(service, link, scope, right)
+            if page is None:
+                raise UnreachableError(f"{service} answered 404 for the next page of a list")
+
+    def _graph_items(self, path: str, right: str) -> list[dict[str, Any]]:
+        return list(
+            self._items(
+                "Microsoft Graph",
+                f"{self.endpoints.graph}/{path}",
+                GRAPH_SCOPE,
+                right,
+                "@odata.nextLink",
+            )
+        )
+
     def application(self, object_id: str) -> dict[str, Any] | None:
         found: dict[str, Any] | None = self._get(
             "Microsoft Graph",
@@ -116,41 +170,29 @@ class LiveSources:
 
     def application_named(self, display_name: str) -> dict[str, Any] | None:
         """The registration of that display name, if exactly one exists."""
-        found = self._get(
-            "Microsoft Graph",
-            f"{self.endpoints.graph}/applications?$filter="
+        matches = self._graph_items(
+            "applications?$filter="
             + quote(f"displayName eq '{display_name.replace(chr(39), chr(39) * 2)}'"),
-            GRAPH_SCOPE,
             "Application.Read.All (or ownership of the app)",
         )
-        matches: list[dict[str, Any]] = (found or {}).get("value", [])
         return matches[0] if len(matches) == 1 else None
 
     def app_roles_granted(self, object_id: str) -> set[str]:
         """The Microsoft Graph application permissions granted to a service principal, by name
         (its appRoleAssignments, named through Graph's own appRoles)."""
         right = "Application.Read.All (or ownership) to read app role assignments"
-        graph = self._get(
-            "Microsoft Graph",
-            f"{self.endpoints.graph}/servicePrincipals?$filter="
-            + quote(f"appId eq '{MICROSOFT_GRAPH_APP_ID}'"),
-            GRAPH_SCOPE,
-            right,
+        graph = self._graph_items(
+            "servicePrincipals?$filter=" + quote(f"appId eq '{MICROSOFT_GRAPH_APP_ID}'"), right
         )
         roles = {
             role["id"]: role["value"]
-            for principal in (graph or {}).get("value", [])
+            for principal in graph
             for role in principal.get("appRoles", [])
         }
-        assigned = self._get(
-            "Microsoft Graph",
-            f"{self.endpoints.graph}/servicePrincipals/{object_id}/appRoleAssignments",
-            GRAPH_SCOPE,
-            right,
-        )
+        assigned = self._graph_items(f"servicePrincipals/{object_id}/appRoleAssignments", right)
         return {
             roles[assignment["appRoleId"]]
-            for assignment in (assigned or {}).get("value", [])
+            for assignment in assigned
             if assignment.get("appRoleId") in roles
         }
 
@@ -190,22 +232,15 @@ class LiveSources:
         raise UnreachableError("the access token carries no object ID (oid) claim")
 
     def owners(self, object_id: str) -> list[str]:
-        found = self._get(
-            "Microsoft Graph",
-            f"{self.endpoints.graph}/applications/{object_id}/owners",
-            GRAPH_SCOPE,
-            "Application.Read.All (or ownership of the app)",
+        found = self._graph_items(
+            f"applications/{object_id}/owners", "Application.Read.All (or ownership of the app)"
         )
-        return [str(owner["id"]).lower() for owner in (found or {}).get("value", [])]
+        return [str(owner["id"]).lower() for owner in found]
 
     def service_principal(self, client_id: str) -> dict[str, Any] | None:
-        found = self._get(
-            "Microsoft Graph",
-            f"{self.endpoints.graph}/servicePrincipals?$filter=" + quote(f"appId eq '{client_id}'"),
-            GRAPH_SCOPE,
-            "Application.Read.All",
+        matches = self._graph_items(
+            "servicePrincipals?$filter=" + quote(f"appId eq '{client_id}'"), "Application.Read.All"
         )
-        matches: list[dict[str, Any]] = (found or {}).get("value", [])
         return matches[0] if matches else None
 
     def vault_secret(self, vault_name: str, name: str, with_value: bool) -> dict[str, Any] | None:
@@ -218,8 +253,11 @@ class LiveSources:
                 "Key Vault", f"{base}?api-version=7.4", VAULT_SCOPE, right
             )
             return found
-        versions = self._get("Key Vault", f"{base}/versions?api-version=7.4", VAULT_SCOPE, right)
-        listed: list[dict[str, Any]] = (versions or {}).get("value", [])
+        listed = list(
+            self._items(
+                "Key Vault", f"{base}/versions?api-version=7.4", VAULT_SCOPE, right, "nextLink"
+            )
+        )
         if not listed:
             return None
         newest = max(
@@ -253,6 +291,29 @@ class LiveSources:
         except ValueError:
             reason = f"HTTP {answer.status_code}"
         return False, f"Entra refused the client credentials ({reason})"
+
+
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port of an absolute URL (None for anything else), with case and a
+    scheme's default port taken out: `HTTPS://X:443/a` and `https://x/b` share one origin."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return None
+    if not parsed.scheme or not parsed.host:
+        return None
+    port = None if parsed.port == _DEFAULT_PORTS.get(parsed.scheme) else parsed.port
+    return parsed.scheme, parsed.host, port
+
+
+def _shown(origin: tuple[str, str, int | None] | None) -> str:
+    if origin is None:
+        return "no absolute URL"
+    scheme, host, port = origin
+    return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:

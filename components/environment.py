@@ -52,7 +52,8 @@ class LkpsEnvironmentArgs:
     `deployer_object_id`, or None. `last_applications` is the last run's record of each
     application: those it lacks that name an existing registration (`adopt`) are imported, and
     so is each object an interrupted run made and never recorded (`recovered`: resource name to
-    ID); its vault secret's location says whether the secret moves.
+    ID); its vault secret's location says whether the secret moves. `ocelot_by_hand`
+    (`ocelot.mode: manual`) leaves the Client Access Lists to people.
     """
 
     environment: Environment
@@ -70,6 +71,7 @@ class LkpsEnvironmentArgs:
     purge_deleted_secrets: bool = False
     last_applications: Mapping[str, Any] = field(default_factory=dict)
     recovered: Mapping[str, str] = field(default_factory=dict)
+    ocelot_by_hand: bool = False
 
 
 class LkpsEnvironment(pulumi.ComponentResource):
@@ -158,6 +160,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     vault_resource=vault_resource,
                     remove_secrets=tuple(app.adopt.remove_secrets) if app.adopt else (),
                     recovered=args.recovered,
+                    ocelot_by_hand=args.ocelot_by_hand,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import pulumi
+from pulumi.runtime.rpc import UNKNOWN
 
 from components.adoption import ExistingRegistration
 from components.app_registration import AppRegistration, AppRegistrationArgs
@@ -44,6 +45,7 @@ class OnboardedApplicationArgs:
     vault_resource: str = rules.VAULT_SECRET_RESOURCE
     remove_secrets: Sequence[str] = ()
     recovered: Mapping[str, str] = field(default_factory=dict)
+    ocelot_by_hand: bool = False
 
 
 class OnboardedApplication(pulumi.ComponentResource):
@@ -130,17 +132,24 @@ class OnboardedApplication(pulumi.ComponentResource):
             region: rules.lkps_host(region, args.environment)
             for region in ([] if args.retired else args.regions)
         }
+        description = f"{args.display_name} (LKPS {args.role}), managed by lkps-onboarding"
         route_access = {
             region: OcelotRouteAccess(
                 f"{name}-ocelot-{region}",
                 route_id=route_id,
                 client_id=registration.client_id,
                 beat_id=args.beat_id,
-                description=f"{args.display_name} (LKPS {args.role}), managed by lkps-onboarding",
+                description=description,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for region, route_id in self.route_ids.items()
+            for region, route_id in ({} if args.ocelot_by_hand else self.route_ids).items()
         }
+        if args.ocelot_by_hand:
+            registration.client_id.apply(
+                lambda client_id: self._say_what_to_add(client_id, args.beat_id, description),
+                run_with_unknowns=True,
+            )
+        self.ocelot_by_hand = args.ocelot_by_hand
         self.display_name = registration.display_name
         self.client_id = registration.client_id
         self.object_id = registration.object_id
@@ -163,3 +172,15 @@ class OnboardedApplication(pulumi.ComponentResource):
                 },
             }
         )
+
+    def _say_what_to_add(self, client_id: Any, beat_id: str, description: str) -> None:
+        """What a person adds in the Ocelot UI for each route (`ocelot.mode: manual`)."""
+        known = isinstance(client_id, str) and client_id != UNKNOWN
+        shown = client_id if known else "(the client ID this run makes; run preview again after up)"
+        for route_id in self.route_ids.values():
+            pulumi.log.info(
+                f"Ocelot by hand: on route {route_id}, add client ID {shown} with BEAT ID "
+                f"{beat_id} and description '{description}' in the Ocelot UI: "
+                f"{rules.ocelot_ui_url(route_id)}",
+                resource=self,
+            )

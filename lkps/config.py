@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -116,8 +116,12 @@ class OcelotAccessSettings(BaseModel):
 
 
 class OcelotSettings(_Settings):
-    """Where Ocelot's management API is, which Entra scope its tokens are for, and patience."""
+    """Where Ocelot's management API is, which Entra scope its tokens are for, and patience.
+    `mode` is `api` (the stack keeps each Client Access List entry through the API) or `manual`
+    (a person adds the entries in the Ocelot UI, as the onboarding page's Step 3.2 describes;
+    the stack makes no Ocelot call and says what to add)."""
 
+    mode: Literal["api", "manual"] = "api"
     api_url: HttpsUrl
     token_scope: TokenScope
     request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0

@@ -35,9 +35,20 @@ class Entry:
         }
 
 
+def client_key(client_id: str) -> str:
+    """How the store keys and shows a client ID: lower case. Client IDs are GUIDs, which compare
+    without regard to case and are written in lower case (RFC 9562 section 4: "output as lower
+    case characters and are case insensitive on input"); the contract gives them as
+    `format: uuid` (components/ocelot/openapi.yaml) and says nothing of keeping the case a caller
+    used, and the adapter lower-cases what it reads (components/ocelot/api.py). What the real
+    Ocelot does with case is not documented."""
+    return client_id.lower()
+
+
 @dataclass
 class RouteState:
-    """A route, whether its owners approve additions, and its entries keyed by client ID."""
+    """A route, whether its owners approve additions, and its entries keyed by lower-cased client
+    ID (`client_key`)."""
 
     id: str
     environment: str
@@ -91,8 +102,9 @@ class OcelotStore:
     def put(
         self, route_id: str, client_id: str, beat_id: str, description: str, caller: str
     ) -> tuple[Entry, bool] | None:
-        """Adds or updates an entry; None for an unknown route; True when it was added."""
-        key = client_id.lower()
+        """Adds or updates an entry; None for an unknown route; True when it was added. The same ID
+        in another case is the same entry."""
+        key = client_key(client_id)
         with self._lock:
             route = self._routes.get(route_id)
             if route is None:
@@ -123,7 +135,7 @@ class OcelotStore:
             if route is None:
                 return None
             self.writes["delete"] += 1
-            removed = route.entries.pop(client_id.lower(), None) is not None
+            removed = route.entries.pop(client_key(client_id), None) is not None
             self._save()
             return removed
 
@@ -131,7 +143,8 @@ class OcelotStore:
         """What a route owner does in the UI: a pending entry becomes active."""
         with self._lock:
             entries = self._routes[route_id].entries
-            entries[client_id.lower()] = replace(entries[client_id.lower()], status="active")
+            key = client_key(client_id)
+            entries[key] = replace(entries[key], status="active")
             self._save()
 
     def snapshot(self) -> dict[str, Any]:
@@ -150,12 +163,24 @@ class OcelotStore:
 
     @classmethod
     def restore(cls, snapshot: dict[str, Any]) -> OcelotStore:
-        """A store holding what `snapshot()` saved."""
+        """A store holding what `snapshot()` saved, client IDs keyed and shown in lower case
+        whatever case the snapshot holds. Two items of one route naming one ID in different cases
+        (a snapshot saved before the store ignored case) make one entry, as a put of the later one
+        would have made: the first one's status and when and by whom it was added, the later
+        one's BEAT ID and description."""
         store = cls(frozenset(r for r, s in snapshot.items() if s["requiresApproval"]))
         for route_id, saved in snapshot.items():
+            entries = store._routes[route_id].entries
             for item in saved["clientAccessList"]:
-                store._routes[route_id].entries[item["clientId"]] = Entry(
-                    client_id=item["clientId"],
+                key = client_key(item["clientId"])
+                earlier = entries.get(key)
+                if earlier is not None:
+                    entries[key] = replace(
+                        earlier, beat_id=item["beatId"], description=item["description"]
+                    )
+                    continue
+                entries[key] = Entry(
+                    client_id=key,
                     beat_id=item["beatId"],
                     description=item["description"],
                     status=item["status"],
@@ -165,6 +190,7 @@ class OcelotStore:
         return store
 
     def entries(self, route_id: str) -> dict[str, Entry]:
+        """The route's entries by lower-cased client ID."""
         with self._lock:
             return dict(self._routes[route_id].entries)
 
@@ -177,14 +203,13 @@ class OcelotStore:
     def remove_out_of_band(self, route_id: str, client_id: str) -> None:
         """A person removing an entry in the UI."""
         with self._lock:
-            del self._routes[route_id].entries[client_id.lower()]
+            del self._routes[route_id].entries[client_key(client_id)]
             self._save()
 
     def edit_out_of_band(self, route_id: str, client_id: str, description: str) -> None:
         """A person editing an entry's description in the UI."""
         with self._lock:
             entries = self._routes[route_id].entries
-            entries[client_id.lower()] = replace(
-                entries[client_id.lower()], description=description
-            )
+            key = client_key(client_id)
+            entries[key] = replace(entries[key], description=description)
             self._save()

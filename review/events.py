@@ -27,6 +27,27 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Drift:
+    """What a refresh found live that differs from the state the last run recorded: the
+    outputs before and after (secret outputs arrive masked), or `gone` when it was deleted."""
+
+    urn: str
+    type: str
+    recorded: Mapping[str, Any]
+    live: Mapping[str, Any]
+    gone: bool
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        keys = set(self.recorded) | set(self.live)
+        return tuple(sorted(k for k in keys if self.recorded.get(k) != self.live.get(k)))
+
+
+@dataclass(frozen=True)
 class PolicyResult:
     """One policy violation (mandatory) or advisory finding."""
 
@@ -50,6 +71,7 @@ class PreviewEvents:
     """Collects a preview's steps, policy results and notes as the engine emits them."""
 
     steps: list[Step] = field(default_factory=list)
+    drift: list[Drift] = field(default_factory=list)
     policies: list[PolicyResult] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     failed: bool = False
@@ -70,6 +92,15 @@ class PreviewEvents:
                     protected=bool(old.protect) if old else False,
                 )
             )
+        elif event.res_outputs_event is not None:
+            metadata = event.res_outputs_event.metadata
+            if str(getattr(metadata.op, "value", metadata.op)) == "refresh" and metadata.old:
+                live = dict(metadata.new.outputs or {}) if metadata.new else {}
+                found = Drift(
+                    metadata.urn, metadata.type, dict(metadata.old.outputs or {}), live, not live
+                )
+                if found.gone or found.changed:
+                    self.drift.append(found)
         elif event.policy_event is not None:
             policy = event.policy_event
             self.policies.append(

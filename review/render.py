@@ -63,6 +63,7 @@ def _applications(review: Review, limit: int | None) -> list[str]:
     lines = ["### Applications", "", "| Application | What changes |", "|---|---|"]
     for app in shown:
         items = [
+            *(f"🔧 drift: {d}" for d in app.drift),
             *app.changes,
             *(f"⚠️ {d}" for d in app.dangers),
             *(f"_note:_ {n}" for n in app.notes),

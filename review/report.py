@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from lkps import ownership
 from lkps.resource_types import (
     APPLICATION,
     IDENTIFIER_URI,
@@ -17,7 +18,7 @@ from lkps.resource_types import (
     VAULT_SECRET,
 )
 from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
-from review.events import Note, PolicyResult, PreviewEvents, Step
+from review.events import Drift, Note, PolicyResult, PreviewEvents, Step
 
 CHANGING_OPS: Final = ("create", "update", "delete", "replace", "import", "import-replacement")
 # What a reviewer calls the properties the program sets.
@@ -49,6 +50,7 @@ class AppReview:
     """What one application's resources do in the preview."""
 
     display_name: str
+    drift: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     dangers: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -145,7 +147,7 @@ def _registration(step: Step, what: str) -> tuple[str | None, str | None]:
         old_beat = step.old_inputs.get("serviceManagementReference")
         new_beat = step.new_inputs.get("serviceManagementReference")
         if "serviceManagementReference" in step.changed and old_beat != new_beat:
-            detail = detail.replace("BEAT ID", f"BEAT ID {old_beat} → {new_beat}")
+            detail = detail.replace("BEAT ID", f"BEAT ID {old_beat or 'none'} → {new_beat}")
         return f"{what}: changes {detail}", None
     if step.op == "delete":
         return None, f"{what} deleted" + (" (protected)" if step.protected else "")
@@ -213,6 +215,68 @@ def _authorization(step: Step) -> tuple[str | None, str | None]:
     if step.op == "replace":
         return None, f"{what} replaced"
     return None, None
+
+
+def _ids(value: Any) -> set[str]:
+    return {str(v).lower() for v in value} if isinstance(value, list) else set()
+
+
+def _registration_drift(drift: Drift, what: str, owned: Mapping[str, Any]) -> list[str]:
+    found = []
+    recorded, live = drift.recorded, drift.live
+    for key in drift.changed:
+        if key == "owners":
+            found += [
+                f"owner {o} was added by hand"
+                for o in sorted(_ids(live[key]) - _ids(recorded[key]))
+            ]
+            found += [
+                f"owner {o} was removed by hand"
+                for o in sorted(_ids(recorded[key]) - _ids(live[key]))
+            ]
+        elif key == "serviceManagementReference":
+            found.append(f"the BEAT ID was changed by hand to {live.get(key) or 'nothing'}")
+        elif key == "accountEnabled" and live.get(key) is False:
+            found.append(f"the {what} was disabled by hand")
+        elif key in owned and owned[key][0] == ownership.STACK:
+            found.append(f"the {what}'s {PROPERTY_WORDS.get(key, key)} was changed by hand")
+    return found
+
+
+def drift_found(drift: Drift) -> list[str]:
+    """What a refresh found changed or deleted by hand, in onboarding words; nothing for what
+    the stack does not own or keeps internally."""
+    route = str(drift.recorded.get("route_id") or drift.name)
+    gone = {
+        APPLICATION: "the app registration was deleted by hand",
+        SERVICE_PRINCIPAL: "the service principal was deleted by hand",
+        PASSWORD: f"the client secret of slot {_slot(drift.name)} was deleted by hand",
+        VAULT_SECRET: "the vault secret was deleted by hand",
+        ROUTE_ACCESS: f"the client was removed from `{route}` in the Ocelot UI",
+        IDENTIFIER_URI: "the identifier URI was removed by hand",
+        PERMISSION_SCOPE: "the access_as_client scope was removed by hand",
+        PRE_AUTHORIZED: "a pre-authorized client was removed by hand",
+    }
+    if drift.gone:
+        return [gone[drift.type]] if drift.type in gone else []
+    if drift.type == APPLICATION:
+        return _registration_drift(drift, "app registration", ownership.APPLICATION)
+    if drift.type == SERVICE_PRINCIPAL:
+        return _registration_drift(drift, "service principal", ownership.SERVICE_PRINCIPAL)
+    if drift.type == ROUTE_ACCESS:
+        found = []
+        if "status" in drift.changed:
+            found.append(f"the entry on `{route}` is {drift.live.get('status')!r} in Ocelot")
+        if "beat_id" in drift.changed:
+            found.append(f"the entry on `{route}` was given {drift.live.get('beat_id')} in the UI")
+        if "description" in drift.changed:
+            found.append(f"the entry on `{route}` was described anew in the UI")
+        return found
+    if drift.type == PRE_AUTHORIZED:
+        return ["a pre-authorized client's permissions were changed by hand"]
+    if drift.type == VAULT_SECRET:
+        return ["the vault secret was changed by hand (enabled, expiry or tags)"]
+    return []
 
 
 def describe(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
@@ -288,6 +352,14 @@ def build_review(
                 "both client secret slots change in one run: the published secret may be "
                 "deleted before its successor exists"
             )
+    repaired = {step.urn for step in changing}
+    for found in events.drift:
+        owner = _owner_of(found.name, prefixes)
+        words = drift_found(found)
+        if owner is None or not words:
+            continue
+        then = "this run repairs it" if found.urn in repaired else "this run leaves it as it is"
+        apps.setdefault(owner, AppReview(owner)).drift += [f"{w}: {then}" for w in words]
     for note in events.notes:
         owner = _owner_of((note.urn or "").rsplit("::", 1)[-1], prefixes)
         if owner is not None and note.severity in ("info", "warning"):

@@ -15,6 +15,9 @@ Paths (all on 127.0.0.1):
 - `/_sandbox/whoami`: the claims of the caller's token (oid, appid, tid), which real providers
   read from the token itself.
 
+Lists come in pages, as Graph's and Key Vault's do: at most `$top` (Graph) or `maxresults` (Key
+Vault) items, with an absolute URL to the next page (`@odata.nextLink`, `nextLink`).
+
 The state is one JSON file, rewritten atomically after each change, so it outlives the process.
 Every Graph, Key Vault and ARM call needs a bearer token issued by this emulator. Error bodies
 follow the documented shapes (`{"error": {"code", "message"}}`); codes the documentation does not
@@ -23,6 +26,8 @@ give are marked as this emulator's own.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import secrets
@@ -35,7 +40,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from lkps import rights
 from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
@@ -52,6 +57,34 @@ IDENTITY_HEADER: Final = "X-IDENTITY-HEADER"
 TOKEN_LIFETIME_SECONDS: Final = 3600
 SOFT_DELETE_RETENTION_DAYS: Final = 90
 GRAPH_DIRECTORY_OBJECT: Final = "https://graph.microsoft.com/v1.0/directoryObjects/"
+SKIPTOKEN: Final = "$skiptoken"
+
+
+@dataclass(frozen=True)
+class Paging:
+    """How a service pages a list: the query parameter that sets the page size, its default and
+    maximum, the field holding the next page's URL, whether the last page says `null` there, and
+    the service's error code for a bad paging parameter."""
+
+    size_parameter: str
+    default_size: int
+    max_size: int
+    next_field: str
+    null_on_last_page: bool
+    error_code: str
+
+
+# Graph: server-side pages of 100 directory objects unless `$top` (1 to 999) says otherwise, and an
+# `@odata.nextLink` holding an opaque `$skiptoken` while more remain; the last page has no
+# `@odata.nextLink` (learn.microsoft.com/graph/paging, learn.microsoft.com/graph/query-parameters).
+# How Graph answers a `$top` out of range is not documented: this emulator refuses it. Its error
+# code is the emulator's own, as is the one for an invalid skip token (a report of Graph's answer,
+# microsoftgraph/microsoft-graph-docs#8612, shows the message "Invalid Skip Token" and no code).
+GRAPH_PAGING: Final = Paging("$top", 100, 999, "@odata.nextLink", False, "Request_BadRequest")
+# Key Vault: `maxresults` from 1 to 25, 25 when not given; `nextLink` is the next page's URL and
+# null on the last page (learn.microsoft.com/rest/api/keyvault/secrets/get-secret-versions). The
+# answer to a bad `maxresults` or `$skiptoken` is not documented; the code is the emulator's own.
+VAULT_PAGING: Final = Paging("maxresults", 25, 25, "nextLink", True, "BadParameter")
 _ARM_SECRET_PATH: Final = (
     "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault}"
     "/secrets/{name}"
@@ -482,19 +515,30 @@ class EntraStore:
 
     def live_credential(self, client_id: str, secret: str) -> str | None:
         """The key ID of the application's unexpired password whose value is `secret`."""
+        key_id, _ = self.credential_standing(client_id, secret)
+        return key_id
+
+    def credential_standing(self, client_id: str, secret: str) -> tuple[str | None, str]:
+        """Whether `secret` is one of the application's passwords, and when it is valid: the key ID
+        and "live" for a password valid now, else None and "expired" (a matching password whose
+        endDateTime has passed), "not yet valid" (one whose startDateTime is still to come) or
+        "unknown" (no password of the application has that value)."""
+        now = time.time()
+        standing = "unknown"
         with self._lock:
             for app in self._collection("applications").values():
                 if app["appId"] != client_id.lower():
                     continue
                 for password in app["passwordCredentials"]:
-                    live = (
-                        _parse_time(password["startDateTime"])
-                        <= time.time()
-                        < _parse_time(password["endDateTime"])
-                    )
-                    if password["sandboxSecret"] == secret and live:
-                        return str(password["keyId"])
-            return None
+                    if password["sandboxSecret"] != secret:
+                        continue
+                    if now >= _parse_time(password["endDateTime"]):
+                        standing = "expired"
+                    elif now < _parse_time(password["startDateTime"]):
+                        standing = "not yet valid" if standing == "unknown" else standing
+                    else:
+                        return str(password["keyId"]), "live"
+            return None, standing
 
     # -- Key Vault --------------------------------------------------------------------------------
 
@@ -845,7 +889,8 @@ class _Handler(LoopbackHandler):
         except ValueError:
             body = parse_qs(raw.decode())
         try:
-            status, payload = self._route(method, url.path, parse_qs(url.query), body)
+            query = parse_qs(url.query, keep_blank_values=True)
+            status, payload = self._route(method, url.path, query, body)
         except ApiError as exc:
             status, payload = exc.status, {"error": {"code": exc.code, "message": exc.message}}
         self._send(status, payload)
@@ -881,7 +926,7 @@ class _Handler(LoopbackHandler):
         if path.startswith(GRAPH_PREFIX + "/"):
             return self._graph(method, path.removeprefix(GRAPH_PREFIX + "/"), query, body, caller)
         if path.startswith(VAULT_PREFIX + "/"):
-            return self._vault(method, path.removeprefix(VAULT_PREFIX + "/"), body)
+            return self._vault(method, path.removeprefix(VAULT_PREFIX + "/"), query, body)
         if path.startswith(ARM_PREFIX + "/"):
             return self._arm(method, path.removeprefix(ARM_PREFIX + "/"), body, caller)
         raise ApiError(HTTPStatus.NOT_FOUND, "NotFound", f"no such path {path}")
@@ -914,8 +959,20 @@ class _Handler(LoopbackHandler):
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory.",
             )
-        key_id = emulator.store.live_credential(client_id, secret)
+        key_id, standing = emulator.store.credential_standing(client_id, secret)
+        if standing == "expired":
+            # AADSTS7000222 InvalidClientSecretExpiredKeysProvided, invalid_client, HTTP 401
+            # (learn.microsoft.com/entra/identity-platform/reference-error-codes).
+            return HTTPStatus.UNAUTHORIZED, _aad_error(
+                "invalid_client",
+                7000222,
+                "The provided client secret keys are expired. Create new keys for your app, or "
+                "consider using certificate credentials for added security.",
+            )
         if key_id is None:
+            # AADSTS7000215, invalid client secret, for a value matching no password. The error
+            # codes reference documents no code for a password whose startDateTime is still to
+            # come, so a not-yet-valid secret gets 7000215 too; what Entra answers is unknown.
             return HTTPStatus.UNAUTHORIZED, _aad_error(
                 "invalid_client", 7000215, "Invalid client secret provided."
             )
@@ -963,10 +1020,9 @@ class _Handler(LoopbackHandler):
             if method == "GET":
                 field, value = _filter(query.get("$filter", [""])[0])
                 if kind == "servicePrincipals" and field == "appId" and value == GRAPH_APP_ID:
-                    return HTTPStatus.OK, {"value": [MICROSOFT_GRAPH_PRINCIPAL]}
-                return HTTPStatus.OK, {
-                    "value": [_public(o) for o in store.list_objects(kind, field, value)]
-                }
+                    return HTTPStatus.OK, self._page([MICROSOFT_GRAPH_PRINCIPAL], query)
+                found = [_public(o) for o in store.list_objects(kind, field, value)]
+                return HTTPStatus.OK, self._page(found, query)
             if method == "POST":
                 created = (
                     store.create_application(body, caller)
@@ -976,17 +1032,16 @@ class _Handler(LoopbackHandler):
                 return HTTPStatus.CREATED, _public(created)
         object_id = parts[1]
         if parts[2:] == ["appRoleAssignments"] and method == "GET":
-            return HTTPStatus.OK, {
-                "value": [
-                    {
-                        "appRoleId": rights.GRAPH_APP_ROLES[role],
-                        "principalId": object_id,
-                        "resourceId": MICROSOFT_GRAPH_PRINCIPAL["id"],
-                        "resourceDisplayName": "Microsoft Graph",
-                    }
-                    for role in store.app_roles(object_id)
-                ]
-            }
+            assigned = [
+                {
+                    "appRoleId": rights.GRAPH_APP_ROLES[role],
+                    "principalId": object_id,
+                    "resourceId": MICROSOFT_GRAPH_PRINCIPAL["id"],
+                    "resourceDisplayName": "Microsoft Graph",
+                }
+                for role in store.app_roles(object_id)
+            ]
+            return HTTPStatus.OK, self._page(assigned, query)
         if len(parts) == 2:
             if method == "GET":
                 return HTTPStatus.OK, _public(store.get_object(kind, object_id))
@@ -999,9 +1054,8 @@ class _Handler(LoopbackHandler):
         if parts[2] == "owners":
             if len(parts) == 3 and method == "GET":
                 owners = store.get_object(kind, object_id)["owners"]
-                return HTTPStatus.OK, {
-                    "value": [{"@odata.type": "#microsoft.graph.user", "id": o} for o in owners]
-                }
+                listed = [{"@odata.type": "#microsoft.graph.user", "id": o} for o in owners]
+                return HTTPStatus.OK, self._page(listed, query)
             if len(parts) == 4 and parts[3] == "$ref" and method == "POST":
                 store.add_owner(kind, object_id, str(body.get("@odata.id", "")).rsplit("/", 1)[-1])
                 return HTTPStatus.NO_CONTENT, None
@@ -1018,7 +1072,9 @@ class _Handler(LoopbackHandler):
                 return HTTPStatus.NO_CONTENT, None
         raise ApiError(HTTPStatus.BAD_REQUEST, "Request_BadRequest", f"{method} {path}")
 
-    def _vault(self, method: str, path: str, body: Any) -> tuple[HTTPStatus, Any]:
+    def _vault(
+        self, method: str, path: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[HTTPStatus, Any]:
         store = self.emulator.store
         parts = [unquote(p) for p in path.split("/")]
         vault, collection, rest = parts[0], parts[1] if len(parts) > 1 else "", parts[2:]
@@ -1032,10 +1088,8 @@ class _Handler(LoopbackHandler):
                 if method == "DELETE":
                     return HTTPStatus.OK, store.delete_secret(vault, name)
             if len(rest) == 2 and rest[1] == "versions" and method == "GET":
-                return HTTPStatus.OK, {
-                    "value": store.secret_versions(vault, name),
-                    "nextLink": None,
-                }
+                versions = store.secret_versions(vault, name)
+                return HTTPStatus.OK, self._page(versions, query, VAULT_PAGING)
             if len(rest) == 2 and method == "GET":
                 return HTTPStatus.OK, store.get_secret(vault, name, rest[1])
             if len(rest) in (1, 2) and method == "PATCH":
@@ -1074,6 +1128,26 @@ class _Handler(LoopbackHandler):
         if method == "GET":
             return HTTPStatus.OK, store.arm_get_secret(subscription, resource_group, vault, name)
         raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed", method)
+
+    def _page(
+        self, items: list[Any], query: dict[str, list[str]], paging: Paging = GRAPH_PAGING
+    ) -> dict[str, Any]:
+        """One page of `items` as the service answers it: where `$skiptoken` points, at most the
+        page size, and the absolute URL of the next page (this path, with the request's other
+        query parameters and a new skip token) while more remain."""
+        path = urlsplit(self.path).path
+        size = _page_size(query, paging)
+        start = _skipped(query, path, paging)
+        answer: dict[str, Any] = {"value": items[start : start + size]}
+        if start + size < len(items):
+            again = {k: v[-1] for k, v in query.items() if k != SKIPTOKEN}
+            again[SKIPTOKEN] = skiptoken(path, start + size)
+            answer[paging.next_field] = (
+                f"{self.emulator.url}{path}?{urlencode(again, safe='$', quote_via=quote)}"
+            )
+        elif paging.null_on_last_page:
+            answer[paging.next_field] = None
+        return answer
 
     def _send(self, status: HTTPStatus, payload: Any) -> None:
         body = b"" if payload is None else json.dumps(payload).encode()
@@ -1124,6 +1198,49 @@ def _filter(expression: str) -> tuple[str | None, str | None]:
             f"the emulator supports only \"<field> eq '<value>'\" filters, not {expression!r}",
         )
     return field.strip(), rest[1:-1].replace("''", "'")
+
+
+def skiptoken(path: str, offset: int) -> str:
+    """An opaque skip token: where the next page of the list at `path` starts (base64url JSON;
+    the real services' tokens are opaque too, and clients must not build or read them)."""
+    raw = json.dumps({"list": path, "offset": offset}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _skipped(query: dict[str, list[str]], path: str, paging: Paging) -> int:
+    """How many items the request's skip token skips (0 without one). A token this emulator did
+    not make, or made for another list, is refused."""
+    if SKIPTOKEN not in query:
+        return 0
+    token = query[SKIPTOKEN][-1]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (ValueError, binascii.Error):
+        decoded = None
+    offset = decoded.get("offset") if isinstance(decoded, dict) else None
+    if (
+        not isinstance(offset, int)
+        or isinstance(offset, bool)
+        or offset < 0
+        or decoded.get("list") != path
+    ):
+        raise ApiError(HTTPStatus.BAD_REQUEST, paging.error_code, "Invalid Skip Token")
+    return offset
+
+
+def _page_size(query: dict[str, list[str]], paging: Paging) -> int:
+    if paging.size_parameter not in query:
+        return paging.default_size
+    given = query[paging.size_parameter][-1]
+    size = int(given) if given.isascii() and given.isdigit() else 0
+    if not 1 <= size <= paging.max_size:
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            paging.error_code,
+            f"Invalid page size specified: '{given}'. {paging.size_parameter} must be between 1 "
+            f"and {paging.max_size} inclusive.",
+        )
+    return size
 
 
 def _aad_error(error: str, code: int, description: str) -> dict[str, Any]:

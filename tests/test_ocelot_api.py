@@ -1,10 +1,12 @@
-"""The Ocelot adapter's retry rules with a scripted transport; loopback tests cover the rest."""
+"""The Ocelot adapter's retry rules with a scripted transport, and the emulator's store keeping
+client IDs whatever their case; loopback tests cover the rest."""
 
 from __future__ import annotations
 
 import email.utils
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +17,8 @@ from components.ocelot.api import (
     OcelotTransientError,
     retry_after_seconds,
 )
-from tests.ocelot_fixtures import CLIENT, NP_EU
+from ocelot_emulator import OcelotEmulator, OcelotStore
+from tests.ocelot_fixtures import CANARY_TOKEN, CLIENT, NP_EU, NP_US
 
 ENTRY = {
     "clientId": CLIENT,
@@ -141,3 +144,59 @@ def test_an_unknown_route_reads_as_none_and_a_missing_entry_deletes_as_false() -
     client = _client(transport)
     assert client.get_route(NP_EU) is None
     assert client.delete_client(NP_EU, CLIENT) is False
+
+
+def _saved(*items: tuple[str, str, str]) -> dict[str, Any]:
+    """A snapshot with NP_EU's entries (client ID, BEAT ID, status) and every other route empty."""
+    snapshot = OcelotStore().snapshot()
+    snapshot[NP_EU]["clientAccessList"] = [
+        {**ENTRY, "clientId": client_id, "beatId": beat_id, "status": status}
+        for client_id, beat_id, status in items
+    ]
+    return snapshot
+
+
+def test_an_id_restored_in_upper_case_is_one_entry_for_every_operation() -> None:
+    store = OcelotStore.restore(_saved((CLIENT.upper(), "BEAT00000001", "pending")))
+    assert list(store.entries(NP_EU)) == [CLIENT]
+    assert store.entries(NP_EU)[CLIENT].client_id == CLIENT, "shown in lower case"
+
+    result = store.put(NP_EU, CLIENT, "BEAT00000002", "updated", "me")
+    assert result is not None
+    assert result[1] is False, "a put in another case updates the entry"
+    store.approve(NP_EU, CLIENT.upper())
+    store.edit_out_of_band(NP_EU, CLIENT.upper(), "edited")
+    (entry,) = store.entries(NP_EU).values()
+    assert (entry.beat_id, entry.status, entry.description) == ("BEAT00000002", "active", "edited")
+    assert store.delete(NP_EU, CLIENT) is True
+    assert store.entries(NP_EU) == {}
+
+    again = OcelotStore.restore(_saved((CLIENT.upper(), "BEAT00000001", "active")))
+    again.remove_out_of_band(NP_EU, CLIENT)
+    assert again.entries(NP_EU) == {}
+
+
+def test_one_id_saved_twice_in_two_cases_restores_as_one_entry() -> None:
+    store = OcelotStore.restore(
+        _saved((CLIENT.upper(), "BEAT00000001", "pending"), (CLIENT, "BEAT00000002", "active"))
+    )
+    (entry,) = store.entries(NP_EU).values()
+    assert (entry.client_id, entry.beat_id, entry.status) == (CLIENT, "BEAT00000002", "pending")
+    assert [e["clientId"] for e in store.snapshot()[NP_EU]["clientAccessList"]] == [CLIENT]
+
+
+def test_the_api_treats_an_id_in_any_case_as_one_entry() -> None:
+    with (
+        OcelotEmulator(tokens=frozenset({CANARY_TOKEN}), store=OcelotStore()) as emulator,
+        httpx.Client(
+            base_url=emulator.base_url, headers={"Authorization": f"Bearer {CANARY_TOKEN}"}
+        ) as api,
+    ):
+        body = {"beatId": "BEAT12345678", "description": "d"}
+        assert api.put(f"/routes/{NP_US}/clients/{CLIENT.upper()}", json=body).status_code == 201
+        again = api.put(f"/routes/{NP_US}/clients/{CLIENT}", json=body)
+        assert again.status_code == 200
+        listed = api.get(f"/routes/{NP_US}").json()["clientAccessList"]
+        assert [e["clientId"] for e in listed] == [CLIENT]
+        assert api.delete(f"/routes/{NP_US}/clients/{CLIENT.upper()}").status_code == 204
+        assert api.get(f"/routes/{NP_US}").json()["clientAccessList"] == []

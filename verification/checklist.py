@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from azure_reads.sources import LiveSources, RefusedError, UnreachableError
-from components.ocelot.api import OcelotClient, OcelotError
+from components.ocelot.api import ACTIVE, PENDING, OcelotClient, OcelotError
 from lkps import rules
 from lkps.config import ApplicationSettings, StackSettings
 from verification import model
@@ -46,10 +46,15 @@ class Context:
     # and whether its last run left creates pending (`scripts/stack up` then settles them).
     held_key_ids: frozenset[str] | None = None
     interrupted: bool = False
+    sandbox: bool = False
+
+    def command(self, verb: str) -> str:
+        """A `scripts/stack` command line for this stack, runnable as printed."""
+        return f"scripts/stack {verb} {self.stack}" + (" --sandbox" if self.sandbox else "")
 
     @property
     def up_command(self) -> str:
-        return f"run `scripts/stack up {self.stack}`"
+        return f"run `{self.command('up')}`"
 
 
 def verify(
@@ -76,7 +81,7 @@ def verify(
 
     with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
         reports = list(pool.map(check, apps))
-    return Report(context.stack, context.settings.environment, reports, sandbox=False)
+    return Report(context.stack, context.settings.environment, reports, sandbox=context.sandbox)
 
 
 def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
@@ -101,7 +106,7 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
     application = _guarded(
         findings, model.REGISTRATION, context.sources.application, outputs["objectId"]
     )
-    findings.append(_beat(app, application))
+    findings.append(_beat(context, app, application))
     if application is not _REFUSED:
         findings.extend(_registration(context, app, outputs, application))
         findings.append(_client_secret(context, outputs, application))
@@ -139,25 +144,28 @@ def _manual_beat(app: ApplicationSettings) -> Finding:
     )
 
 
-def _beat(app: ApplicationSettings, application: Any) -> Finding:
+def _beat(context: Context, app: ApplicationSettings, application: Any) -> Finding:
     if not rules.BEAT_ID.fullmatch(app.beat_id):
         return Finding(
             model.BEAT,
             "fail",
             f"{app.beat_id!r} is not {rules.BEAT_ID_FORM}",
-            "fix applications[].beatId",
+            f"fix applications[].beatId of {app.name} in Pulumi.{context.stack}.yaml",
         )
-    if isinstance(application, dict) and application.get("serviceManagementReference") not in (
-        None,
-        app.beat_id,
-    ):
-        return Finding(
-            model.BEAT,
-            "fail",
-            f"the registration records {application.get('serviceManagementReference')!r}, "
-            f"not {app.beat_id}",
-            "run `scripts/stack up` to write the configured BEAT ID back",
-        )
+    if isinstance(application, dict):
+        recorded = application.get("serviceManagementReference")
+        if recorded != app.beat_id:
+            what = (
+                "records no BEAT ID (serviceManagementReference is empty)"
+                if not recorded
+                else f"records {recorded!r}, not {app.beat_id}"
+            )
+            return Finding(
+                model.BEAT,
+                "fail",
+                f"the registration {what}",
+                f"{context.up_command} to write the configured BEAT ID back",
+            )
     return _manual_beat(app)
 
 
@@ -188,14 +196,26 @@ def _registration(
         )
     try:
         owners = set(context.sources.owners(outputs["objectId"]))
-        missing = sorted({o.lower() for o in app.owners} - owners)
-        if missing:
-            problems.append(f"configured owner(s) {', '.join(missing)} are not owners")
         principal = context.sources.service_principal(application["appId"])
-    except RefusedError as exc:
-        return [Finding(item, "fail", str(exc), f"grant {exc.right}")]
+    except (RefusedError, UnreachableError) as exc:
+        return [Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))]
+    # The stack keeps the owners as an exact set: the configured ones and the pinned deployer.
+    wanted = {o.lower() for o in app.owners} | {context.settings.deployer_object_id.lower()}
+    missing = sorted(wanted - owners)
+    if missing:
+        problems.append(f"configured owner(s) {', '.join(missing)} are not owners")
+    added = sorted(owners - wanted)
+    if added:
+        problems.append(
+            f"owner(s) added by hand: {', '.join(added)} (the next up removes them; "
+            "add them to applications[].owners to keep them)"
+        )
     if principal is None:
         problems.append("it has no service principal")
+    elif principal.get("accountEnabled") is False:
+        problems.append(
+            "its service principal is disabled: Entra refuses its tokens (AADSTS7000112)"
+        )
     if problems:
         return [Finding(item, "fail", "; ".join(problems), context.up_command)]
     return [
@@ -203,7 +223,7 @@ def _registration(
             item,
             "pass",
             f"{display_name}, client ID {application['appId']}, single tenant, "
-            f"{len(owners)} owners, service principal present",
+            f"{len(owners)} owners, service principal enabled",
         )
     ]
 
@@ -228,7 +248,7 @@ def _client_secret(
             item,
             "fail",
             f"{name} is disabled in {vault}",
-            f"enable it, or {context.up_command} to write a new version",
+            f"{context.up_command} to enable it again",
         )
     if not secret.get("contentType"):
         return Finding(item, "fail", f"{name} has no content type", context.up_command)
@@ -240,9 +260,9 @@ def _client_secret(
             f"{name} has expired" if expires else f"{name} never expires",
             context.up_command,
         )
-    key_id = (secret.get("tags") or {}).get("keyId")
+    key_id = str((secret.get("tags") or {}).get("keyId") or "").lower()
     live = {
-        p["keyId"]
+        str(p["keyId"]).lower(): p
         for p in (application or {}).get("passwordCredentials", [])
         if _timestamp(p["endDateTime"]) > now
     }
@@ -254,6 +274,9 @@ def _client_secret(
             "not have (deleted, expired or edited by hand)",
             f"{context.up_command} to publish a live secret",
         )
+    mismatch = _value_mismatch(context, vault, name, live[key_id])
+    if mismatch is not None:
+        return mismatch
     if expires <= next_rotation:
         return Finding(
             item, "warn", f"{name} expires before the next rotation date", context.up_command
@@ -268,6 +291,34 @@ def _client_secret(
         "pass",
         f"{vault}/{name}: enabled, expires {datetime.fromtimestamp(expires, UTC).date()}, "
         f"holds live credential {key_id}",
+    )
+
+
+def _value_mismatch(
+    context: Context, vault: str, name: str, credential: Mapping[str, Any]
+) -> Finding | None:
+    """Whether the vault's current value is the credential its `keyId` tag names: Graph keeps
+    the first three characters of each client secret as its `hint` (passwordCredential,
+    learn.microsoft.com/graph/api/resources/passwordcredential). A different start proves the
+    value is another secret; an equal one makes it likely, and `--token` makes it certain."""
+    item = model.CLIENT_SECRET
+    try:
+        current = context.sources.vault_secret(vault, name, with_value=True)
+    except (RefusedError, UnreachableError) as exc:
+        return Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))
+    value = (current or {}).get("value")
+    hint = credential.get("hint")
+    if not isinstance(value, str) or not isinstance(hint, str) or value.startswith(hint):
+        return None
+    return Finding(
+        item,
+        "fail",
+        f"{name} is tagged with credential {credential['keyId']}, but its value is another "
+        "secret (revoked, or written by hand); the stack cannot see a vault value",
+        f"set emergencyRotation: {context.today.isoformat()} on this application in "
+        f"Pulumi.{context.stack}.yaml (applications[].emergencyRotation), then "
+        f"{context.up_command.removeprefix('run ')}: it publishes a new secret and revokes "
+        "the older ones",
     )
 
 
@@ -301,16 +352,55 @@ def _stray_credentials(context: Context, application: dict[str, Any] | None) -> 
     )
 
 
-def _pre_authorized(application: Any) -> set[str]:
-    api = application.get("api") or {} if isinstance(application, dict) else {}
-    return {str(p["appId"]).lower() for p in api.get("preAuthorizedApplications") or []}
+def _agent_api(application: Any) -> tuple[dict[str, Any] | None, dict[str, set[str]]]:
+    """The agent's `access_as_client` scope (None when it has none), and each pre-authorized
+    client ID with the permission IDs it is pre-authorized for."""
+    api = (application.get("api") or {}) if isinstance(application, dict) else {}
+    scope = next(
+        (
+            s
+            for s in api.get("oauth2PermissionScopes") or []
+            if s.get("value") == rules.CLIENT_SCOPE_VALUE
+        ),
+        None,
+    )
+    pre_authorized = {
+        str(p["appId"]).lower(): {str(i).lower() for i in p.get("delegatedPermissionIds") or []}
+        for p in api.get("preAuthorizedApplications") or []
+    }
+    return scope, pre_authorized
+
+
+def _scope_problems(context: Context, application: Any) -> tuple[list[str], str]:
+    """What keeps an agent's API from taking clients (identifier URI, scope), and the remedy."""
+    if not isinstance(application, dict):
+        return [], ""
+    problems, remedy = [], context.up_command
+    uri = rules.agent_identifier_uri(str(application.get("appId", "")))
+    if uri not in (application.get("identifierUris") or []):
+        problems.append(f"identifier URI {uri} is missing")
+    scope, _ = _agent_api(application)
+    if scope is None:
+        problems.append(f"it has no {rules.CLIENT_SCOPE_VALUE} scope")
+    elif scope.get("isEnabled") is False:
+        problems.append(f"its {rules.CLIENT_SCOPE_VALUE} scope is disabled")
+        # No read of the provider's sees a scope's state (terraform-provider-azuread v3.9.0,
+        # application_permission_scope_resource.go, Read sets no enabled attribute).
+        remedy = (
+            "the stack cannot see a scope's state: enable it again in the Entra admin center "
+            f"(App registrations > {application.get('displayName')} > Expose an API > "
+            f"{rules.CLIENT_SCOPE_VALUE} > Edit > State: Enabled)"
+            + ("" if len(problems) == 1 else f", then {context.up_command.removeprefix('run ')}")
+        )
+    return problems, remedy
 
 
 def _client_authorization(
     context: Context, app: ApplicationSettings, application: Any
 ) -> Finding | None:
-    """For an agent: the clients it pre-authorizes; for a client: whether each agent it calls
-    pre-authorizes it. None for an application with neither."""
+    """For an agent: its API and the clients it pre-authorizes for its scope; for a client:
+    whether each agent it calls pre-authorizes it for an enabled scope. None for an application
+    with neither."""
     item = model.CLIENT_AUTHORIZATION
     authorized = context.settings.authorized_clients()
     outputs = context.outputs.get("applications") or {}
@@ -318,18 +408,33 @@ def _client_authorization(
     def client_id(name: str) -> str:
         return str((outputs.get(name) or {}).get("clientId", "")).lower()
 
+    def not_for_scope(agent_application: Any, clients: Mapping[str, str]) -> list[str]:
+        """The names of `clients` (client ID: name) not pre-authorized for the agent's scope."""
+        scope, pre_authorized = _agent_api(agent_application)
+        scope_id = str((scope or {}).get("id", "")).lower()
+        return sorted(
+            name for cid, name in clients.items() if scope_id not in pre_authorized.get(cid, set())
+        )
+
     if app.role == "agent":
         wanted = {client_id(name): name for name in authorized.get(app.name, [])}
         wanted |= {c.client_id.lower(): c.label for c in app.external_clients}
         if not wanted:
             return None
-        present = _pre_authorized(application)
+        problems, remedy = _scope_problems(context, application)
+        _, present = _agent_api(application)
         missing = sorted(name for cid, name in wanted.items() if cid not in present)
         if missing:
-            return Finding(
-                item, "fail", f"not pre-authorized: {', '.join(missing)}", context.up_command
+            problems.append(f"not pre-authorized: {', '.join(missing)}")
+        unscoped = sorted(set(not_for_scope(application, wanted)) - set(missing))
+        if unscoped and not any("scope" in p for p in problems):
+            problems.append(
+                f"pre-authorized without the {rules.CLIENT_SCOPE_VALUE} permission: "
+                + ", ".join(unscoped)
             )
-        extra = sorted(present - set(wanted))
+        if problems:
+            return Finding(item, "fail", "; ".join(problems), remedy)
+        extra = sorted(set(present) - set(wanted))
         names = ", ".join(sorted(wanted.values()))
         if extra:
             return Finding(
@@ -343,21 +448,27 @@ def _client_authorization(
     agents = sorted(agent for agent, clients in authorized.items() if app.name in clients)
     if not agents:
         return None
-    refused = []
+    refused, remedies = [], []
     for agent in agents:
         object_id = (outputs.get(agent) or {}).get("objectId")
         try:
             agent_application = context.sources.application(object_id) if object_id else None
         except (RefusedError, UnreachableError) as exc:
             return Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))
-        if client_id(app.name) not in _pre_authorized(agent_application):
+        broken, remedy = _scope_problems(context, agent_application)
+        if agent_application is None or broken:
+            refused.append(f"{agent} ({'; '.join(broken) or 'its registration is missing'})")
+        elif not_for_scope(agent_application, {client_id(app.name): app.name}):
             refused.append(agent)
+        else:
+            continue
+        remedies.append(remedy or context.up_command)
     if refused:
         return Finding(
             item,
             "fail",
             f"not pre-authorized by {', '.join(refused)}",
-            f"{context.up_command} (the agent's stack)",
+            "; ".join(dict.fromkeys(remedies)),
         )
     return Finding(item, "pass", f"pre-authorized by {', '.join(agents)}")
 
@@ -416,14 +527,28 @@ def _ocelot_users(environment: str) -> Finding:
 def _route_access(
     context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]
 ) -> list[Finding]:
+    """Each region's entry, read from Ocelot. With `ocelot.mode: manual` people keep the
+    entries: a remedy says what to add in the UI, and an Ocelot that cannot be read makes the
+    item manual, with the values to check."""
     findings = []
     client_id = str(outputs["clientId"]).lower()
+    by_hand = context.settings.ocelot.mode == "manual"
     for region in app.regions:
         route_id = rules.lkps_host(region, context.settings.environment)
         item = f"{model.ROUTE_ACCESS} ({region})"
+        ui = rules.ocelot_ui_url(route_id)
+        add = (
+            f"add client ID {client_id} with BEAT ID {app.beat_id} to {route_id} in the "
+            f"Ocelot UI: {ui}"
+        )
         try:
             route = context.ocelot.get_route(route_id)
         except OcelotError as exc:
+            if by_hand:
+                findings.append(
+                    Finding(item, "manual", f"Ocelot cannot be read here ({exc})", f"check: {add}")
+                )
+                continue
             remedy = (
                 "grant the identity the route's management right in Ocelot"
                 if (exc.status in (401, 403))
@@ -432,17 +557,16 @@ def _route_access(
             findings.append(Finding(item, "fail", str(exc), remedy))
             continue
         entry = route.entry(client_id) if route else None
-        ui = rules.ocelot_ui_url(route_id)
         if entry is None:
             findings.append(
                 Finding(
                     item,
                     "fail",
                     f"{client_id} is not on {route_id}'s list",
-                    f"{context.up_command} to add it again ({ui})",
+                    add if by_hand else f"{context.up_command} to add it again ({ui})",
                 )
             )
-        elif entry.status == "pending":
+        elif entry.status == PENDING:
             findings.append(
                 Finding(
                     item,
@@ -451,17 +575,32 @@ def _route_access(
                     f"ask the route's owners to approve it: {ui}",
                 )
             )
+        elif entry.status != ACTIVE:
+            findings.append(
+                Finding(
+                    item,
+                    "fail",
+                    f"the entry is {entry.status!r} on {route_id}, not active: "
+                    "LKPS refuses the client's calls",
+                    f"remove it and {add}"
+                    if by_hand
+                    else f"{context.up_command} to request it again ({ui})",
+                )
+            )
         elif entry.beat_id != app.beat_id:
             findings.append(
                 Finding(
                     item,
                     "warn",
                     f"the entry carries {entry.beat_id}, not {app.beat_id}",
-                    context.up_command,
+                    f"set BEAT ID {app.beat_id} on the entry in the Ocelot UI: {ui}"
+                    if by_hand
+                    else context.up_command,
                 )
             )
         else:
-            findings.append(Finding(item, "pass", f"active on {route_id}"))
+            kept = " (kept by hand: ocelot.mode manual)" if by_hand else ""
+            findings.append(Finding(item, "pass", f"active on {route_id}{kept}"))
     return findings
 
 

@@ -95,12 +95,12 @@ def run_checklist(
                 token_check=token_check,
                 held_key_ids=held_key_ids,
                 interrupted=interrupted,
+                sandbox=sandbox is not None,
             )
             report = verify(context, only=only, progress=progress)
         finally:
             sources.close()
             credential.close()
-    report.sandbox = sandbox is not None
     return report
 
 

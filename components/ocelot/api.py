@@ -15,14 +15,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final
 
 import httpx
 import tenacity
 
 log = logging.getLogger(__name__)
 
-Status = Literal["active", "pending"]
+# The statuses the contract names (openapi.yaml); an entry may carry any other value Ocelot
+# has, which is kept as it is: only `active` lets calls through.
+ACTIVE: Final = "active"
+PENDING: Final = "pending"
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class ClientEntry:
     client_id: str
     beat_id: str
     description: str
-    status: Status
+    status: str
     added_at: str
     added_by: str
 
@@ -42,7 +45,7 @@ class ClientEntry:
             client_id=str(body["clientId"]).lower(),
             beat_id=str(body["beatId"]),
             description=str(body["description"]),
-            status="pending" if body["status"] == "pending" else "active",
+            status=str(body["status"]),
             added_at=str(body["addedAt"]),
             added_by=str(body["addedBy"]),
         )

@@ -23,7 +23,13 @@ from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.entra_auth import token_source
-from components.ocelot.api import ClientEntry, OcelotClient, OcelotPermanentError
+from components.ocelot.api import (
+    ACTIVE,
+    PENDING,
+    ClientEntry,
+    OcelotClient,
+    OcelotPermanentError,
+)
 from components.ocelot.endpoint import api_base_url
 from lkps import rules
 from lkps.config import ConfigError, OcelotAccessSettings, ocelot_access_settings
@@ -128,8 +134,13 @@ class OcelotRouteAccessProvider(ResourceProvider):
             key for key in INPUTS if is_unknown(news.get(key)) or news.get(key) != olds.get(key)
         ]
         replaces = [key for key in changed if key in REPLACING]
+        # An entry a refresh found neither active nor pending (disabled or revoked in the UI)
+        # lets no call through: the stack requests it again, which the route's owners approve
+        # where the route asks for approval.
+        if olds.get("status") not in (None, ACTIVE, PENDING):
+            replaces.append("status")
         return DiffResult(
-            changes=bool(changed),
+            changes=bool(changed or replaces),
             replaces=replaces,
             delete_before_replace=True,
         )

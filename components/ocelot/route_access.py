@@ -8,6 +8,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from components.dynamic_resources import pickle_guard
+from components.ocelot.api import ACTIVE, PENDING
 from components.ocelot.provider import OcelotRouteAccessProvider
 from lkps import rules
 
@@ -53,9 +54,15 @@ class OcelotRouteAccess(Resource, module=rules.ROUTE_ACCESS_MODULE, name=rules.R
 
     def _warn_if_pending(self, values: list[Any]) -> None:
         status, ui_url = values
-        if status == "pending":
+        if status == PENDING:
             pulumi.log.warn(
                 "the client ID waits for approval by the route's owners in the Ocelot UI: "
                 f"{ui_url}; LKPS refuses its calls until then",
+                resource=self,
+            )
+        elif status not in (None, ACTIVE):
+            pulumi.log.warn(
+                f"the entry is {status!r} in Ocelot, not active: LKPS refuses the client's "
+                f"calls; the next run requests it again ({ui_url})",
                 resource=self,
             )

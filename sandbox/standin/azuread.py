@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import abc
 import base64
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import httpx
 
 from sandbox import azuread_schema, behaviours
 from sandbox.entra import GRAPH_DIRECTORY_OBJECT
 from sandbox.standin import consistency, graph_state
 from sandbox.standin.bridged import Bridged
-from sandbox.standin.client import ApiCallError, EntraClient
+from sandbox.standin.client import ENTRA_URL_VARIABLE, ApiCallError, EntraClient
 from sandbox.standin.server import Change, Invoke, ProviderError, ResourceType, secret_if
 from sandbox.standin.wire import UNKNOWN, Secret, plain
 
@@ -23,6 +26,37 @@ _GRAPH_NOT_FOUND = (
     "unexpected status 404 (404 Not Found) with error: Request_ResourceNotFound: Resource "
     "'{id}' does not exist or one of its queried reference-property objects are not present."
 )
+
+
+def graph_list(client: EntraClient, operation: str, path: str) -> list[dict[str, Any]]:
+    """Every item of a Graph list, page after page; fails on a next page elsewhere than the
+    emulator, where the stand-in sends every request (same scheme, host and port)."""
+    # Graph puts an absolute `@odata.nextLink` on every page but the last
+    # (learn.microsoft.com/graph/paging); terraform-provider-azuread v3.9.0's list operations
+    # follow it as given and join the pages (hashicorp/go-azure-sdk sdk/client/client.go,
+    # ExecutePaged).
+    base = os.environ[ENTRA_URL_VARIABLE]
+    items: list[dict[str, Any]] = []
+    url: str | None = path
+    while url is not None:
+        answer = client.call(operation, "GET", url)
+        items.extend(answer["value"])
+        url = answer.get("@odata.nextLink")
+        if url is not None and _origin(url) != _origin(base):
+            raise ProviderError(
+                f"{operation}: Graph's next page {url!r} (@odata.nextLink) is not on {base}, "
+                "where the request went; not following it"
+            )
+    return items
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port (None for the scheme's default), or None for an invalid URL."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return None
+    return parsed.scheme, parsed.host, parsed.port
 
 
 def _object_id(id_: str) -> str:
@@ -75,7 +109,7 @@ class _Bridged(ResourceType):
     def _sync_owners(self, object_id: str, wanted: list[str]) -> None:
         """Adds missing owners, then removes every owner not listed (owners added by hand too)."""
         path = f"{GRAPH}/{self.collection}/{object_id}/owners"
-        current = {o["id"].lower() for o in self.client.call("list owners", "GET", path)["value"]}
+        current = {owner.lower() for owner in self._owners(object_id)}
         target = {owner.lower() for owner in wanted}
         for owner in sorted(target - current):
             self.client.call(
@@ -86,7 +120,7 @@ class _Bridged(ResourceType):
 
     def _owners(self, object_id: str) -> list[str]:
         path = f"{GRAPH}/{self.collection}/{object_id}/owners"
-        return sorted(o["id"] for o in self.client.call("list owners", "GET", path)["value"])
+        return sorted(o["id"] for o in graph_list(self.client, "list owners", path))
 
     @abc.abstractmethod
     def _state(self, found: dict[str, Any], kept: dict[str, Any]) -> dict[str, Any]: ...
@@ -212,12 +246,9 @@ class Application(_Bridged):
 
     def _existing(self, display_name: str) -> list[dict[str, Any]]:
         escaped = display_name.replace("'", "''")
-        found: list[dict[str, Any]] = self.client.call(
-            "find by name",
-            "GET",
-            f"{GRAPH}/applications?$filter=displayName eq '{escaped}'",
-        )["value"]
-        return found
+        return graph_list(
+            self.client, "find by name", f"{GRAPH}/applications?$filter=displayName eq '{escaped}'"
+        )
 
     def _refuse_duplicate(self, inputs: dict[str, Any], own_object_id: str | None) -> None:
         name = plain(inputs.get("displayName"))
@@ -305,11 +336,11 @@ class ServicePrincipal(_Bridged):
         every attribute (service_principal_resource.go Create, lines 374-484)."""
         planned = plain(inputs)
         client_id = str(planned["clientId"])
-        existing = self.client.call(
+        existing = graph_list(
+            self.client,
             "find service principal",
-            "GET",
             f"{GRAPH}/servicePrincipals?$filter=appId eq '{client_id}'",
-        )["value"]
+        )
         if existing and not planned.get("useExisting"):
             raise ProviderError(
                 f'A resource with the ID "/servicePrincipals/{existing[0]["id"]}" already '
@@ -690,7 +721,7 @@ def invokes(
             return dict(found)
         quoted = str(value).replace("'", "''")
         path = f"{GRAPH}/{kind}?$filter={keys[key]} eq '{quoted}'"
-        matches = client().call("list", "GET", path)["value"]
+        matches = graph_list(client(), "list", path)
         if len(matches) != 1:
             noun = "application" if kind == "applications" else "service principal"
             raise ProviderError(

@@ -128,8 +128,9 @@ def test_a_healthy_stack_passes_and_each_broken_state_is_found(onboarded: Sessio
 
     current = store.get_secret(vault, secret_name)
     store.set_secret(vault, secret_name, {**current, "value": "not-the-secret"})
-    refused = _only_failure(_check(session, token=True), model.TOKEN)
-    assert "AADSTS7000215" in refused.detail
+    written = _check(session, token=True)
+    assert "AADSTS7000215" in _finding(written, model.TOKEN).detail
+    assert "its value is another secret" in _finding(written, model.CLIENT_SECRET).detail
     store.set_secret(vault, secret_name, current)
 
     store.update_secret(vault, secret_name, None, {"attributes": {"enabled": False}})
@@ -215,4 +216,4 @@ def test_a_credential_of_the_stacks_naming_that_no_resource_holds_is_reported(
         found.remedy
     )
     (after_a_kill,) = warnings(check(True))
-    assert after_a_kill.remedy.startswith("run `scripts/stack up np`")
+    assert after_a_kill.remedy.startswith("run `scripts/stack up np --sandbox`")

@@ -106,6 +106,54 @@ def _live_secret_only(emulator: EntraEmulator, graph: httpx.Client) -> None:
     assert token(made["secretText"]).status_code == 401
 
 
+def test_an_expired_secret_gets_7000222_and_a_wrong_or_future_one_7000215(
+    emulator: EntraEmulator,
+) -> None:
+    with _client(emulator) as graph:
+        app = graph.post("/graph/v1.0/applications", json={"displayName": "DATED-NP"}).json()
+        graph.post("/graph/v1.0/servicePrincipals", json={"appId": app["appId"]})
+
+        def password(start: str, end: str) -> str:
+            made = graph.post(
+                f"/graph/v1.0/applications/{app['id']}/addPassword",
+                json={"passwordCredential": {"startDateTime": start, "endDateTime": end}},
+            ).json()
+            return str(made["secretText"])
+
+        expired = password("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z")
+        future = password("2098-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
+        live = password("2020-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
+
+    def token(secret: str) -> httpx.Response:
+        return httpx.post(
+            f"{emulator.url}/{TENANT}/oauth2/v2.0/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": app["appId"],
+                "client_secret": secret,
+                "scope": "api://livekit-platform-service-np.int.bayer.com/.default",
+            },
+        )
+
+    answers = {name: token(s) for name, s in [("expired", expired), ("future", future)]}
+    answers["wrong"] = token("not-the-secret")
+    assert {name: a.status_code for name, a in answers.items()} == dict.fromkeys(answers, 401)
+    assert {name: a.json()["error"] for name, a in answers.items()} == dict.fromkeys(
+        answers, "invalid_client"
+    )
+    assert {name: a.json()["error_codes"] for name, a in answers.items()} == {
+        "expired": [7000222],
+        "future": [7000215],
+        "wrong": [7000215],
+    }
+    assert (
+        answers["expired"]
+        .json()["error_description"]
+        .startswith("AADSTS7000222: The provided client secret keys are expired.")
+    )
+    assert token(live).status_code == 200
+
+
 def test_owners_default_to_the_caller_and_are_a_relation(emulator: EntraEmulator) -> None:
     with _client(emulator) as graph:
         _owners(emulator, graph)
