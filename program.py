@@ -229,5 +229,6 @@ def _outputs(
         "secretEndDate": onboarded.secret_end_date,
         "nextRotationDate": onboarded.next_rotation_date,
         "routes": sorted(onboarded.route_ids.values()),
+        "ocelot": onboarded.ocelot,
         **({"retiring": True} if retired else {}),
     }

@@ -14,7 +14,11 @@ import pulumi_azuread as azuread
 from components.adoption import find_existing
 from components.client_authorization import ClientAuthorization, ClientAuthorizationArgs
 from components.deployer import check_deployer
-from components.onboarded_application import OnboardedApplication, OnboardedApplicationArgs
+from components.onboarded_application import (
+    OcelotKeeping,
+    OnboardedApplication,
+    OnboardedApplicationArgs,
+)
 from components.vault_record import published_in_vault
 from lkps import rules
 from lkps.config import AdoptionSettings
@@ -53,7 +57,8 @@ class LkpsEnvironmentArgs:
     application: those it lacks that name an existing registration (`adopt`) are imported, and
     so is each object an interrupted run made and never recorded (`recovered`: resource name to
     ID); its vault secret's location says whether the secret moves. `ocelot_by_hand`
-    (`ocelot.mode: manual`) leaves the Client Access Lists to people.
+    (`ocelot.mode: manual`) leaves the Client Access Lists to people; an application whose last
+    run kept its entries through the API first hands them over (`OcelotKeeping`).
     """
 
     environment: Environment
@@ -160,7 +165,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     vault_resource=vault_resource,
                     remove_secrets=tuple(app.adopt.remove_secrets) if app.adopt else (),
                     recovered=args.recovered,
-                    ocelot_by_hand=args.ocelot_by_hand,
+                    ocelot=ocelot_keeping(args.ocelot_by_hand, last_record),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )
@@ -185,3 +190,13 @@ class LkpsEnvironment(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=entra),
             )
         self.register_outputs({})
+
+
+def ocelot_keeping(by_hand: bool, last_record: Any) -> OcelotKeeping:
+    """How this run keeps an application's Ocelot entries, given the mode and what the last run
+    recorded (`ocelot`, absent before the mode existed: the API)."""
+    if not by_hand:
+        return "api"
+    if not isinstance(last_record, Mapping) or not last_record.get("routes"):
+        return "manual"
+    return "handover" if last_record.get("ocelot", "api") == "api" else "manual"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import pulumi
 from pulumi.runtime.rpc import UNKNOWN
@@ -19,6 +19,10 @@ from lkps.rotation import RotationPlan
 from lkps.rules import Environment, Region, Role
 
 TYPE_TOKEN: Final = "lkps:onboarding:OnboardedApplication"
+# How the stack keeps the application's Client Access List entries: through Ocelot's API;
+# letting go of the entries it made (`ocelot.mode` turned to manual: they are marked to stay
+# in Ocelot, and the next run forgets them); or not at all (people add them in the UI).
+OcelotKeeping = Literal["api", "handover", "manual"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class OnboardedApplicationArgs:
     vault_resource: str = rules.VAULT_SECRET_RESOURCE
     remove_secrets: Sequence[str] = ()
     recovered: Mapping[str, str] = field(default_factory=dict)
-    ocelot_by_hand: bool = False
+    ocelot: OcelotKeeping = "api"
 
 
 class OnboardedApplication(pulumi.ComponentResource):
@@ -140,16 +144,27 @@ class OnboardedApplication(pulumi.ComponentResource):
                 client_id=registration.client_id,
                 beat_id=args.beat_id,
                 description=description,
-                opts=pulumi.ResourceOptions(parent=self),
+                # A deletion of an entry marked so only drops it from the state (the engine's
+                # DeleteStep skips the provider for a retainOnDelete resource).
+                opts=pulumi.ResourceOptions(
+                    parent=self, retain_on_delete=args.ocelot == "handover"
+                ),
             )
-            for region, route_id in ({} if args.ocelot_by_hand else self.route_ids).items()
+            for region, route_id in ({} if args.ocelot == "manual" else self.route_ids).items()
         }
-        if args.ocelot_by_hand:
+        if args.ocelot == "handover" and route_access:
+            pulumi.log.info(
+                "Ocelot by hand (ocelot.mode: manual): the entries this stack made stay in "
+                "Ocelot; this run marks them to be kept there, and the next run leaves them to "
+                "people",
+                resource=self,
+            )
+        if args.ocelot == "manual":
             registration.client_id.apply(
                 lambda client_id: self._say_what_to_add(client_id, args.beat_id, description),
                 run_with_unknowns=True,
             )
-        self.ocelot_by_hand = args.ocelot_by_hand
+        self.ocelot = args.ocelot
         self.display_name = registration.display_name
         self.client_id = registration.client_id
         self.object_id = registration.object_id

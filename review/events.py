@@ -20,6 +20,7 @@ class Step:
     new_inputs: Mapping[str, Any]
     changed: tuple[str, ...]
     protected: bool
+    retained: bool = False
 
     @property
     def name(self) -> str:
@@ -90,6 +91,7 @@ class PreviewEvents:
                     new_inputs=dict(new.inputs or {}) if new else {},
                     changed=changed,
                     protected=bool(old.protect) if old else False,
+                    retained=bool(old.retain_on_delete) if old else False,
                 )
             )
         elif event.res_outputs_event is not None:

@@ -191,6 +191,11 @@ def _route(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
             f"LKPS access added on `{route}` (if the route needs approval, it waits in the "
             f"[Ocelot UI]({ocelot_ui}?route={route}))"
         ), None
+    if step.op == "delete" and step.retained:
+        return (
+            f"lets go of its entry on `{route}`, which stays in Ocelot (ocelot.mode: manual)",
+            None,
+        )
     if step.op == "delete":
         return None, f"LKPS access removed from `{route}`"
     if step.op == "replace":

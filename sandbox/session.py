@@ -73,6 +73,20 @@ _CLEARED: Final = (
 )
 
 
+def file_backend_url(backend: Path) -> str:
+    """A `file://` state backend that survives its writer being killed at any moment.
+
+    The engine's DIY backend writes through gocloud.dev's fileblob, which writes each blob to a
+    temporary file and renames it, but writes its metadata sidecar (`<blob>.attrs`) in place,
+    with `os.Create` then an encode (gocloud.dev v0.46 blob/fileblob/attrs.go, `setAttrs`). A
+    kill between the two leaves an empty sidecar, and every later command fails with "failed to
+    load checkpoint: EOF". `metadata=skip` writes no sidecar (fileblob's URL option, passed on
+    by the backend's `massageBlobPath`, pulumi pkg/backend/diy/backend.go); the engine needs
+    none of what it holds (content type, MD5).
+    """
+    return f"file://{backend}?metadata=skip"
+
+
 def sandbox_backend_url(folder: SandboxFolder) -> str:
     """The sandbox's own `file://` state, or `PULUMI_BACKEND_URL` when it names Azure Blob
     Storage on this machine (Azurite). A team's real backend is never used for sandbox stacks,
@@ -82,7 +96,7 @@ def sandbox_backend_url(folder: SandboxFolder) -> str:
         domain = parse_qs(urlsplit(requested).query).get("domain", [""])[0]
         if domain.rsplit(":", 1)[0] in ("127.0.0.1", "localhost"):
             return requested
-    return f"file://{folder.backend}"
+    return file_backend_url(folder.backend)
 
 
 def sandbox_home(override: str | None = None) -> Path:
@@ -131,6 +145,10 @@ class SandboxFolder:
             "A local lkps-onboarding sandbox: stand-in plugins refuse to run without this file.\n"
         )
         self.backend.mkdir(exist_ok=True)
+        # Sidecars an earlier sandbox wrote, perhaps cut short by a kill (see file_backend_url):
+        # fileblob reads a blob without one as it is.
+        for sidecar in self.backend.rglob("*.attrs"):
+            sidecar.unlink()
         install_plugins(self.pulumi_home)
         lay_work_dir(project_dir, self.work_dir, self.stack)
 

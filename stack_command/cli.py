@@ -39,6 +39,7 @@ from sandbox.session import (
     BANNER,
     Sandbox,
     SandboxFolder,
+    file_backend_url,
     running,
     sandbox_home,
     stack_config,
@@ -434,7 +435,7 @@ def _other_outputs(args: argparse.Namespace, sandbox_root: str | None) -> dict[s
                 return None
             env = {
                 **workspace_env(),
-                "PULUMI_BACKEND_URL": f"file://{folder.backend}",
+                "PULUMI_BACKEND_URL": file_backend_url(folder.backend),
                 "PULUMI_CONFIG_PASSPHRASE": folder.passphrase,
             }
             stack = auto.select_stack(

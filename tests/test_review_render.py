@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from lkps.resource_types import APPLICATION, ROUTE_ACCESS
 from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
-from lkps.resource_types import ROUTE_ACCESS
-from review.events import PolicyResult, PreviewEvents, Step
+from review.events import Drift, PolicyResult, PreviewEvents, Step
 from review.render import COMMENT_LIMIT, as_markdown
 from review.report import build_review
 
@@ -45,3 +45,52 @@ def test_a_small_review_is_complete() -> None:
     assert "secret rotation: slot a gets a new secret (ends 2027-03-01)" in markdown
     assert "LKPS access removed from `eu-x`" in markdown
     assert f"+- {PASSWORD} lkps-app-0000-np-secret-a" in markdown
+
+
+def test_an_entry_the_stack_lets_go_of_is_a_change_not_a_danger() -> None:
+    events = PreviewEvents()
+    kept = _step("delete", ROUTE_ACCESS, "lkps-app-0000-np-ocelot-eu", route_id="eu-x")
+    events.steps.append(
+        Step(**{**kept.__dict__, "old_inputs": {"route_id": "eu-x"}, "retained": True})
+    )
+    review = build_review("np", "np", ["APP-0000-NP"], "https://o/api/v1", events)
+    app = review.applications["APP-0000-NP"]
+    assert app.changes == [
+        "lets go of its entry on `eu-x`, which stays in Ocelot (ocelot.mode: manual)"
+    ]
+    assert app.dangers == []
+    assert review.all_dangers == []
+
+
+def test_drift_is_listed_in_onboarding_words_before_the_changes() -> None:
+    events = PreviewEvents()
+    owner, hand = "3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01", "00000000-0000-4000-8000-0000000000aa"
+    urn = f"urn:pulumi:np::p::{APPLICATION}::lkps-app-0000-np-app"
+    events.drift.append(
+        Drift(
+            urn,
+            APPLICATION,
+            {"owners": [owner], "serviceManagementReference": "BEAT12345678", "web": {}},
+            {"owners": [owner, hand], "serviceManagementReference": None, "web": {"x": 1}},
+            gone=False,
+        )
+    )
+    events.drift.append(
+        Drift(
+            f"urn:pulumi:np::p::{ROUTE_ACCESS}::lkps-app-0000-np-ocelot-eu",
+            ROUTE_ACCESS,
+            {"route_id": "eu-x", "status": "active"},
+            {},
+            gone=True,
+        )
+    )
+    events.steps.append(Step("update", urn, APPLICATION, {}, {}, ("owners[1]",), False))
+    review = build_review("np", "np", ["APP-0000-NP"], "https://o/api/v1", events)
+    app = review.applications["APP-0000-NP"]
+    assert app.drift == [
+        f"owner {hand} was added by hand: this run repairs it",
+        "the BEAT ID was changed by hand to nothing: this run repairs it",
+        "the client was removed from `eu-x` in the Ocelot UI: this run leaves it as it is",
+    ], "the team's web settings are not drift"
+    markdown = as_markdown(review)
+    assert markdown.index("🔧 drift: owner") < markdown.index("app registration: changes")

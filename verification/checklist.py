@@ -124,14 +124,19 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
     return report
 
 
+def _unreadable(item: str, exc: RefusedError | UnreachableError) -> Finding:
+    """Why a read could not be made, and what to do: grant the right it names, or retry."""
+    if isinstance(exc, RefusedError):
+        return Finding(item, "fail", str(exc), f"grant {exc.right}")
+    return Finding(item, "fail", str(exc), "retry; check the network path")
+
+
 def _guarded(findings: list[Finding], item: str, read: Callable[[str], Any], key: str) -> Any:
     """The read's answer, or a finding that says why it could not be made."""
     try:
         return read(key)
-    except RefusedError as exc:
-        findings.append(Finding(item, "fail", str(exc), f"grant {exc.right}"))
-    except UnreachableError as exc:
-        findings.append(Finding(item, "fail", str(exc), "retry; check the network path"))
+    except (RefusedError, UnreachableError) as exc:
+        findings.append(_unreadable(item, exc))
     return _REFUSED
 
 
@@ -198,7 +203,7 @@ def _registration(
         owners = set(context.sources.owners(outputs["objectId"]))
         principal = context.sources.service_principal(application["appId"])
     except (RefusedError, UnreachableError) as exc:
-        return [Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))]
+        return [_unreadable(item, exc)]
     # The stack keeps the owners as an exact set: the configured ones and the pinned deployer.
     wanted = {o.lower() for o in app.owners} | {context.settings.deployer_object_id.lower()}
     missing = sorted(wanted - owners)
@@ -237,7 +242,7 @@ def _client_secret(
     try:
         secret = context.sources.vault_secret(vault, name, with_value=False)
     except (RefusedError, UnreachableError) as exc:
-        return Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))
+        return _unreadable(item, exc)
     if secret is None:
         return Finding(item, "fail", f"vault {vault} has no secret {name}", context.up_command)
     attributes = secret.get("attributes", {})
@@ -305,7 +310,7 @@ def _value_mismatch(
     try:
         current = context.sources.vault_secret(vault, name, with_value=True)
     except (RefusedError, UnreachableError) as exc:
-        return Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))
+        return _unreadable(item, exc)
     value = (current or {}).get("value")
     hint = credential.get("hint")
     if not isinstance(value, str) or not isinstance(hint, str) or value.startswith(hint):
@@ -454,7 +459,7 @@ def _client_authorization(
         try:
             agent_application = context.sources.application(object_id) if object_id else None
         except (RefusedError, UnreachableError) as exc:
-            return Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))
+            return _unreadable(item, exc)
         broken, remedy = _scope_problems(context, agent_application)
         if agent_application is None or broken:
             refused.append(f"{agent} ({'; '.join(broken) or 'its registration is missing'})")
@@ -479,7 +484,7 @@ def _token(context: Context, outputs: Mapping[str, Any]) -> Finding:
     try:
         secret = context.sources.vault_secret(vault, outputs["vaultSecretName"], with_value=True)
     except (RefusedError, UnreachableError) as exc:
-        return Finding(item, "fail", str(exc), getattr(exc, "right", "retry"))
+        return _unreadable(item, exc)
     if secret is None or not isinstance(secret.get("value"), str):
         return Finding(item, "fail", "the vault secret's value cannot be read", context.up_command)
     ok, what = context.sources.client_credentials_token(

@@ -102,3 +102,44 @@ def test_by_hand_then_through_the_api(pulumi_cli: str, tmp_path: Path) -> None:
         through_api = _routes(run_checklist(session.stack, session.sandbox, None, None, False))
         assert {f.status for f in through_api.values()} == {"pass"}
         assert not any("kept by hand" in f.detail for f in through_api.values())
+
+
+def test_turning_to_manual_hands_the_entries_over_without_removing_them(
+    pulumi_cli: str, tmp_path: Path
+) -> None:
+    """From `api` to `manual`: the first run marks the stack's entries to stay in Ocelot, the
+    second forgets them without a call to Ocelot; LKPS access never stops."""
+    del pulumi_cli
+    project = SandboxProject(tmp_path)
+    with project.session("np") as session:
+        session.up()
+        entries = {route: session.sandbox.ocelot.store.entries(route) for route in ROUTES.values()}
+    edit_stack_file(project.project, "np", _mode("manual"))
+
+    with project.session("np") as session:
+        ocelot = session.sandbox.ocelot
+        handover = session.up()
+        assert "the entries this stack made stay in Ocelot" in handover.stdout
+        assert len(_route_resources(session)) == len(ROUTES)
+        assert all(
+            r["retainOnDelete"]
+            for r in session.deployment()
+            if r["urn"] in _route_resources(session)
+        )
+        assert ocelot.store.writes["put"] == ocelot.store.writes["delete"] == 0
+        outputs = handover.outputs["applications"].value
+        assert {outputs[name]["ocelot"] for name in (AGENT, CLIENT)} == {"handover"}
+
+    with project.session("np") as session:
+        ocelot = session.sandbox.ocelot
+        preview = session.preview(refresh=False)
+        assert "Ocelot by hand: on route" in preview.stdout
+        forgets = session.up(refresh=False)
+        assert _route_resources(session) == []
+        assert sum(ocelot.requests.values()) == 0, ocelot.requests
+        assert {r: ocelot.store.entries(r) for r in entries} == entries
+        assert {forgets.outputs["applications"].value[n]["ocelot"] for n in (AGENT, CLIENT)} == {
+            "manual"
+        }
+        report = _routes(run_checklist(session.stack, session.sandbox, None, None, False))
+        assert {f.status for f in report.values()} == {"pass"}

@@ -107,12 +107,45 @@ def test_a_second_concurrent_up_fails_fast_on_the_lock_and_changes_nothing(
 
 
 def test_a_team_backend_is_never_used_for_sandbox_stacks(tmp_path: Path) -> None:
-    from sandbox.session import SandboxFolder, sandbox_backend_url
+    from sandbox.session import SandboxFolder, file_backend_url, sandbox_backend_url
 
     folder = SandboxFolder(tmp_path, "np")
     for url in ("azblob://state", "azblob://state?domain=corp.blob.core.windows.net"):
         os.environ["PULUMI_BACKEND_URL"] = url
         try:
-            assert sandbox_backend_url(folder) == f"file://{folder.backend}"
+            assert sandbox_backend_url(folder) == file_backend_url(folder.backend)
         finally:
             del os.environ["PULUMI_BACKEND_URL"]
+
+
+def test_the_sandbox_state_survives_a_kill_in_the_middle_of_a_metadata_write(
+    pulumi_cli: str, tmp_path: Path
+) -> None:
+    """fileblob writes its `.attrs` sidecar in place; a kill at the wrong moment leaves it empty
+    and the backend then fails every load with "failed to load checkpoint: EOF". The sandbox
+    writes none, and drops any an earlier sandbox left."""
+    del pulumi_cli
+    root = tmp_path / "sandboxes"
+
+    def stack(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - this interpreter, the project's own module
+            [sys.executable, "-m", "stack_command", *args, "np", "--sandbox"],
+            cwd=ROOT,
+            env={**os.environ, "LKPS_SANDBOX_ROOT": str(root)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    up = stack("up")
+    assert up.returncode == 0, up.stdout + up.stderr
+    backend = root / "np" / "state"
+    (checkpoint,) = backend.rglob("stacks/*/np.json")
+    assert list(backend.rglob("*.attrs")) == []
+    # What an engine killed inside fileblob's setAttrs leaves behind.
+    checkpoint.with_name("np.json.attrs").write_text("")
+    again = stack("preview")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "failed to load checkpoint" not in again.stderr
+    assert list(backend.rglob("*.attrs")) == []
