@@ -1,25 +1,30 @@
 """Read-only access to the live systems: Microsoft Graph, the Key Vault data plane, ARM's
-permissions and Entra's token endpoint, over httpx with tokens from azure-identity.
+permissions and Entra's token endpoint, with tokens from azure-identity.
 
-Graph and Key Vault are read through their REST APIs rather than msgraph-sdk or
-azure-keyvault-secrets: the reads are a few GET requests, both SDKs refuse plain-http endpoints
-(the sandbox's), and httpx is already the project's HTTP client. Endpoints are configurable so
-that the same code reads Azure or the sandbox.
+Key Vault is read with azure-keyvault-secrets' `SecretClient` (its challenge authentication,
+paging and retries) and the client credentials flow is asked of Entra with msal, the library
+azure-identity itself uses. Graph and ARM are a few GET requests over httpx: msgraph-sdk would add
+some 400 MB of request builders for them. Endpoints are configurable so that the same code reads
+Azure or the sandbox.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
 
 import httpx
+import jwt
+import msal
+import requests
 from azure.core.credentials import TokenCredential
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.keyvault.secrets import SecretClient
 
 from lkps import rules
 from lkps.rights import MICROSOFT_GRAPH_APP_ID
@@ -60,6 +65,21 @@ def sandbox_endpoints(base: str) -> Endpoints:
     )
 
 
+@dataclass(frozen=True)
+class VaultSecret:
+    """The current version of a vault secret: its attributes, and its value when it was read."""
+
+    enabled: bool
+    expires_on: float | None
+    content_type: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+    value: str | None = field(default=None, repr=False)
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment else None
+
+
 class RefusedError(Exception):
     """A 401 or 403: the running identity lacks a right, which `right` names."""
 
@@ -90,10 +110,28 @@ class LiveSources:
         self.endpoints = endpoints
         self._http = httpx.Client(timeout=30.0, follow_redirects=False, transport=transport)
         self._tokens: dict[str, str] = {}
+        self._vaults: dict[str, SecretClient] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
+        for client in self._vaults.values():
+            client.close()
+
+    def _vault(self, vault_name: str) -> SecretClient:
+        """One `SecretClient` per vault. Its challenge authentication checks that the vault's
+        host is under the resource the challenge names (`*.vault.azure.net`); a loopback
+        sandbox vault is not, so that check is left out for it alone."""
+        with self._lock:
+            if vault_name not in self._vaults:
+                url = self.endpoints.vault_url(vault_name)
+                self._vaults[vault_name] = SecretClient(
+                    url,
+                    self._credential,
+                    verify_challenge_resource=not rules.is_loopback_url(url),
+                    retry_total=3,
+                )
+            return self._vaults[vault_name]
 
     def _token(self, scope: str) -> str:
         with self._lock:
@@ -216,20 +254,10 @@ class LiveSources:
 
     def running_object_id(self) -> str:
         """The object ID of the identity the credential signs in as (the token's `oid`)."""
-        token = self._token(GRAPH_SCOPE)
-        claims = _jwt_claims(token)
-        if "oid" in claims:
-            return str(claims["oid"])
-        if rules.is_loopback_url(self.endpoints.login):
-            # The sandbox's tokens are opaque; its Entra ID says whose they are.
-            who = self._get(
-                "sandbox Entra ID",
-                f"{self.endpoints.login}/_sandbox/whoami",
-                GRAPH_SCOPE,
-                "a sandbox token",
-            )
-            return str((who or {})["objectId"])
-        raise UnreachableError("the access token carries no object ID (oid) claim")
+        claims = jwt.decode(self._token(GRAPH_SCOPE), options={"verify_signature": False})
+        if "oid" not in claims:
+            raise UnreachableError("the access token carries no object ID (oid) claim")
+        return str(claims["oid"])
 
     def owners(self, object_id: str) -> list[str]:
         found = self._graph_items(
@@ -243,53 +271,65 @@ class LiveSources:
         )
         return matches[0] if matches else None
 
-    def vault_secret(self, vault_name: str, name: str, with_value: bool) -> dict[str, Any] | None:
-        """The current version of a secret; its value only when asked (for the token check).
-        A disabled secret's value cannot be read: its versions list still shows its attributes."""
-        base = f"{self.endpoints.vault_url(vault_name)}/secrets/{name}"
-        right = "Key Vault Secrets User on the vault (get, list)"
-        if with_value:
-            found: dict[str, Any] | None = self._get(
-                "Key Vault", f"{base}?api-version=7.4", VAULT_SCOPE, right
-            )
-            return found
-        listed = list(
-            self._items(
-                "Key Vault", f"{base}/versions?api-version=7.4", VAULT_SCOPE, right, "nextLink"
-            )
-        )
-        if not listed:
+    def vault_secret(self, vault_name: str, name: str, with_value: bool) -> VaultSecret | None:
+        """The current version of a secret; its value only when asked. A disabled secret's
+        value cannot be read: its versions list still shows its attributes, and the newest
+        version there is the current one."""
+        client = self._vault(vault_name)
+        try:
+            if with_value:
+                secret = client.get_secret(name)
+                properties, value = secret.properties, secret.value
+            else:
+                versions = list(client.list_properties_of_secret_versions(name))
+                if not versions:
+                    return None
+                properties = max(
+                    enumerate(versions),
+                    key=lambda pair: (_timestamp(pair[1].created_on) or 0, pair[0]),
+                )[1]
+                value = None
+        except ResourceNotFoundError:
             return None
-        newest = max(
-            enumerate(listed),
-            key=lambda pair: (pair[1].get("attributes", {}).get("created", 0), pair[0]),
+        except HttpResponseError as exc:
+            status = exc.status_code or 0
+            if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+                right = "Key Vault Secrets User on the vault (get, list)"
+                raise RefusedError("Key Vault", status, right, exc.reason or "refused") from None
+            raise UnreachableError(f"Key Vault answered {status}: {exc.reason}") from None
+        except AzureError as exc:
+            raise UnreachableError(
+                f"Key Vault could not be reached ({type(exc).__name__})"
+            ) from None
+        return VaultSecret(
+            enabled=properties.enabled is not False,
+            expires_on=_timestamp(properties.expires_on),
+            content_type=properties.content_type,
+            tags=dict(properties.tags or {}),
+            value=value,
         )
-        return newest[1]
 
     def client_credentials_token(
         self, tenant_id: str, client_id: str, secret: str, scope: str
     ) -> tuple[bool, str]:
-        """Entra's answer to the client credentials flow: success, or its AADSTS error."""
+        """Entra's answer to the client credentials flow, asked through msal: success, or its
+        AADSTS error. The sandbox's authority is not one msal knows, so instance discovery
+        (a call to login.microsoftonline.com) is left out for a loopback authority."""
+        authority = f"{self.endpoints.login}/{tenant_id}"
         try:
-            answer = self._http.post(
-                f"{self.endpoints.login}/{tenant_id}/oauth2/v2.0/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "scope": scope,
-                },
+            app = msal.ConfidentialClientApplication(
+                client_id,
+                client_credential=secret,
+                authority=authority,
+                instance_discovery=not rules.is_loopback_url(authority),
             )
-        except httpx.HTTPError as exc:
+            answer = app.acquire_token_for_client(scopes=[scope])
+        except (ValueError, requests.RequestException) as exc:
             return False, f"Entra could not be reached ({type(exc).__name__})"
-        if answer.is_success:
+        if "access_token" in answer:
             return True, "Entra issued a token"
-        try:
-            body = answer.json()
-            codes = body.get("error_codes") or []
-            reason = f"{body.get('error')}: AADSTS{codes[0]}" if codes else str(body.get("error"))
-        except ValueError:
-            reason = f"HTTP {answer.status_code}"
+        codes = answer.get("error_codes") or []
+        reason = f"{answer.get('error')}: AADSTS{codes[0]}" if codes else str(answer.get("error"))
         return False, f"Entra refused the client credentials ({reason})"
 
 
@@ -314,19 +354,6 @@ def _shown(origin: tuple[str, str, int | None] | None) -> str:
         return "no absolute URL"
     scheme, host, port = origin
     return f"{scheme}://{host}" + (f":{port}" if port is not None else "")
-
-
-def _jwt_claims(token: str) -> dict[str, Any]:
-    """The claims of a JWT access token, unverified (only to learn whose token it is)."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        payload = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        claims = json.loads(payload)
-    except ValueError:
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def _message(answer: httpx.Response) -> str:

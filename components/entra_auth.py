@@ -22,7 +22,8 @@ _credential: TokenCredential | None = None
 _tokens: dict[str, AccessToken] = {}
 
 
-def _default_credential() -> TokenCredential:
+def default_credential() -> TokenCredential:
+    """The process's one `DefaultAzureCredential`."""
     global _credential
     if _credential is None:
         _credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
@@ -34,7 +35,7 @@ def entra_token(scope: str) -> str:
     with _lock:
         cached = _tokens.get(scope)
         if cached is None or cached.expires_on - REFRESH_MARGIN_SECONDS <= time.time():
-            cached = _default_credential().get_token(scope)
+            cached = default_credential().get_token(scope)
             _tokens[scope] = cached
         return cached.token
 

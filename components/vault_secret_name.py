@@ -9,25 +9,27 @@ resource, created before the vault secret and deleted after it:
   were revoked with the application), so that azure-native can create it anew;
 - on delete, purges the secret azure-native just soft-deleted when `purge_on_delete` is set
   (`keyVault.purgeDeletedSecrets`), else leaves it for the retention period.
-Both go to the Key Vault data plane (7.4) with an Entra token for `https://vault.azure.net`.
+Both go to the Key Vault data plane through azure-keyvault-secrets' `SecretClient`, with
+azure-identity's credential; the client is imported only when a vault is called, so that a
+preview's checks do not pay for it.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 import pulumi
 import tenacity
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from components.dynamic_resources import pickle_guard
-from components.entra_auth import entra_token
+from components.entra_auth import default_credential
 from lkps import rules
 
-API_VERSION: Final = "7.4"
-VAULT_SCOPE: Final = "https://vault.azure.net/.default"
+if TYPE_CHECKING:
+    from azure.keyvault.secrets import SecretClient
+
 # The sandbox's Key Vault data plane; honoured only for a loopback URL.
 SANDBOX_VAULT_URL_VARIABLE: Final = "LKPS_SANDBOX_KEYVAULT_URL"
 # A soft delete completes asynchronously; purging before it does answers 409 Conflict.
@@ -49,39 +51,50 @@ class _NotDeletedYetError(Exception):
     """The soft delete has not finished: try again."""
 
 
-def _deleted_secret(client: httpx.Client, name: str) -> bool:
-    response = client.get(f"/deletedsecrets/{name}", params={"api-version": API_VERSION})
-    if response.status_code == httpx.codes.NOT_FOUND:
+def _client(vault_name: str) -> SecretClient:
+    """A client of the vault. Its challenge authentication checks that the vault's host is under
+    the resource the challenge names (`*.vault.azure.net`); only a loopback sandbox vault, which
+    is not, goes without that check."""
+    from azure.keyvault.secrets import SecretClient
+
+    url = vault_url(vault_name)
+    return SecretClient(
+        url, default_credential(), verify_challenge_resource=not rules.is_loopback_url(url)
+    )
+
+
+def _failure(action: str, exc: Exception) -> VaultSecretNameError:
+    from azure.core.exceptions import HttpResponseError
+
+    if isinstance(exc, HttpResponseError):
+        code = exc.error.code if exc.error else exc.reason
+        return VaultSecretNameError(f"{action}: {exc.status_code} {code}")
+    return VaultSecretNameError(f"{action}: {type(exc).__name__}")
+
+
+def _deleted_secret(client: SecretClient, name: str) -> bool:
+    from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+    try:
+        client.get_deleted_secret(name)
+    except ResourceNotFoundError:
         return False
-    _raise_for(response, f"read deleted secret {name}")
+    except AzureError as exc:
+        raise _failure(f"read deleted secret {name}", exc) from None
     return True
 
 
-def _purge(client: httpx.Client, name: str) -> None:
-    response = client.delete(f"/deletedsecrets/{name}", params={"api-version": API_VERSION})
-    if response.status_code == httpx.codes.CONFLICT:
-        raise _NotDeletedYetError
-    if response.status_code != httpx.codes.NOT_FOUND:
-        _raise_for(response, f"purge deleted secret {name}")
+def _purge(client: SecretClient, name: str) -> None:
+    from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 
-
-def _raise_for(response: httpx.Response, action: str) -> None:
-    if response.is_success:
-        return
     try:
-        error = response.json().get("error", {})
-        detail = f"{error.get('code')}: {error.get('message')}"
-    except ValueError:
-        detail = response.reason_phrase
-    raise VaultSecretNameError(f"{action}: {response.status_code} {detail}")
-
-
-def _client(vault_name: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=vault_url(vault_name),
-        headers={"Authorization": f"Bearer {entra_token(VAULT_SCOPE)}"},
-        timeout=30.0,
-    )
+        client.purge_deleted_secret(name)
+    except ResourceExistsError:
+        raise _NotDeletedYetError from None
+    except ResourceNotFoundError:
+        return
+    except AzureError as exc:
+        raise _failure(f"purge deleted secret {name}", exc) from None
 
 
 @tenacity.retry(
@@ -90,7 +103,7 @@ def _client(vault_name: str) -> httpx.Client:
     stop=tenacity.stop_after_delay(PURGE_DEADLINE_SECONDS),
     reraise=True,
 )
-def _purge_when_deleted(client: httpx.Client, name: str) -> None:
+def _purge_when_deleted(client: SecretClient, name: str) -> None:
     if not _deleted_secret(client, name):
         raise _NotDeletedYetError
     _purge(client, name)

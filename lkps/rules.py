@@ -122,9 +122,10 @@ def stack_of_urn(urn: str) -> str:
 
 
 def is_loopback_url(value: str) -> bool:
-    """Whether a URL points at this machine over plain HTTP (the Ocelot emulator)."""
+    """Whether a URL points at this machine (the sandbox's emulators), over HTTP or HTTPS."""
     return (
-        re.fullmatch(r"http://(?:127\.0\.0\.1|localhost)(?::\d{1,5})?(?:/\S*)?", value) is not None
+        re.fullmatch(r"https?://(?:127\.0\.0\.1|localhost)(?::\d{1,5})?(?:/\S*)?", value)
+        is not None
     )
 
 

@@ -1,8 +1,10 @@
-"""An HTTP server on 127.0.0.1, served from a daemon thread: what every local emulator is."""
+"""An HTTP(S) server on 127.0.0.1, served from a daemon thread: what every local emulator is."""
 
 from __future__ import annotations
 
 import logging
+import ssl
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self, TypeVar
@@ -17,6 +19,12 @@ class LoopbackHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
+    def setup(self) -> None:
+        # The TLS handshake runs here, in the request's thread, not in the accepting one.
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
@@ -28,12 +36,22 @@ def bound_handler(base: H, owner: object) -> H:
 
 
 class LoopbackServer:
-    """Serves `handler` on 127.0.0.1 (`port` 0 picks a free one) until `stop()`; a context
-    manager that starts and stops it."""
+    """Serves `handler` on 127.0.0.1 (`port` 0 picks a free one) until `stop()`, over TLS with
+    `tls` when given; a context manager that starts and stops it."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    def __init__(
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self._server = _Server(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
+        self.scheme = "https" if tls else "http"
+        if tls:
+            self._server.socket = tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._thread: threading.Thread | None = None
 
     @property
@@ -58,3 +76,13 @@ class LoopbackServer:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gives up during the handshake (or distrusts the certificate) is logged,
+        # not printed as a traceback.
+        if isinstance(sys.exc_info()[1], ssl.SSLError | ConnectionError):
+            log.debug("TLS with %s failed", client_address, exc_info=True)
+        else:
+            super().handle_error(request, client_address)

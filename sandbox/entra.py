@@ -1,27 +1,33 @@
 """A local Entra ID, Key Vault and ARM: the subset the stack and its tools use, over real HTTP.
 
-Paths (all on 127.0.0.1):
-- `/graph/v1.0/...`: Microsoft Graph v1.0 applications and service principals, their owners,
-  `addPassword` and `removePassword` (learn.microsoft.com/graph/api/resources/application);
-- `/keyvault/<vault>/...`: Key Vault secrets data plane 7.x: set, get, versions, update,
-  delete with soft delete, deleted secrets, recover and purge
-  (learn.microsoft.com/rest/api/keyvault/secrets);
+Paths (all on 127.0.0.1, over TLS with the sandbox's certificate, see `sandbox.tls`):
+- `/graph/v1.0/...`: Microsoft Graph v1.0 applications and service principals (by ID, or by the
+  alternate key `(appId='…')`), their owners, `addPassword` and `removePassword`
+  (learn.microsoft.com/graph/api/resources/application), with `$filter` (`eq`, `startswith`),
+  `$select`, `$top` and `$count` (learn.microsoft.com/graph/query-parameters);
+- `/keyvault/<vault>/...`: Key Vault secrets data plane 7.x: set, get (an empty version is the
+  latest), versions, list, update, delete with soft delete, deleted secrets and their list,
+  recover and purge (learn.microsoft.com/rest/api/keyvault/secrets), behind Key Vault's
+  challenge authentication;
 - `/arm/subscriptions/...`: ARM `Microsoft.KeyVault/vaults/secrets` PUT and GET, which is how
   azure-native writes vault secrets (learn.microsoft.com/rest/api/keyvault/keyvault/secrets);
 - `/msi/token`: an App Service style managed-identity endpoint (`IDENTITY_ENDPOINT`,
   `IDENTITY_HEADER`), which azure-identity's `DefaultAzureCredential` uses;
 - `/<tenant>/oauth2/v2.0/token`: the client credentials flow, which accepts an application's
-  client ID and one of its live client secrets;
-- `/_sandbox/whoami`: the claims of the caller's token (oid, appid, tid), which real providers
-  read from the token itself.
+  client ID and one of its live client secrets, for a resource the tenant knows;
+- `/<tenant>/v2.0/.well-known/openid-configuration` and `/<tenant>/discovery/v2.0/keys`: the
+  public OIDC metadata and signing keys that MSAL and resource servers read without a token.
+
+Tokens are JWTs signed by the emulator's key (`sandbox.tokens`); each area accepts only tokens
+for its own resource.
 
 Lists come in pages, as Graph's and Key Vault's do: at most `$top` (Graph) or `maxresults` (Key
 Vault) items, with an absolute URL to the next page (`@odata.nextLink`, `nextLink`).
 
 The state is one JSON file, rewritten atomically after each change, so it outlives the process.
 Every Graph, Key Vault and ARM call needs a bearer token issued by this emulator. Error bodies
-follow the documented shapes (`{"error": {"code", "message"}}`); codes the documentation does not
-give are marked as this emulator's own.
+follow the documented shapes (`{"error": {"code", "message"}}`, with Graph's `innerError`);
+codes the documentation does not give are marked as this emulator's own.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -45,6 +52,8 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 from lkps import rights
 from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
 from sandbox import graph_objects
+from sandbox.tls import SandboxCertificate
+from sandbox.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +61,28 @@ GRAPH_PREFIX: Final = "/graph/v1.0"
 VAULT_PREFIX: Final = "/keyvault"
 ARM_PREFIX: Final = "/arm"
 TOKEN_PATH: Final = "/msi/token"
-WHOAMI_PATH: Final = "/_sandbox/whoami"
 IDENTITY_HEADER: Final = "X-IDENTITY-HEADER"
 TOKEN_LIFETIME_SECONDS: Final = 3600
 SOFT_DELETE_RETENTION_DAYS: Final = 90
 GRAPH_DIRECTORY_OBJECT: Final = "https://graph.microsoft.com/v1.0/directoryObjects/"
 SKIPTOKEN: Final = "$skiptoken"
+GRAPH_RESOURCE: Final = "https://graph.microsoft.com"
+VAULT_RESOURCE: Final = "https://vault.azure.net"
+ARM_RESOURCE: Final = "https://management.azure.com"
+# The audiences each area accepts: the resource URI, and for ARM its classic one, as Azure's
+# services accept the forms their resource principal lists.
+AUDIENCES: Final = {
+    "graph": (GRAPH_RESOURCE, f"{GRAPH_RESOURCE}/", rights.MICROSOFT_GRAPH_APP_ID),
+    "keyvault": (VAULT_RESOURCE, f"{VAULT_RESOURCE}/"),
+    "arm": (ARM_RESOURCE, f"{ARM_RESOURCE}/", "https://management.core.windows.net/"),
+}
+# Key Vault's first answer to a request without a valid token: 401 with the challenge that
+# tells the client where to get one and for which resource
+# (learn.microsoft.com/azure/key-vault/general/authentication-requests-and-responses).
+VAULT_CHALLENGE: Final = (
+    'Bearer authorization="https://login.microsoftonline.com/{tenant}", resource="{resource}"'
+)
+_ALTERNATE_KEY: Final = re.compile(r"^(applications|servicePrincipals)\(appId='([^']*)'\)$")
 
 
 @dataclass(frozen=True)
@@ -109,10 +134,6 @@ def entra_secret_text() -> str:
     )
 
 
-def random_token() -> str:
-    return secrets.token_urlsafe(32)
-
-
 @dataclass(frozen=True)
 class Principal:
     """Who a token was issued to: the deploying identity, or an application's client ID."""
@@ -125,9 +146,16 @@ class Principal:
 class ApiError(Exception):
     """An answer other than success, with the documented error code where there is one."""
 
-    def __init__(self, status: HTTPStatus, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: HTTPStatus,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
 class EntraStore:
@@ -276,13 +304,32 @@ class EntraStore:
                 )
             return found
 
-    def list_objects(self, kind: str, field: str | None, value: str | None) -> list[dict[str, Any]]:
+    def list_objects(
+        self, kind: str, field: str | None, value: str | None, prefix: bool = False
+    ) -> list[dict[str, Any]]:
+        """The objects whose `field` equals `value` (starts with it, when `prefix`), ignoring
+        case as Graph's string comparisons do; all of them without a field."""
+        wanted = str(value).lower()
         with self._lock:
             return [
                 obj
                 for obj in self._collection(kind).values()
-                if field is None or str(obj.get(field, "")).lower() == str(value).lower()
+                if field is None
+                or (
+                    str(obj.get(field) or "").lower().startswith(wanted)
+                    if prefix
+                    else str(obj.get(field) or "").lower() == wanted
+                )
             ]
+
+    def object_type(self, object_id: str) -> str:
+        """The OData type of a directory object: the deploying identity and any service
+        principal are `servicePrincipal`; any other owner is taken to be a user."""
+        deployer = self.data.get("deployer") or {}
+        known = self._collection("servicePrincipals")
+        if object_id.lower() in known or object_id.lower() == deployer.get("objectId"):
+            return "#microsoft.graph.servicePrincipal"
+        return "#microsoft.graph.user"
 
     def create_application(self, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
         if not body.get("displayName"):
@@ -609,6 +656,28 @@ class EntraStore:
                 raise _secret_not_found(vault_name, name)
             return [_bundle(vault_name, name, v, with_value=False) for v in versions]
 
+    def list_secrets(self, vault_name: str) -> list[dict[str, Any]]:
+        """Get Secrets: each secret's current version as a SecretItem (no value, the ID without
+        a version; learn.microsoft.com/rest/api/keyvault/secrets/get-secrets)."""
+        with self._lock:
+            return [
+                {
+                    **_bundle(vault_name, name, versions[-1], with_value=False),
+                    "id": secret_uri(vault_name, name),
+                }
+                for name, versions in self.vault(vault_name)["secrets"].items()
+                if versions
+            ]
+
+    def list_deleted_secrets(self, vault_name: str) -> list[dict[str, Any]]:
+        """Get Deleted Secrets: DeletedSecretItems
+        (learn.microsoft.com/rest/api/keyvault/secrets/get-deleted-secrets)."""
+        with self._lock:
+            return [
+                {**_deleted_bundle(vault_name, name, deleted), "id": secret_uri(vault_name, name)}
+                for name, deleted in self.vault(vault_name)["deleted"].items()
+            ]
+
     def update_secret(
         self, vault_name: str, name: str, version: str | None, body: dict[str, Any]
     ) -> dict[str, Any]:
@@ -810,17 +879,20 @@ def _bound_owners(body: dict[str, Any], caller: Principal) -> list[str]:
 
 
 class EntraEmulator(LoopbackServer):
-    """Serves an `EntraStore` on 127.0.0.1 until `stop()`; use as a context manager.
+    """Serves an `EntraStore` on 127.0.0.1 over TLS until `stop()`; use as a context manager.
 
-    `token_value` makes the tokens it issues (a test passes a known canary); issued tokens are
-    held in memory only, so each run of the sandbox asks for new ones.
+    `apis` are the resource URIs of APIs registered in the tenant outside the stack (LKPS,
+    Ocelot), for which a token may be asked; Graph, Key Vault and ARM are always known, and so
+    is the identifier URI of any application with a service principal. Tokens are JWTs signed
+    by a key made at start (`sandbox.tokens`), so each run of the sandbox asks for new ones.
     """
 
     def __init__(
         self,
         store: EntraStore,
         tenant_id: str,
-        token_value: Callable[[], str] = random_token,
+        certificate: SandboxCertificate,
+        apis: Iterable[str] = (),
         port: int = 0,
         identity: str | None = None,
     ) -> None:
@@ -828,38 +900,51 @@ class EntraEmulator(LoopbackServer):
         self.tenant_id = tenant_id
         self.deployer = store.ensure_deployer(tenant_id, identity)
         self.identity_header = secrets.token_hex(16)
-        self._token_value = token_value
-        self._tokens: dict[str, tuple[Principal, str, float]] = {}
-        self._lock = threading.Lock()
+        self.signer = TokenSigner(tenant_id)
+        self.apis = frozenset(api.rstrip("/").lower() for api in apis)
         self.forbidden: set[str] = set()
-        super().__init__(bound_handler(_Handler, self), port)
+        super().__init__(bound_handler(_Handler, self), port, certificate.server_context())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def identity_endpoint(self) -> str:
         return f"{self.url}{TOKEN_PATH}"
 
-    def issue_token(self, principal: Principal, resource: str) -> tuple[str, int]:
-        token = self._token_value()
-        expires_on = int(time.time()) + TOKEN_LIFETIME_SECONDS
-        with self._lock:
-            self._tokens[token] = (principal, resource, expires_on)
-        return token, expires_on
+    def knows_resource(self, resource: str) -> bool:
+        wanted = resource.rstrip("/").lower()
+        if wanted in self.apis or any(
+            wanted == audience.rstrip("/").lower()
+            for audiences in AUDIENCES.values()
+            for audience in audiences
+        ):
+            return True
+        return any(
+            wanted == str(uri).rstrip("/").lower()
+            and self.store.list_objects("servicePrincipals", "appId", app["appId"])
+            for app in self.store.list_objects("applications", None, None)
+            for uri in app.get("identifierUris") or []
+        )
 
-    def holder(self, authorization: str | None, resource: str | None = None) -> Principal | None:
-        """Who holds a bearer token (for `resource`, when given), or None when it is invalid."""
+    def issue_token(self, principal: Principal, resource: str) -> tuple[str, int]:
+        """A token for `resource`; Graph tokens carry the Graph app roles granted."""
+        roles: tuple[str, ...] = ()
+        if resource.rstrip("/") in {a.rstrip("/") for a in AUDIENCES["graph"]}:
+            roles = tuple(self.store.app_roles(principal.object_id))
+        return self.signer.issue(
+            principal.object_id, principal.client_id, resource, TOKEN_LIFETIME_SECONDS, roles
+        )
+
+    def holder(self, authorization: str | None, *audiences: str) -> Principal | None:
+        """Who holds a valid bearer token for one of `audiences`, or None."""
         if not authorization or not authorization.startswith("Bearer "):
             return None
-        with self._lock:
-            found = self._tokens.get(authorization.removeprefix("Bearer "))
-        if found is None or found[2] <= time.time():
+        found = self.signer.holder(authorization.removeprefix("Bearer "), audiences)
+        if found is None:
             return None
-        if resource is not None and found[1].rstrip("/") != resource.rstrip("/"):
-            return None
-        return found[0]
+        return Principal(found.object_id, found.client_id, found.tenant_id)
 
 
 class _Handler(LoopbackHandler):
@@ -888,12 +973,22 @@ class _Handler(LoopbackHandler):
             body = json.loads(raw) if raw.strip() else {}
         except ValueError:
             body = parse_qs(raw.decode())
+        headers: dict[str, str] = {}
         try:
             query = parse_qs(url.query, keep_blank_values=True)
             status, payload = self._route(method, url.path, query, body)
         except ApiError as exc:
-            status, payload = exc.status, {"error": {"code": exc.code, "message": exc.message}}
-        self._send(status, payload)
+            status, headers = exc.status, exc.headers
+            error: dict[str, Any] = {"code": exc.code, "message": exc.message}
+            if url.path.startswith(GRAPH_PREFIX + "/"):
+                # Graph's error resource (learn.microsoft.com/graph/errors).
+                error["innerError"] = {
+                    "date": now_iso(),
+                    "request-id": str(uuid.uuid4()),
+                    "client-request-id": self.headers.get("client-request-id") or str(uuid.uuid4()),
+                }
+            payload = {"error": error}
+        self._send(status, payload, headers)
 
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], body: Any
@@ -901,28 +996,21 @@ class _Handler(LoopbackHandler):
         emulator = self.emulator
         if path == TOKEN_PATH:
             return self._managed_identity_token(query)
-        if path.endswith("/oauth2/v2.0/token") and method == "POST":
-            return self._client_credentials(body)
-        caller = emulator.holder(self.headers.get("Authorization"))
-        if caller is None:
-            raise ApiError(
-                HTTPStatus.UNAUTHORIZED,
-                "InvalidAuthenticationToken",
-                "Access token is empty or invalid.",
-            )
+        login = self._login(method, path, body)
+        if login is not None:
+            return login
         area = path.split("/")[1] if path.count("/") >= 1 else ""
+        if area not in AUDIENCES:
+            raise ApiError(HTTPStatus.NOT_FOUND, "NotFound", f"no such path {path}")
+        caller = emulator.holder(self.headers.get("Authorization"), *AUDIENCES[area])
+        if caller is None:
+            raise _unauthenticated(area, emulator.tenant_id)
         if area in emulator.forbidden:
             raise ApiError(
                 HTTPStatus.FORBIDDEN,
                 "Authorization_RequestDenied",
                 "Insufficient privileges to complete the operation.",
             )
-        if path == WHOAMI_PATH:
-            return HTTPStatus.OK, {
-                "objectId": caller.object_id,
-                "clientId": caller.client_id,
-                "tenantId": caller.tenant_id,
-            }
         if path.startswith(GRAPH_PREFIX + "/"):
             return self._graph(method, path.removeprefix(GRAPH_PREFIX + "/"), query, body, caller)
         if path.startswith(VAULT_PREFIX + "/"):
@@ -931,11 +1019,85 @@ class _Handler(LoopbackHandler):
             return self._arm(method, path.removeprefix(ARM_PREFIX + "/"), body, caller)
         raise ApiError(HTTPStatus.NOT_FOUND, "NotFound", f"no such path {path}")
 
+    def _login(self, method: str, path: str, body: Any) -> tuple[HTTPStatus, Any] | None:
+        """The public endpoints of the tenant's authority, which need no token: the OIDC
+        metadata (learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#find-your-apps-
+        openid-configuration-document-uri), its signing keys and the token endpoint. None for
+        any other path."""
+        parts = path.strip("/").split("/")
+        endpoint = "/".join(parts[1:])
+        if endpoint not in (
+            "v2.0/.well-known/openid-configuration",
+            "discovery/v2.0/keys",
+            "oauth2/v2.0/token",
+        ):
+            return None
+        tenant = self.emulator.tenant_id
+        if parts[0].lower() != tenant.lower():
+            # AADSTS90002 InvalidTenantName (learn.microsoft.com/entra/identity-platform/
+            # reference-error-codes); only the sandbox's own tenant is served.
+            return HTTPStatus.BAD_REQUEST, _aad_error(
+                "invalid_tenant",
+                90002,
+                f"Tenant '{parts[0]}' not found. Check to make sure you have the correct tenant "
+                "ID and are signing into the correct cloud.",
+            )
+        if endpoint == "oauth2/v2.0/token" and method == "POST":
+            return self._client_credentials(body)
+        if method != "GET":
+            raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, "MethodNotAllowed", method)
+        if endpoint == "discovery/v2.0/keys":
+            return HTTPStatus.OK, self.emulator.signer.jwks()
+        authority = f"{self.emulator.url}/{tenant}"
+        return HTTPStatus.OK, {
+            "token_endpoint": f"{authority}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "private_key_jwt",
+                "client_secret_basic",
+            ],
+            "jwks_uri": f"{authority}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"https://login.microsoftonline.com/{tenant}/v2.0",
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+            "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{authority}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{authority}/oauth2/v2.0/logout",
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "oid", "tid", "ver"],
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+        }
+
+    def _unknown_resource(self, resource: str) -> tuple[HTTPStatus, Any]:
+        # AADSTS500011 InvalidResourceServicePrincipalNotFound, invalid_resource
+        # (learn.microsoft.com/entra/identity-platform/reference-error-codes).
+        return HTTPStatus.BAD_REQUEST, _aad_error(
+            "invalid_resource",
+            500011,
+            f"The resource principal named {resource} was not found in the tenant named "
+            f"{self.emulator.tenant_id}. This can happen if the application has not been "
+            "installed by the administrator of the tenant or consented to by any user in the "
+            "tenant. You might have sent your authentication request to the wrong tenant.",
+        )
+
     def _managed_identity_token(self, query: dict[str, list[str]]) -> tuple[HTTPStatus, Any]:
         emulator = self.emulator
         if self.headers.get(IDENTITY_HEADER) != emulator.identity_header:
             raise ApiError(HTTPStatus.UNAUTHORIZED, "Unauthorized", "invalid identity header")
         resource = query.get("resource", [""])[0]
+        if not emulator.knows_resource(resource):
+            # What App Service answers for an unknown resource is not documented; the emulator
+            # gives Entra's own answer.
+            return self._unknown_resource(resource)
         token, expires_on = emulator.issue_token(emulator.deployer, resource)
         return HTTPStatus.OK, {
             "access_token": token,
@@ -950,6 +1112,13 @@ class _Handler(LoopbackHandler):
             values = form.get(name) if isinstance(form, dict) else None
             return str(values[0]) if isinstance(values, list) and values else ""
 
+        if field("grant_type") != "client_credentials":
+            # AADSTS70003 UnsupportedGrantType: only the client credentials flow is served.
+            return HTTPStatus.BAD_REQUEST, _aad_error(
+                "unsupported_grant_type",
+                70003,
+                "The app requested an unsupported grant type.",
+            )
         client_id, secret, scope = field("client_id"), field("client_secret"), field("scope")
         emulator = self.emulator
         apps = emulator.store.list_objects("applications", "appId", client_id)
@@ -976,6 +1145,19 @@ class _Handler(LoopbackHandler):
             return HTTPStatus.UNAUTHORIZED, _aad_error(
                 "invalid_client", 7000215, "Invalid client secret provided."
             )
+        if not scope.endswith("/.default") or " " in scope.strip():
+            # AADSTS1002012: the client credentials flow takes one `<resource>/.default` scope
+            # (learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
+            return HTTPStatus.BAD_REQUEST, _aad_error(
+                "invalid_scope",
+                1002012,
+                f"The provided value for scope {scope} is not valid. Client credential flows "
+                "must have a scope value with /.default suffixed to the resource identifier "
+                "(application ID URI).",
+            )
+        resource = scope.removesuffix("/.default")
+        if not emulator.knows_resource(resource):
+            return self._unknown_resource(resource)
         # A token is issued to the application's service principal in the tenant
         # (learn.microsoft.com/entra/identity-platform/reference-error-codes: AADSTS7000229,
         # AADSTS7000112); the descriptions are this emulator's wording.
@@ -993,8 +1175,9 @@ class _Handler(LoopbackHandler):
                 7000112,
                 f"Application '{client_id}'({apps[0]['displayName']}) is disabled.",
             )
-        principal = Principal(apps[0]["id"], client_id, emulator.tenant_id)
-        resource = scope.removesuffix("/.default")
+        # An app-only token's oid is the service principal's object ID
+        # (learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
+        principal = Principal(principals[0]["id"], client_id, emulator.tenant_id)
         token, _ = emulator.issue_token(principal, resource)
         return HTTPStatus.OK, {
             "token_type": "Bearer",
@@ -1013,16 +1196,30 @@ class _Handler(LoopbackHandler):
     ) -> tuple[HTTPStatus, Any]:
         store = self.emulator.store
         parts = [unquote(p) for p in path.split("/")]
+        keyed = _ALTERNATE_KEY.match(parts[0])
+        if keyed:
+            # Alternate keys (learn.microsoft.com/graph/api/application-get: `/applications
+            # (appId='{appId}')`; servicePrincipal-get: `/servicePrincipals(appId='{appId}')`).
+            kind, app_id = keyed.groups()
+            found = store.list_objects(kind, "appId", app_id)
+            if not found:
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    f"Resource '{app_id}' does not exist or one of its queried reference-"
+                    "property objects are not present.",
+                )
+            parts = [kind, found[0]["id"], *parts[1:]]
         kind = parts[0]
         if kind not in ("applications", "servicePrincipals"):
             raise ApiError(HTTPStatus.NOT_FOUND, "Request_ResourceNotFound", f"no {kind}")
         if len(parts) == 1:
             if method == "GET":
-                field, value = _filter(query.get("$filter", [""])[0])
+                field, value, prefix = _filter(query.get("$filter", [""])[0])
                 if kind == "servicePrincipals" and field == "appId" and value == GRAPH_APP_ID:
                     return HTTPStatus.OK, self._page([MICROSOFT_GRAPH_PRINCIPAL], query)
-                found = [_public(o) for o in store.list_objects(kind, field, value)]
-                return HTTPStatus.OK, self._page(found, query)
+                found = [_public(o) for o in store.list_objects(kind, field, value, prefix)]
+                return HTTPStatus.OK, self._page(_selected(kind, found, query), query)
             if method == "POST":
                 created = (
                     store.create_application(body, caller)
@@ -1044,7 +1241,8 @@ class _Handler(LoopbackHandler):
             return HTTPStatus.OK, self._page(assigned, query)
         if len(parts) == 2:
             if method == "GET":
-                return HTTPStatus.OK, _public(store.get_object(kind, object_id))
+                shown = _selected(kind, [_public(store.get_object(kind, object_id))], query)
+                return HTTPStatus.OK, shown[0]
             if method == "PATCH":
                 store.update_object(kind, object_id, body)
                 return HTTPStatus.NO_CONTENT, None
@@ -1054,7 +1252,7 @@ class _Handler(LoopbackHandler):
         if parts[2] == "owners":
             if len(parts) == 3 and method == "GET":
                 owners = store.get_object(kind, object_id)["owners"]
-                listed = [{"@odata.type": "#microsoft.graph.user", "id": o} for o in owners]
+                listed = [{"@odata.type": store.object_type(o), "id": o} for o in owners]
                 return HTTPStatus.OK, self._page(listed, query)
             if len(parts) == 4 and parts[3] == "$ref" and method == "POST":
                 store.add_owner(kind, object_id, str(body.get("@odata.id", "")).rsplit("/", 1)[-1])
@@ -1078,6 +1276,17 @@ class _Handler(LoopbackHandler):
         store = self.emulator.store
         parts = [unquote(p) for p in path.split("/")]
         vault, collection, rest = parts[0], parts[1] if len(parts) > 1 else "", parts[2:]
+        if rest[1:] == [""]:
+            # An empty version segment is the latest version (Get Secret: "If not specified, the
+            # latest version of the secret is returned"); the SDK sends `secrets/{name}/`.
+            rest = rest[:1]
+        if collection in ("secrets", "deletedsecrets") and not rest and method == "GET":
+            listed = (
+                store.list_secrets(vault)
+                if collection == "secrets"
+                else store.list_deleted_secrets(vault)
+            )
+            return HTTPStatus.OK, self._page(listed, query, VAULT_PAGING)
         if collection == "secrets" and rest:
             name = rest[0]
             if len(rest) == 1:
@@ -1139,6 +1348,17 @@ class _Handler(LoopbackHandler):
         size = _page_size(query, paging)
         start = _skipped(query, path, paging)
         answer: dict[str, Any] = {"value": items[start : start + size]}
+        if paging is GRAPH_PAGING and query.get("$count", [""])[-1].lower() == "true":
+            # `$count` on directory objects is an advanced query: it needs `ConsistencyLevel:
+            # eventual` (learn.microsoft.com/graph/aad-advanced-queries); the refusal's wording
+            # without it is Graph's.
+            if (self.headers.get("ConsistencyLevel") or "").lower() != "eventual":
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "$count is not currently supported.",
+                )
+            answer["@odata.count"] = len(items)
         if start + size < len(items):
             again = {k: v[-1] for k, v in query.items() if k != SKIPTOKEN}
             again[SKIPTOKEN] = skiptoken(path, start + size)
@@ -1149,10 +1369,14 @@ class _Handler(LoopbackHandler):
             answer[paging.next_field] = None
         return answer
 
-    def _send(self, status: HTTPStatus, payload: Any) -> None:
+    def _send(
+        self, status: HTTPStatus, payload: Any, headers: dict[str, str] | None = None
+    ) -> None:
         body = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             if body:
                 self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -1186,18 +1410,73 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def _filter(expression: str) -> tuple[str | None, str | None]:
-    """`$filter=<field> eq '<value>'`, the only filter form the stand-ins use."""
+_STARTSWITH: Final = re.compile(r"^startswith\(\s*(\w+)\s*,\s*'((?:[^']|'')*)'\s*\)$")
+
+
+def _filter(expression: str) -> tuple[str | None, str | None, bool]:
+    """`$filter=<field> eq '<value>'` or `startswith(<field>,'<value>')`, the forms Graph
+    supports by default on the properties read here (learn.microsoft.com/graph/filter-query-
+    parameter): the field, the value and whether it is a prefix. Other forms are refused."""
     if not expression:
-        return None, None
+        return None, None, False
+    starts = _STARTSWITH.match(expression.strip())
+    if starts:
+        return starts.group(1), starts.group(2).replace("''", "'"), True
     field, _, rest = expression.partition(" eq ")
     if not rest.startswith("'") or not rest.endswith("'"):
         raise ApiError(
             HTTPStatus.BAD_REQUEST,
             "Request_UnsupportedQuery",
-            f"the emulator supports only \"<field> eq '<value>'\" filters, not {expression!r}",
+            'the emulator supports only "<field> eq \'<value>\'" and "startswith(<field>, '
+            f"'<value>')\" filters, not {expression!r}",
         )
-    return field.strip(), rest[1:-1].replace("''", "'")
+    return field.strip(), rest[1:-1].replace("''", "'"), False
+
+
+_PROPERTIES: Final = {
+    "applications": frozenset(
+        {*graph_objects.APPLICATION_DEFAULTS, *graph_objects.READ_ONLY, "displayName"}
+    )
+    - {"owners"},
+    "servicePrincipals": frozenset(
+        {*graph_objects.SERVICE_PRINCIPAL_DEFAULTS, *graph_objects.READ_ONLY, "displayName"}
+    )
+    - {"owners"},
+}
+
+
+def _selected(
+    kind: str, objects: list[dict[str, Any]], query: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """The objects with only the properties `$select` names (all of them without it); a name
+    the type does not have is refused, as Graph refuses it."""
+    given = query.get("$select", [""])[-1]
+    if not given:
+        return objects
+    names = [name.strip() for name in given.split(",") if name.strip()]
+    unknown = [name for name in names if name not in _PROPERTIES[kind]]
+    if unknown:
+        single = "application" if kind == "applications" else "servicePrincipal"
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "Request_BadRequest",
+            f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.{single}'.",
+        )
+    return [{name: obj.get(name) for name in names} for obj in objects]
+
+
+def _unauthenticated(area: str, tenant_id: str) -> ApiError:
+    """The answer to a request without a valid token for the area's resource."""
+    if area == "keyvault":
+        return ApiError(
+            HTTPStatus.UNAUTHORIZED,
+            "Unauthorized",
+            "AKV10000: Request is missing a Bearer or PoP token.",
+            {"WWW-Authenticate": VAULT_CHALLENGE.format(tenant=tenant_id, resource=VAULT_RESOURCE)},
+        )
+    return ApiError(
+        HTTPStatus.UNAUTHORIZED, "InvalidAuthenticationToken", "Access token is empty or invalid."
+    )
 
 
 def skiptoken(path: str, offset: int) -> str:

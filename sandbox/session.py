@@ -26,6 +26,7 @@ import yaml
 
 from components.ocelot.endpoint import SANDBOX_OCELOT_URL_VARIABLE
 from components.vault_secret_name import SANDBOX_VAULT_URL_VARIABLE
+from lkps import rules
 from lkps.rights import RIGHTS
 from ocelot_emulator import OcelotEmulator, OcelotStore
 from sandbox import behaviours
@@ -34,10 +35,10 @@ from sandbox.entra import (
     EntraEmulator,
     EntraStore,
     entra_secret_text,
-    random_token,
 )
 from sandbox.standin.client import ENTRA_URL_VARIABLE
 from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
+from sandbox.tls import SandboxCertificate
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_HOME: Final = ROOT / ".sandbox"
@@ -129,6 +130,11 @@ class SandboxFolder:
     @property
     def ocelot_state(self) -> Path:
         return self.path / "ocelot.json"
+
+    @property
+    def certificate(self) -> SandboxCertificate:
+        """The emulator's TLS certificate and its CA, made on first use."""
+        return SandboxCertificate.ensure(self.path / "tls")
 
     @property
     def passphrase(self) -> str:
@@ -227,6 +233,7 @@ class Sandbox:
                 "IDENTITY_HEADER": self.entra.identity_header,
                 SANDBOX_OCELOT_URL_VARIABLE: self.ocelot.base_url,
                 SANDBOX_VAULT_URL_VARIABLE: f"{self.entra.url}{VAULT_PREFIX}",
+                **self.folder.certificate.trust,
             }
         )
         return env
@@ -267,14 +274,13 @@ def _sandbox_process_environment(values: dict[str, str]) -> Iterator[None]:
 def running(
     folder: SandboxFolder,
     project_dir: Path = ROOT,
-    token_value: Callable[[], str] | None = None,
     secret_text: Callable[[], str] | None = None,
     approval_routes: frozenset[str] = frozenset(),
     identity: str | None = None,
 ) -> Iterator[Sandbox]:
     """Starts the sandbox of `folder`'s stack for the duration of the block, then stops it;
-    both emulators save each change as they make it. `token_value` and `secret_text` let a
-    test know the tokens and client secrets.
+    both emulators save each change as they make it. `secret_text` lets a test know the
+    client secrets.
 
     The sandbox runs as the stack's pinned deployer (`deployerObjectId`), as the pipeline
     would; `identity` runs it as another Entra object instead.
@@ -288,10 +294,14 @@ def running(
         store.ensure_vault(vault["subscriptionId"], vault["resourceGroupName"], vault["vaultName"])
     tenant = str(config.get("tenantId", "00000000-0000-0000-0000-000000000000"))
     pinned = config.get("deployerObjectId")
+    scope = str((config.get("ocelot") or {}).get("tokenScope", "")).removesuffix("/.default")
+    # LKPS and Ocelot are registered in the tenant by their owners, not by the stack.
+    lkps = [rules.lkps_scope(env).removesuffix("/.default") for env in ("np", "prod")]
     entra = EntraEmulator(
         store,
         tenant,
-        token_value or random_token,
+        folder.certificate,
+        apis=[api for api in (scope, *lkps) if api],
         identity=identity or (str(pinned) if pinned else None),
     )
     if folder.ocelot_state.exists():
@@ -300,7 +310,6 @@ def running(
         ocelot_store = OcelotStore(approval_routes=approval_routes)
         for route_id in ocelot_store.snapshot():
             ocelot_store.add_foreign(route_id, FOREIGN_CLIENT_ID)
-    scope = str((config.get("ocelot") or {}).get("tokenScope", "")).removesuffix("/.default")
 
     def ocelot_token_holder(authorization: str) -> str | None:
         holder = entra.holder(authorization, scope)
@@ -311,7 +320,7 @@ def running(
     if pinned and not store.has_grants(str(pinned)):
         grant_documented_rights(store, str(pinned))
     sandbox = Sandbox(folder, entra, ocelot)
-    inline = (ENTRA_URL_VARIABLE, "IDENTITY_ENDPOINT", "IDENTITY_HEADER")
+    inline = (ENTRA_URL_VARIABLE, "IDENTITY_ENDPOINT", "IDENTITY_HEADER", *folder.certificate.trust)
     with entra, ocelot:
         values = {key: value for key, value in sandbox.env.items() if key in inline}
         with _sandbox_process_environment(values):

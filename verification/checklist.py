@@ -245,19 +245,18 @@ def _client_secret(
         return _unreadable(item, exc)
     if secret is None:
         return Finding(item, "fail", f"vault {vault} has no secret {name}", context.up_command)
-    attributes = secret.get("attributes", {})
     now = datetime.now(UTC).timestamp()
     next_rotation = _timestamp(outputs["nextRotationDate"])
-    if not attributes.get("enabled", True):
+    if not secret.enabled:
         return Finding(
             item,
             "fail",
             f"{name} is disabled in {vault}",
             f"{context.up_command} to enable it again",
         )
-    if not secret.get("contentType"):
+    if not secret.content_type:
         return Finding(item, "fail", f"{name} has no content type", context.up_command)
-    expires = attributes.get("exp")
+    expires = secret.expires_on
     if expires is None or expires <= now:
         return Finding(
             item,
@@ -265,7 +264,7 @@ def _client_secret(
             f"{name} has expired" if expires else f"{name} never expires",
             context.up_command,
         )
-    key_id = str((secret.get("tags") or {}).get("keyId") or "").lower()
+    key_id = str(secret.tags.get("keyId") or "").lower()
     live = {
         str(p["keyId"]).lower(): p
         for p in (application or {}).get("passwordCredentials", [])
@@ -311,7 +310,7 @@ def _value_mismatch(
         current = context.sources.vault_secret(vault, name, with_value=True)
     except (RefusedError, UnreachableError) as exc:
         return _unreadable(item, exc)
-    value = (current or {}).get("value")
+    value = current.value if current else None
     hint = credential.get("hint")
     if not isinstance(value, str) or not isinstance(hint, str) or value.startswith(hint):
         return None
@@ -485,12 +484,12 @@ def _token(context: Context, outputs: Mapping[str, Any]) -> Finding:
         secret = context.sources.vault_secret(vault, outputs["vaultSecretName"], with_value=True)
     except (RefusedError, UnreachableError) as exc:
         return _unreadable(item, exc)
-    if secret is None or not isinstance(secret.get("value"), str):
+    if secret is None or secret.value is None:
         return Finding(item, "fail", "the vault secret's value cannot be read", context.up_command)
     ok, what = context.sources.client_credentials_token(
         context.settings.tenant_id,
         outputs["clientId"],
-        secret["value"],
+        secret.value,
         rules.lkps_scope(context.settings.environment),
     )
     return Finding(item, "pass" if ok else "fail", what, "" if ok else context.up_command)

@@ -703,11 +703,11 @@ def invokes(
 ) -> Mapping[str, Invoke]:
     def get_client_config(_args: dict[str, Any]) -> dict[str, Any]:
         """The claims of the running identity's token (oid, appid, tid)."""
-        who = client().call("who am I", "GET", "/_sandbox/whoami")
+        claims = client().claims()
         return {
-            "clientId": who["clientId"],
-            "objectId": who["objectId"],
-            "tenantId": who["tenantId"],
+            "clientId": claims["appid"],
+            "objectId": claims["oid"],
+            "tenantId": claims["tid"],
         }
 
     def lookup(kind: str, args: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:

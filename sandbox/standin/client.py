@@ -1,17 +1,25 @@
-"""How the stand-ins reach the sandbox's Entra emulator: over HTTP, with a managed-identity token,
-as the real providers reach Graph and ARM with theirs."""
+"""How the stand-ins reach the sandbox's Entra emulator: over HTTPS, with a managed-identity token
+for each resource (Graph, Key Vault, ARM), as the real providers reach them with theirs."""
 
 from __future__ import annotations
 
 import os
 import threading
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import httpx
+import jwt
 
 from lkps import rules
 
 ENTRA_URL_VARIABLE: Final = rules.SANDBOX_ENTRA_URL_VARIABLE
+# The resource each of the emulator's areas serves, by path prefix.
+_RESOURCES: Final = {
+    "/graph/": "https://graph.microsoft.com",
+    "/keyvault/": "https://vault.azure.net",
+    "/arm/": "https://management.azure.com",
+}
 
 
 class ApiCallError(Exception):
@@ -28,19 +36,26 @@ class EntraClient:
     def __init__(self) -> None:
         self._http = httpx.Client(base_url=os.environ[ENTRA_URL_VARIABLE], timeout=30.0)
         self._lock = threading.Lock()
-        self._token: str | None = None
+        self._tokens: dict[str, str] = {}
 
-    def _bearer(self) -> str:
+    def _bearer(self, resource: str) -> str:
         with self._lock:
-            if self._token is None:
+            if resource not in self._tokens:
                 answer = self._http.get(
                     os.environ["IDENTITY_ENDPOINT"],
-                    params={"api-version": "2019-08-01", "resource": "https://graph.microsoft.com"},
+                    params={"api-version": "2019-08-01", "resource": resource},
                     headers={"X-IDENTITY-HEADER": os.environ["IDENTITY_HEADER"]},
                 )
                 answer.raise_for_status()
-                self._token = str(answer.json()["access_token"])
-            return self._token
+                self._tokens[resource] = str(answer.json()["access_token"])
+            return self._tokens[resource]
+
+    def claims(self) -> dict[str, Any]:
+        """The claims of the running identity's Graph token (oid, appid, tid), which the real
+        providers read from their token (`azuread_client_config`)."""
+        token = self._bearer(_RESOURCES["/graph/"])
+        claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        return claims
 
     def call(
         self, operation: str, method: str, path: str, body: Any = None, missing_ok: bool = False
@@ -50,7 +65,7 @@ class EntraClient:
             method,
             path,
             json=body,
-            headers={"Authorization": f"Bearer {self._bearer()}"},
+            headers={"Authorization": f"Bearer {self._bearer(_resource(path))}"},
         )
         if answer.status_code == httpx.codes.NOT_FOUND and missing_ok:
             return None
@@ -66,3 +81,11 @@ class EntraClient:
                 str(error.get("message", answer.text[:200])),
             )
         return answer.json() if answer.content else None
+
+
+def _resource(url: str) -> str:
+    path = urlsplit(url).path
+    for prefix, resource in _RESOURCES.items():
+        if path.startswith(prefix):
+            return resource
+    raise ValueError(f"no emulator area serves {path}")

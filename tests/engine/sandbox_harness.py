@@ -23,10 +23,12 @@ from lkps.rotation import SIMULATED_DATE_VARIABLE
 from program import run
 from sandbox.entra import EntraStore
 from sandbox.session import NAMESPACE, Sandbox, SandboxFolder, lay_work_dir, running
+from sandbox.tokens import TOKEN_PREFIX
 from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
 
 CANARY_SECRET = "CANARY-sandbox-client-secret"
-CANARY_TOKEN = "CANARY-sandbox-token"
+# The first characters of every access token the sandbox issues (see `sandbox.tokens`).
+CANARY_TOKEN = TOKEN_PREFIX
 
 
 def _canaries(prefix: str, width: int) -> Callable[[], str]:
@@ -170,7 +172,6 @@ class SandboxProject:
         for name in ("Pulumi.yaml", "Pulumi.np.yaml", "Pulumi.prod.yaml"):
             shutil.copyfile(ROOT / name, self.project / name)
         self.secrets = _canaries(CANARY_SECRET, 40)
-        self.tokens = _canaries(CANARY_TOKEN, 43)
 
     @contextmanager
     def session(
@@ -184,7 +185,6 @@ class SandboxProject:
         with running(
             folder,
             self.project,
-            token_value=self.tokens,
             secret_text=self.secrets,
             approval_routes=approval_routes,
             identity=identity,

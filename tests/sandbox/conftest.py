@@ -5,21 +5,23 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from sandbox import behaviours
-from sandbox.entra import EntraEmulator, EntraStore
+from sandbox.entra import AUDIENCES, EntraEmulator, EntraStore
 from sandbox.session import install_plugins
 from sandbox.standin.client import ENTRA_URL_VARIABLE
 from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
 from sandbox.standin.wire import decode, encode
+from sandbox.tls import SandboxCertificate
 
 TENANT = "fcb2b37b-5da0-466b-9b83-0014b67a7c78"
 SUBSCRIPTION = "4d5c7a0e-3b1f-4e8a-9c2d-6f7e8a9b0c1d"
@@ -30,12 +32,54 @@ OWNER_B = "9a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c21"
 OWNER_C = "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
 
 
+OCELOT_API = "api://devtools-np.bayer.com/ocelot"
+# The APIs registered in the tenant outside the stack: Ocelot and LKPS.
+APIS = (OCELOT_API, "api://livekit-platform-service-np.int.bayer.com")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxCertificate]:
+    """The emulator's certificate, trusted by this process (and the plugins it starts) as a
+    sandbox command trusts it."""
+    made = SandboxCertificate.ensure(tmp_path_factory.mktemp("tls"))
+    saved = {name: os.environ.get(name) for name in made.trust}
+    os.environ.update(made.trust)
+    yield made
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="module")
-def entra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EntraEmulator]:
+def entra(
+    tmp_path_factory: pytest.TempPathFactory, certificate: SandboxCertificate
+) -> Iterator[EntraEmulator]:
     store = EntraStore(tmp_path_factory.mktemp("entra") / "entra.json")
     store.ensure_vault(SUBSCRIPTION, RESOURCE_GROUP, VAULT)
-    with EntraEmulator(store, TENANT) as running:
+    with EntraEmulator(store, TENANT, certificate, apis=APIS) as running:
         yield running
+
+
+class AreaTokens(httpx.Auth):
+    """The deployer's managed-identity token for the resource of each request's area."""
+
+    def __init__(self, emulator: EntraEmulator) -> None:
+        self.emulator = emulator
+        self.tokens: dict[str, str] = {}
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        area = request.url.path.split("/")[1]
+        resource = AUDIENCES[area][0]
+        if resource not in self.tokens:
+            self.tokens[resource] = httpx.get(
+                self.emulator.identity_endpoint,
+                params={"resource": resource, "api-version": "2019-08-01"},
+                headers={"X-IDENTITY-HEADER": self.emulator.identity_header},
+            ).json()["access_token"]
+        request.headers["Authorization"] = f"Bearer {self.tokens[resource]}"
+        yield request
 
 
 @dataclass

@@ -12,7 +12,15 @@ from azure.identity import ManagedIdentityCredential
 from lkps import rights
 from ocelot_emulator import OcelotStore
 from sandbox.entra import EntraEmulator, EntraStore, Principal
-from tests.sandbox.conftest import RESOURCE_GROUP, SUBSCRIPTION, TENANT, VAULT
+from sandbox.tls import SandboxCertificate
+from tests.sandbox.conftest import (
+    APIS,
+    RESOURCE_GROUP,
+    SUBSCRIPTION,
+    TENANT,
+    VAULT,
+    AreaTokens,
+)
 
 ARM_SECRET = (
     f"/arm/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
@@ -21,20 +29,15 @@ ARM_SECRET = (
 
 
 @pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[EntraEmulator]:
+def emulator(tmp_path: Path, certificate: SandboxCertificate) -> Iterator[EntraEmulator]:
     store = EntraStore(tmp_path / "entra.json")
     store.ensure_vault(SUBSCRIPTION, RESOURCE_GROUP, VAULT)
-    with EntraEmulator(store, TENANT) as running:
+    with EntraEmulator(store, TENANT, certificate, apis=APIS) as running:
         yield running
 
 
 def _client(emulator: EntraEmulator) -> httpx.Client:
-    token = httpx.get(
-        emulator.identity_endpoint,
-        params={"resource": "https://graph.microsoft.com", "api-version": "2019-08-01"},
-        headers={"X-IDENTITY-HEADER": emulator.identity_header},
-    ).json()["access_token"]
-    return httpx.Client(base_url=emulator.url, headers={"Authorization": f"Bearer {token}"})
+    return httpx.Client(base_url=emulator.url, auth=AreaTokens(emulator))
 
 
 def test_calls_without_a_token_or_with_a_wrong_identity_header_are_refused(
@@ -210,13 +213,13 @@ def test_arm_refuses_a_vault_of_another_resource_group(emulator: EntraEmulator) 
     assert answer.json()["error"]["code"] == "ResourceNotFound"
 
 
-def test_state_survives_a_restart(tmp_path: Path) -> None:
+def test_state_survives_a_restart(tmp_path: Path, certificate: SandboxCertificate) -> None:
     store = EntraStore(tmp_path / "entra.json")
     store.ensure_vault(SUBSCRIPTION, RESOURCE_GROUP, VAULT)
-    with EntraEmulator(store, TENANT) as first, _client(first) as client:
+    with EntraEmulator(store, TENANT, certificate) as first, _client(first) as client:
         app = client.post("/graph/v1.0/applications", json={"displayName": "KEPT-NP"})
         deployer = first.deployer
-    with EntraEmulator(EntraStore(tmp_path / "entra.json"), TENANT) as second:
+    with EntraEmulator(EntraStore(tmp_path / "entra.json"), TENANT, certificate) as second:
         assert second.deployer == deployer
         with _client(second) as client:
             kept = client.get(f"/graph/v1.0/applications/{app.json()['id']}")

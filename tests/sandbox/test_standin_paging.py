@@ -101,8 +101,8 @@ def test_a_lookup_finds_the_objects_on_the_second_page(
 @pytest.mark.parametrize(
     "elsewhere",
     [
-        "https://{host}:{port}",
-        "http://{host}:{other_port}",
+        "http://{host}:{port}",
+        "https://{host}:{other_port}",
         "https://graph.microsoft.com",
         "",
     ],
@@ -135,7 +135,7 @@ def test_a_next_page_elsewhere_than_the_emulator_is_refused_unread(
     monkeypatch.setattr(graph, "call", redirected)
     path = f"{GRAPH}/applications"
 
-    with pytest.raises(ProviderError, match=r"list: Graph's next page .* is not on http://"):
+    with pytest.raises(ProviderError, match=r"list: Graph's next page .* is not on https://"):
         graph_list(graph, "list", path)
 
     assert asked == [path]
