@@ -941,10 +941,10 @@ class EntraEmulator(LoopbackServer):
         """Who holds a valid bearer token for one of `audiences`, or None."""
         if not authorization or not authorization.startswith("Bearer "):
             return None
-        found = self.signer.holder(authorization.removeprefix("Bearer "), audiences)
-        if found is None:
+        claims = self.signer.claims(authorization.removeprefix("Bearer "), audiences)
+        if claims is None:
             return None
-        return Principal(found.object_id, found.client_id, found.tenant_id)
+        return Principal(str(claims["oid"]), str(claims["appid"]), str(claims["tid"]))
 
 
 class _Handler(LoopbackHandler):

@@ -48,9 +48,6 @@ class SandboxCertificate:
         context.load_cert_chain(self.server_file)
         return context
 
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=self.ca_file)
-
     @property
     def trust(self) -> dict[str, str]:
         """The environment that makes a process trust the sandbox, and only the sandbox."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any, Final
 
 import jwt
@@ -29,17 +28,6 @@ TOKEN_PREFIX: Final = base64.urlsafe_b64encode(b'{"alg":"RS256","kid":').decode(
 
 def issuer(tenant_id: str) -> str:
     return f"https://sts.windows.net/{tenant_id}/"
-
-
-@dataclass(frozen=True)
-class TokenHolder:
-    """Who a valid token was issued to, as its claims say."""
-
-    object_id: str
-    client_id: str
-    tenant_id: str
-    audience: str
-    roles: tuple[str, ...]
 
 
 class TokenSigner:
@@ -85,11 +73,11 @@ class TokenSigner:
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.key_id})
         return token, claims["exp"]
 
-    def holder(self, token: str, audiences: tuple[str, ...]) -> TokenHolder | None:
-        """The holder of `token` if this signer signed it, it is current, it was issued by this
+    def claims(self, token: str, audiences: tuple[str, ...]) -> dict[str, Any] | None:
+        """The claims of `token` if this signer signed it, it is current, it was issued by this
         tenant and its audience is one of `audiences` (compared without a trailing slash)."""
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._key.public_key(),
                 algorithms=[ALGORITHM],
@@ -101,10 +89,4 @@ class TokenSigner:
         wanted = {a.rstrip("/").lower() for a in audiences}
         if str(claims.get("aud", "")).rstrip("/").lower() not in wanted:
             return None
-        return TokenHolder(
-            str(claims.get("oid", "")),
-            str(claims.get("appid") or claims.get("azp") or ""),
-            str(claims.get("tid", "")),
-            str(claims["aud"]),
-            tuple(claims.get("roles") or ()),
-        )
+        return claims

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from azure.identity import ManagedIdentityCredential
 
@@ -13,8 +14,10 @@ from lkps import rights
 from ocelot_emulator import OcelotStore
 from sandbox.entra import EntraEmulator, EntraStore, Principal
 from sandbox.tls import SandboxCertificate
+from sandbox.tokens import TOKEN_PREFIX
 from tests.sandbox.conftest import (
     APIS,
+    OCELOT_API,
     RESOURCE_GROUP,
     SUBSCRIPTION,
     TENANT,
@@ -317,3 +320,22 @@ def test_applications_have_graphs_shape_and_refuse_undeclared_properties(
         refused = graph.patch(f"/graph/v1.0/applications/{app['id']}", json={"colour": "blue"})
         assert refused.status_code == 400
         assert "'colour' does not exist as a declared property" in refused.text
+
+
+def test_tokens_are_jwts_for_one_resource_and_die_with_the_run(
+    tmp_path: Path, certificate: SandboxCertificate
+) -> None:
+    store = EntraStore(tmp_path / "entra.json")
+    with EntraEmulator(store, TENANT, certificate, apis=APIS) as first:
+        token, _ = first.issue_token(first.deployer, OCELOT_API)
+        assert token.startswith(TOKEN_PREFIX), "the canary the secret tests look for"
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert (claims["aud"], claims["oid"], claims["tid"]) == (
+            OCELOT_API,
+            first.deployer.object_id,
+            TENANT,
+        )
+        assert first.holder(f"Bearer {token}", OCELOT_API) == first.deployer
+        assert first.holder(f"Bearer {token}", "https://vault.azure.net") is None
+    with EntraEmulator(EntraStore(tmp_path / "entra.json"), TENANT, certificate) as second:
+        assert second.holder(f"Bearer {token}", OCELOT_API) is None, "signed by another run's key"
