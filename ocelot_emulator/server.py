@@ -1,15 +1,17 @@
-"""The emulator's HTTP server: Ocelot's route access API, a managed-identity token endpoint for
-azure-identity, and admin endpoints standing in for people using the Ocelot UI."""
+"""The emulator's HTTP server: Ocelot's route access API, the routes' data path (what an
+application calling LKPS goes through), a managed-identity token endpoint for azure-identity, and
+admin endpoints standing in for people using the Ocelot UI."""
 
 from __future__ import annotations
 
 import json
 import logging
 import secrets
+import ssl
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Final
@@ -18,15 +20,24 @@ from urllib.parse import parse_qs, urlsplit
 from ocelot_emulator import contract
 from ocelot_emulator.faults import Fault, FaultPlan
 from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
-from ocelot_emulator.store import OcelotStore
+from ocelot_emulator.store import OcelotStore, client_key
 
 log = logging.getLogger(__name__)
 
 API_PREFIX: Final = "/ocelot/api/v1"
+# The data path: `<GATEWAY_PREFIX>/<route id>/<path>` stands for `https://<route id>/<path>`.
+GATEWAY_PREFIX: Final = "/gateway"
 TOKEN_PATH: Final = "/msi/token"
 STATS_PATH: Final = "/_admin/stats"
 IDENTITY_HEADER: Final = "X-IDENTITY-HEADER"
 TOKEN_LIFETIME_SECONDS: Final = 3600
+# The identity headers Ocelot injects for LKPS, by the claim each carries. That Ocelot injects
+# identity claims as headers is documented; these names are this project's assumption.
+FORWARDED_CLAIMS: Final = {
+    "X-Ocelot-Client-Id": "appid",
+    "X-Ocelot-Tenant-Id": "tid",
+    "X-Ocelot-Object-Id": "oid",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,13 @@ class OcelotEmulator(LoopbackServer):
     `tokens` are accepted as static bearer tokens; tokens issued by the managed-identity endpoint
     (`identity_endpoint`, guarded by `identity_header`) are accepted until they expire, and so
     are the tokens `token_issuer` vouches for (it names their holder), as Ocelot accepts Entra's.
+
+    The data path (`gateway_url`) does what the LKPS documentation says Ocelot does with an
+    application's call (lkps-facts.md, "How a request reaches LKPS"): `route_claims` validates the
+    bearer JWT for the route's environment (signature, issuer, audience, expiry) and gives its
+    claims; the client ID they carry must be an active entry of the route's Client Access List;
+    the call is then answered as LKPS would receive it, with the identity headers Ocelot injects.
+    Without `route_claims` every call is refused, as no token can be checked.
     """
 
     def __init__(
@@ -59,6 +77,8 @@ class OcelotEmulator(LoopbackServer):
         forbidden_routes: frozenset[str] = frozenset(),
         port: int = 0,
         token_issuer: Callable[[str], str | None] | None = None,
+        route_claims: Callable[[str | None, str], Mapping[str, Any] | None] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.store = store or OcelotStore()
         self.faults = faults or FaultPlan()
@@ -68,17 +88,22 @@ class OcelotEmulator(LoopbackServer):
         self.exchanges: deque[Exchange] = deque(maxlen=20_000)
         self._static_tokens = set(tokens)
         self._token_issuer = token_issuer
+        self.route_claims = route_claims
         self._issued: dict[str, float] = {}
         self._lock = threading.Lock()
-        super().__init__(bound_handler(_Handler, self), port)
+        super().__init__(bound_handler(_Handler, self), port, tls)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{API_PREFIX}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{API_PREFIX}"
 
     @property
     def identity_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}{TOKEN_PATH}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{TOKEN_PATH}"
+
+    def gateway_url(self, route_id: str) -> str:
+        """Where a call to `https://<route_id>` goes in the emulator."""
+        return f"{self.scheme}://127.0.0.1:{self.port}{GATEWAY_PREFIX}/{route_id}"
 
     def count(self, operation: str) -> None:
         with self._lock:
@@ -119,8 +144,16 @@ class _Handler(LoopbackHandler):
     emulator: OcelotEmulator
     server_version = "OcelotEmulator/1.0"
 
+    def _on_gateway(self) -> bool:
+        if not urlsplit(self.path).path.startswith(f"{GATEWAY_PREFIX}/"):
+            return False
+        self._gateway()
+        return True
+
     def do_GET(self) -> None:
         url = urlsplit(self.path)
+        if self._on_gateway():
+            return
         if url.path == TOKEN_PATH:
             self._token(parse_qs(url.query))
         elif url.path == STATS_PATH:
@@ -133,16 +166,24 @@ class _Handler(LoopbackHandler):
             self._api("GET")
 
     def do_PUT(self) -> None:
-        self._api("PUT")
+        if not self._on_gateway():
+            self._api("PUT")
+
+    def do_PATCH(self) -> None:
+        if not self._on_gateway():
+            self.send_error(HTTPStatus.NOT_IMPLEMENTED, "Unsupported method ('PATCH')")
 
     def do_DELETE(self) -> None:
+        if self._on_gateway():
+            return
         if self.path.startswith("/_admin/"):
             self._admin("DELETE")
         else:
             self._api("DELETE")
 
     def do_POST(self) -> None:
-        self._admin("POST")
+        if not self._on_gateway():
+            self._admin("POST")
 
     def _token(self, query: dict[str, list[str]]) -> None:
         emulator = self.emulator
@@ -158,6 +199,51 @@ class _Handler(LoopbackHandler):
                 "expires_on": str(expires_on),
                 "resource": query.get("resource", [""])[0],
                 "token_type": "Bearer",
+            },
+        )
+
+    def _gateway(self) -> None:
+        """A call to LKPS through its route. The error bodies are the contract's, as Ocelot's own
+        for this path are not public; 401 carries RFC 6750's `invalid_token` challenge."""
+        emulator = self.emulator
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        emulator.count("gateway")
+        route_id, _, rest = (
+            urlsplit(self.path).path.removeprefix(f"{GATEWAY_PREFIX}/").partition("/")
+        )
+        route = contract.ROUTES.get(route_id)
+        if route is None:
+            self._send(HTTPStatus.NOT_FOUND, _error("route_not_found", f"no route {route_id}"))
+            return
+        check = emulator.route_claims
+        claims = check(self.headers.get("Authorization"), route[0]) if check else None
+        if claims is None:
+            self._send(
+                HTTPStatus.UNAUTHORIZED,
+                _error("invalid_token", "the bearer token is missing, invalid or expired"),
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+            return
+        client_id = str(claims.get("appid") or claims.get("azp") or "")
+        entry = emulator.store.entries(route_id).get(client_key(client_id))
+        if entry is None or entry.status != "active":
+            state = "not on" if entry is None else f"{entry.status} on"
+            self._send(
+                HTTPStatus.FORBIDDEN,
+                _error("client_not_allowed", f"client {client_id} is {state} {route_id}'s list"),
+            )
+            return
+        self._send(
+            HTTPStatus.OK,
+            {
+                "route": route_id,
+                "method": self.command,
+                "path": f"/{rest}",
+                "forwardedHeaders": {
+                    name: str(claims[claim])
+                    for name, claim in FORWARDED_CLAIMS.items()
+                    if claim in claims
+                },
             },
         )
 

@@ -937,11 +937,15 @@ class EntraEmulator(LoopbackServer):
             principal.object_id, principal.client_id, resource, TOKEN_LIFETIME_SECONDS, roles
         )
 
-    def holder(self, authorization: str | None, *audiences: str) -> Principal | None:
-        """Who holds a valid bearer token for one of `audiences`, or None."""
+    def claims(self, authorization: str | None, *audiences: str) -> dict[str, Any] | None:
+        """The claims of a valid bearer token for one of `audiences`, or None."""
         if not authorization or not authorization.startswith("Bearer "):
             return None
-        claims = self.signer.claims(authorization.removeprefix("Bearer "), audiences)
+        return self.signer.claims(authorization.removeprefix("Bearer "), audiences)
+
+    def holder(self, authorization: str | None, *audiences: str) -> Principal | None:
+        """Who holds a valid bearer token for one of `audiences`, or None."""
+        claims = self.claims(authorization, *audiences)
         if claims is None:
             return None
         return Principal(str(claims["oid"]), str(claims["appid"]), str(claims["tid"]))

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -315,8 +315,17 @@ def running(
         holder = entra.holder(authorization, scope)
         return holder.client_id if holder else None
 
+    def lkps_claims(authorization: str | None, environment: str) -> dict[str, Any] | None:
+        scope = rules.lkps_scope(cast(rules.Environment, environment))
+        return entra.claims(authorization, scope.removesuffix("/.default"))
+
     ocelot_store.persist_to(folder.ocelot_state)
-    ocelot = OcelotEmulator(store=ocelot_store, token_issuer=ocelot_token_holder)
+    ocelot = OcelotEmulator(
+        store=ocelot_store,
+        token_issuer=ocelot_token_holder,
+        route_claims=lkps_claims,
+        tls=folder.certificate.server_context(),
+    )
     if pinned and not store.has_grants(str(pinned)):
         grant_documented_rights(store, str(pinned))
     sandbox = Sandbox(folder, entra, ocelot)
