@@ -31,13 +31,11 @@ TOKEN_PATH: Final = "/msi/token"
 STATS_PATH: Final = "/_admin/stats"
 IDENTITY_HEADER: Final = "X-IDENTITY-HEADER"
 TOKEN_LIFETIME_SECONDS: Final = 3600
-# The identity headers Ocelot injects for LKPS, by the claim each carries. That Ocelot injects
-# identity claims as headers is documented; these names are this project's assumption.
-FORWARDED_CLAIMS: Final = {
-    "X-Ocelot-Client-Id": "appid",
-    "X-Ocelot-Tenant-Id": "tid",
-    "X-Ocelot-Object-Id": "oid",
-}
+# The identity headers Ocelot injects for LKPS besides the client ID it matched, by the claim each
+# carries. That Ocelot injects identity claims as headers is documented; the names are this
+# project's assumption.
+CLIENT_ID_HEADER: Final = "X-Ocelot-Client-Id"
+FORWARDED_CLAIMS: Final = {"X-Ocelot-Tenant-Id": "tid", "X-Ocelot-Object-Id": "oid"}
 
 
 @dataclass(frozen=True)
@@ -224,6 +222,8 @@ class _Handler(LoopbackHandler):
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
             return
+        # v1.0 tokens name the client in `appid`, v2.0 tokens in `azp`
+        # (learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
         client_id = str(claims.get("appid") or claims.get("azp") or "")
         entry = emulator.store.entries(route_id).get(client_key(client_id))
         if entry is None or entry.status != "active":
@@ -240,9 +240,12 @@ class _Handler(LoopbackHandler):
                 "method": self.command,
                 "path": f"/{rest}",
                 "forwardedHeaders": {
-                    name: str(claims[claim])
-                    for name, claim in FORWARDED_CLAIMS.items()
-                    if claim in claims
+                    CLIENT_ID_HEADER: client_id,
+                    **{
+                        name: str(claims[claim])
+                        for name, claim in FORWARDED_CLAIMS.items()
+                        if claim in claims
+                    },
                 },
             },
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import ssl
 import threading
 import time
@@ -117,33 +118,38 @@ class OcelotTransientError(OcelotError):
 
 
 _tls_lock = threading.Lock()
-_tls: ssl.SSLContext | None = None
+_tls: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
 
 
 def _tls_context() -> ssl.SSLContext:
-    """One TLS context per process: building one costs more than a request on a fast network."""
-    global _tls
+    """One TLS context per process and trust store: building one costs more than a request on a
+    fast network. The store is the one `SSL_CERT_FILE`/`SSL_CERT_DIR` name when the context is
+    built, so a process that starts a second sandbox (another CA) gets a context that trusts
+    it."""
+    trust = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
     with _tls_lock:
-        if _tls is None:
-            _tls = ssl.create_default_context()
-        return _tls
+        if trust not in _tls:
+            _tls[trust] = ssl.create_default_context()
+        return _tls[trust]
 
 
 _pool_lock = threading.Lock()
-_pool: dict[tuple[str, float], httpx.Client] = {}
+_pool: dict[tuple[str, float, int], httpx.Client] = {}
 
 
 def _pooled_client(base_url: str, timeout: float) -> httpx.Client:
-    """One keep-alive HTTP client per process, base URL and timeout, shared by every thread of
-    the provider process (httpx clients are thread-safe); built on first use, never pickled."""
-    key = (base_url, timeout)
+    """One keep-alive HTTP client per process, base URL, timeout and trust store, shared by every
+    thread of the provider process (httpx clients are thread-safe); built on first use, never
+    pickled."""
+    tls = _tls_context()
+    key = (base_url, timeout, id(tls))
     with _pool_lock:
         client = _pool.get(key)
         if client is None:
             client = httpx.Client(
                 base_url=base_url,
                 timeout=timeout,
-                verify=_tls_context(),
+                verify=tls,
                 follow_redirects=False,
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
             )

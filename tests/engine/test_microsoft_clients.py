@@ -10,10 +10,20 @@ loopback: the tests refuse to resolve any other host.
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import contextlib
+import io
+import os
+import shlex
+import signal
 import socket
+import stat
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,8 +48,8 @@ from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
 from lkps import rules
-from sandbox.entra import GRAPH_PREFIX, VAULT_PREFIX
-from sandbox.session import Sandbox, SandboxFolder, running
+from sandbox.entra import GRAPH_PREFIX, VAULT_PREFIX, EntraStore
+from sandbox.session import ROOT, Sandbox, SandboxFolder, running
 from tests.engine.sandbox_harness import CANARY_SECRET, SandboxProject, changes
 
 pytestmark = pytest.mark.engine
@@ -351,3 +361,59 @@ def test_graph_service_client_finds_the_registrations_their_owners_and_credentia
             assert missing.value.error.inner_error is not None
 
     asyncio.run(calls())
+
+
+def _readme_snippet() -> str:
+    """The Python example of the README's "Pointing Microsoft's clients at the sandbox"."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Pointing Microsoft's clients at the sandbox", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def deployed_apps(folder: Path) -> list[dict[str, Any]]:
+    return list(EntraStore(folder / "entra.json").list_objects("applications", None, None))
+
+
+def test_a_served_sandbox_answers_the_readmes_example(
+    deployed: SandboxProject, loopback_only: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = deployed.root / "sandbox"
+    env_file = root / "np" / "serve.env"
+    served = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.serve", "np"],
+        cwd=ROOT,
+        env={**os.environ, "LKPS_SANDBOX_ROOT": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert served.stdout is not None
+        shown: list[str] = []
+        while len(shown) < 30 and not (shown and shown[-1].startswith(("serve:", "Traceback"))):
+            shown.append(served.stdout.readline() or "serve: ended\n")
+        assert shown[-1].startswith("serve: the whole environment is in"), shown
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        values = dict(
+            shlex.split(line.removeprefix("export "))[0].split("=", 1)
+            for line in env_file.read_text().splitlines()
+            if line.startswith("export ")
+        )
+        assert values["IDENTITY_HEADER"] not in "".join(shown)
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+        shell = io.StringIO()
+        with contextlib.redirect_stdout(shell):
+            exec(compile(_readme_snippet(), "README.md", "exec"), {})  # noqa: S102 - the README's
+        forwarded = ast.literal_eval(shell.getvalue())["forwardedHeaders"]
+        (app,) = (
+            a for a in deployed_apps(root / "np") if a["displayName"] == "MY-LIVEKIT-AGENT-NP"
+        )
+        assert forwarded["X-Ocelot-Client-Id"] == app["appId"]
+    finally:
+        served.send_signal(signal.SIGTERM)
+        rest, _ = served.communicate(timeout=30)
+    assert served.returncode == 0, rest
+    assert not env_file.exists()
+    assert loopback_only == []

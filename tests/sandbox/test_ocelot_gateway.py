@@ -1,14 +1,16 @@
-"""The Ocelot emulator's data path over TLS: an Entra JWT for the route's environment, from a
+"""The Ocelot emulator over TLS. Its data path: an Entra JWT for the route's environment, from a
 client on the route's Client Access List, is let through; anything else is refused."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from components.ocelot.api import OcelotClient
 from ocelot_emulator import OcelotEmulator, OcelotStore
 from sandbox.entra import EntraEmulator
 from sandbox.tls import SandboxCertificate
@@ -125,3 +127,20 @@ def test_without_a_token_check_every_call_is_refused(certificate: SandboxCertifi
     store.put(NP_EU, CLIENT, "BEAT12345678", "the app", caller="pipeline")
     with OcelotEmulator(store=store, tls=certificate.server_context()) as unchecked:
         assert _call(unchecked, NP_EU, "anything").status_code == 401
+
+
+def test_the_ocelot_client_trusts_each_sandbox_a_process_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sandboxes one after the other in one process (two CAs): the client's shared TLS
+    context follows the trust store in effect instead of keeping the first one."""
+    for name in ("first", "second"):
+        certificate = SandboxCertificate.ensure(tmp_path / name)
+        for variable, value in certificate.trust.items():
+            monkeypatch.setenv(variable, value)
+        with OcelotEmulator(
+            tokens=frozenset({"static"}), tls=certificate.server_context()
+        ) as emulator:
+            route = OcelotClient(emulator.base_url, lambda: "static", deadline=5).get_route(NP_EU)
+        assert route is not None
+        assert route.id == NP_EU
