@@ -179,6 +179,17 @@ def _jwks_claims(sandbox: Sandbox, token: str, audience: str) -> dict[str, Any]:
     return claims
 
 
+def test_the_deployers_graph_token_carries_the_app_roles_it_was_granted(sandbox: Sandbox) -> None:
+    deployer = sandbox.entra.deployer.object_id
+    with ManagedIdentityCredential() as credential:
+        token = credential.get_token("https://graph.microsoft.com/.default").token
+    claims = _jwks_claims(sandbox, token, "https://graph.microsoft.com")
+    granted = sandbox.entra.store.app_roles(deployer)
+    assert granted
+    assert sorted(claims["roles"]) == sorted(granted)
+    assert claims["oid"] == deployer
+
+
 @pytest.mark.parametrize("app", ["MY-LIVEKIT-AGENT-NP", "MY-LIVEKIT-CLIENT-NP"])
 def test_the_vaults_secret_signs_in_with_msal_and_ocelot_lets_the_token_through(
     sandbox: Sandbox, app: str
@@ -200,6 +211,7 @@ def test_the_vaults_secret_signs_in_with_msal_and_ocelot_lets_the_token_through(
     (principal,) = sandbox.entra.store.list_objects("servicePrincipals", "appId", client_id)
     assert (claims["appid"], claims["tid"], claims["oid"]) == (client_id, tenant, principal["id"])
     assert claims["exp"] > claims["iat"]
+    assert "roles" not in claims
 
     regions = ["eu", "us"] if app == "MY-LIVEKIT-AGENT-NP" else ["eu"]
     for region, route in NP_ROUTES.items():
