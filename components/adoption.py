@@ -14,14 +14,7 @@ from datetime import datetime
 
 import pulumi
 import pulumi_azuread as azuread
-from azure.identity import DefaultAzureCredential
 
-from azure_reads.sources import (
-    LiveSources,
-    RefusedError,
-    UnreachableError,
-    endpoints_from_environment,
-)
 from lkps.config import AdoptionSettings
 
 
@@ -75,7 +68,17 @@ def find_existing(
 def _list_hand_made_secrets(
     object_id: str, display_name: str, removed: set[str], parent: pulumi.Resource
 ) -> None:
-    """Says which client secrets exist already, and what happens to each."""
+    """Says which client secrets exist already, and what happens to each. Graph is read through
+    azure-identity and `azure_reads`, imported here: a run where no app adopts never loads them."""
+    from azure.identity import DefaultAzureCredential
+
+    from azure_reads.sources import (
+        LiveSources,
+        RefusedError,
+        UnreachableError,
+        endpoints_from_environment,
+    )
+
     credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
     sources = LiveSources(credential, endpoints_from_environment())
     try:

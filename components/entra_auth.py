@@ -2,7 +2,9 @@
 
 Entra tokens come from `DefaultAzureCredential` (`az login` locally, workload identity in CI, a
 managed identity in Azure) and are cached per process and scope until shortly before expiry, so a
-provider process asks Entra once per scope however many resources it handles.
+provider process asks Entra once per scope however many resources it handles. azure-identity is
+imported when the first token is asked for, so a process that only checks or diffs never loads
+it.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from azure.core.credentials import AccessToken, TokenCredential
-from azure.identity import DefaultAzureCredential
+if TYPE_CHECKING:
+    from azure.core.credentials import AccessToken, TokenCredential
 
 REFRESH_MARGIN_SECONDS: Final = 300
 
@@ -26,6 +28,8 @@ def default_credential() -> TokenCredential:
     """The process's one `DefaultAzureCredential`."""
     global _credential
     if _credential is None:
+        from azure.identity import DefaultAzureCredential
+
         _credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
     return _credential
 

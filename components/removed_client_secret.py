@@ -15,7 +15,6 @@ import httpx
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider
 
-from azure_reads.sources import GRAPH_SCOPE, endpoints_from_environment
 from components.dynamic_resources import pickle_guard
 from components.entra_auth import entra_token
 
@@ -28,7 +27,10 @@ class RemovedClientSecretError(Exception):
 
 def remove_password(object_id: str, key_id: str) -> bool:
     """Graph's removePassword for one credential of a registration, as the deploying identity;
-    False when it is gone already (404)."""
+    False when it is gone already (404). `azure_reads` (msal, the Key Vault client) is imported
+    here, by the provider's delete alone."""
+    from azure_reads.sources import GRAPH_SCOPE, endpoints_from_environment
+
     graph = endpoints_from_environment().graph
     answer = httpx.post(
         f"{graph}/applications/{object_id}/removePassword",

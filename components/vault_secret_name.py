@@ -17,6 +17,7 @@ preview's checks do not pay for it.
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any, Final
 
 import pulumi
@@ -51,16 +52,25 @@ class _NotDeletedYetError(Exception):
     """The soft delete has not finished: try again."""
 
 
-def _client(vault_name: str) -> SecretClient:
-    """A client of the vault. Its challenge authentication checks that the vault's host is under
-    the resource the challenge names (`*.vault.azure.net`); only a loopback sandbox vault, which
-    is not, goes without that check."""
-    from azure.keyvault.secrets import SecretClient
+_clients_lock = threading.Lock()
+_clients: dict[str, SecretClient] = {}
 
+
+def _client(vault_name: str) -> SecretClient:
+    """The provider process's one client of the vault (SDK clients are thread-safe; its
+    connections and challenge are reused by every resource of the run). Its challenge
+    authentication checks that the vault's host is under the resource the challenge names
+    (`*.vault.azure.net`); only a loopback sandbox vault, which is not, goes without that
+    check."""
     url = vault_url(vault_name)
-    return SecretClient(
-        url, default_credential(), verify_challenge_resource=not rules.is_loopback_url(url)
-    )
+    with _clients_lock:
+        if url not in _clients:
+            from azure.keyvault.secrets import SecretClient
+
+            _clients[url] = SecretClient(
+                url, default_credential(), verify_challenge_resource=not rules.is_loopback_url(url)
+            )
+        return _clients[url]
 
 
 def _failure(action: str, exc: Exception) -> VaultSecretNameError:
@@ -114,9 +124,9 @@ class VaultSecretNameProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         vault, name = props["vault_name"], props["secret_name"]
-        with _client(vault) as client:
-            if _deleted_secret(client, name):
-                _purge(client, name)
+        client = _client(vault)
+        if _deleted_secret(client, name):
+            _purge(client, name)
         return CreateResult(f"{vault}/{name}", props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -131,14 +141,13 @@ class VaultSecretNameProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         if not props.get("purge_on_delete"):
             return
-        with _client(props["vault_name"]) as client:
-            try:
-                _purge_when_deleted(client, props["secret_name"])
-            except _NotDeletedYetError:
-                raise VaultSecretNameError(
-                    f"secret {props['secret_name']} was not soft-deleted within "
-                    f"{PURGE_DEADLINE_SECONDS:.0f} s; purge it by hand or run up again"
-                ) from None
+        try:
+            _purge_when_deleted(_client(props["vault_name"]), props["secret_name"])
+        except _NotDeletedYetError:
+            raise VaultSecretNameError(
+                f"secret {props['secret_name']} was not soft-deleted within "
+                f"{PURGE_DEADLINE_SECONDS:.0f} s; purge it by hand or run up again"
+            ) from None
 
 
 class VaultSecretName(Resource, module="vault", name="VaultSecretName"):
