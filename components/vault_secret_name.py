@@ -53,7 +53,7 @@ class _NotDeletedYetError(Exception):
 
 
 _clients_lock = threading.Lock()
-_clients: dict[str, SecretClient] = {}
+_clients: dict[tuple[str, int], SecretClient] = {}
 
 
 def _client(vault_name: str) -> SecretClient:
@@ -62,15 +62,17 @@ def _client(vault_name: str) -> SecretClient:
     authentication checks that the vault's host is under the resource the challenge names
     (`*.vault.azure.net`); only a loopback sandbox vault, which is not, goes without that
     check."""
-    url = vault_url(vault_name)
+    url, credential = vault_url(vault_name), default_credential()
+    # Keyed by the credential too: after `forget_tokens` a client of the old identity is not used.
+    key = (url, id(credential))
     with _clients_lock:
-        if url not in _clients:
+        if key not in _clients:
             from azure.keyvault.secrets import SecretClient
 
-            _clients[url] = SecretClient(
-                url, default_credential(), verify_challenge_resource=not rules.is_loopback_url(url)
+            _clients[key] = SecretClient(
+                url, credential, verify_challenge_resource=not rules.is_loopback_url(url)
             )
-        return _clients[url]
+        return _clients[key]
 
 
 def _failure(action: str, exc: Exception) -> VaultSecretNameError:
