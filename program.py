@@ -44,6 +44,9 @@ def run(
         problems = emergency_problems(settings, day) + removal_problems(settings, recorded)
         if problems:
             raise ConfigError(f"stack '{pulumi.get_stack()}'", problems)
+        size = size_warning(settings)
+        if size:
+            pulumi.log.warn(size)
         reason = break_glass or os.environ.get(BREAK_GLASS_VARIABLE) or None
         applications = recorded.get("applications")
         last_applications = applications if isinstance(applications, Mapping) else {}
@@ -62,6 +65,20 @@ def emergency_problems(settings: StackSettings, today: date) -> list[str]:
         for index, app in enumerate(settings.applications)
         if app.emergency_rotation is not None and app.emergency_rotation > today
     ]
+
+
+def size_warning(settings: StackSettings) -> str | None:
+    """Past `maxApplications`, a stack's runs slow down faster than it grows: name the split."""
+    count = len(settings.applications)
+    if count <= settings.max_applications:
+        return None
+    stack = pulumi.get_stack()
+    return (
+        f"stack '{stack}' has {count} applications, more than maxApplications "
+        f"({settings.max_applications}): split them into team stacks "
+        f"(Pulumi.{settings.environment}-<team>.yaml, README: Scale); each application past "
+        "that many makes every up of this stack slower than the last"
+    )
 
 
 def last_outputs() -> Mapping[str, Any]:

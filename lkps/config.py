@@ -190,6 +190,7 @@ class StackSettings(_Settings):
     secret_lifetime_days: Annotated[int, Field(ge=2, le=rules.MAXIMUM_SECRET_LIFETIME_DAYS)]
     secret_rotation_days: Annotated[int, Field(ge=1, le=365)]
     minimum_owners: Annotated[int, Field(ge=1, le=20)] = rules.DEFAULT_MINIMUM_OWNERS
+    max_applications: Annotated[int, Field(ge=1, le=1000)] = rules.DEFAULT_MAX_APPLICATIONS
     protect: bool | None = None
     ocelot_token: SecretStr | None = None
     applications: Annotated[list[ApplicationSettings], Field(min_length=1)]

@@ -196,6 +196,11 @@ CASES: list[tuple[str, Mutation, str]] = [
         "protect: 'sometimes' must be true or false",
     ),
     (
+        "maxApplications below 1",
+        _set("maxApplications", 0),
+        "maxApplications: 0 must be at least 1",
+    ),
+    (
         "no application",
         _set("applications", []),
         "applications: '[]' must have at least 1 item(s)",

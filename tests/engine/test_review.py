@@ -1,9 +1,11 @@
 """The review report of real previews through the sandbox: what a reviewer of a pull request
 reads for a new app, a rotation day, an Ocelot-only change, a removal, a policy violation, a
-change to prod and a stack of 300 applications."""
+change to prod and the report's size at 2, 30 and 300 applications."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,12 +40,18 @@ def _review(session: Session, **options: Any) -> tuple[Review, str]:
         session.preview(on_event=events, **options)
     except auto.CommandError:
         events.failed = True
+    return _report(session, events)
+
+
+def _report(
+    session: Session, events: PreviewEvents, applications: list[str] | None = None
+) -> tuple[Review, str]:
     raw = stack_config(session.project, session.stack.name)
     settings = parse_settings(raw, session.stack.name)
     review = build_review(
         session.stack.name,
         settings.environment,
-        [app.display_name(settings.environment) for app in settings.applications],
+        applications or [app.display_name(settings.environment) for app in settings.applications],
         settings.ocelot.api_url,
         events,
     )
@@ -163,15 +171,72 @@ def _applications(count: int) -> list[dict[str, Any]]:
     ]
 
 
-@pytest.mark.parametrize("count", [2, 30, 300])
-def test_the_report_fits_a_comment_at_any_size(project: SandboxProject, count: int) -> None:
-    with project.session("np") as session:
-        session.edit_config(lambda c: c.update(applications=_applications(count)))
-        review, markdown = _review(session, today=TODAY)
+def _scaled(events: PreviewEvents, count: int) -> PreviewEvents:
+    """The preview's events for `count` applications, in the shape the engine emitted them: each
+    step, note and policy result of SCALE-APP-0000 repeated under the name of each other
+    application, the stack's own ones once. The report's size limits are properties of these
+    events; a real preview of 300 applications takes minutes and adds nothing to them."""
+
+    def of(text: str) -> bool:
+        return "scale-app-" in text.lower()
+
+    def renamed(item: Any, index: int) -> Any:
+        text = json.dumps(dataclasses.asdict(item))
+        for old, new in (
+            ("SCALE-APP-0000", f"SCALE-APP-{index:04d}"),
+            ("scale-app-0000", f"scale-app-{index:04d}"),
+            ("BEAT00000000", f"BEAT{index:08d}"),
+            ("Client application 0 of", f"Client application {index} of"),
+        ):
+            text = text.replace(old, new)
+        fields = json.loads(text)
+        if "changed" in fields:
+            fields["changed"] = tuple(fields["changed"])
+        return type(item)(**fields)
+
+    def repeated(items: list[Any]) -> list[Any]:
+        first = [item for item in items if "scale-app-0000" in json.dumps(dataclasses.asdict(item))]
+        shared = [item for item in items if not of(json.dumps(dataclasses.asdict(item)))]
+        return shared + [renamed(item, index) for index in range(count) for item in first]
+
+    return PreviewEvents(
+        steps=repeated(events.steps),
+        drift=repeated(events.drift),
+        policies=repeated(events.policies),
+        notes=repeated(events.notes),
+        failed=events.failed,
+    )
+
+
+def _check_size(review: Review, markdown: str, count: int) -> None:
     assert len(review.applications) == count
     assert review.ok
     shortened = "shortened to fit GitHub's size limit" in markdown
     assert shortened == (count == 300), len(markdown)
     assert "✅ routine changes only" in markdown
     assert "### Policies" in markdown
+    assert len(markdown) <= COMMENT_LIMIT
     print(f"review of {count} new applications: {len(markdown)} characters")
+
+
+@pytest.mark.parametrize("count", [2, 30])
+def test_the_report_fits_a_comment_at_any_size(project: SandboxProject, count: int) -> None:
+    """Through the engine at 2 and 30 applications; at 300 on the 30-application preview's own
+    events, scaled (`_scaled`)."""
+    events = PreviewEvents()
+    with project.session("np") as session:
+        session.edit_config(
+            lambda c: c.update(applications=_applications(count), maxApplications=20)
+        )
+        session.preview(on_event=events, today=TODAY)
+        _check_size(*_report(session, events), count)
+        size = [n for n in events.notes if "more than maxApplications (20)" in n.message]
+        assert [n.severity for n in size] == (["warning"] if count > 20 else []), events.notes
+        if size:
+            assert f"stack 'np' has {count} applications" in size[0].message
+            assert "Pulumi.np-<team>.yaml" in size[0].message
+        if count == 30:
+            scaled = _scaled(events, 300)
+            names = [f"SCALE-APP-{index:04d}-NP" for index in range(300)]
+            assert len(scaled.steps) > 9 * len(events.steps)
+            _check_size(*_report(session, scaled, names), 300)
