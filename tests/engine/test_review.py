@@ -177,8 +177,8 @@ def _scaled(events: PreviewEvents, count: int) -> PreviewEvents:
     application, the stack's own ones once. The report's size limits are properties of these
     events; a real preview of 300 applications takes minutes and adds nothing to them."""
 
-    def of(text: str) -> bool:
-        return "scale-app-" in text.lower()
+    def mentions(item: Any, name: str) -> bool:
+        return name in json.dumps(dataclasses.asdict(item)).lower()
 
     def renamed(item: Any, index: int) -> Any:
         text = json.dumps(dataclasses.asdict(item))
@@ -195,8 +195,8 @@ def _scaled(events: PreviewEvents, count: int) -> PreviewEvents:
         return type(item)(**fields)
 
     def repeated(items: list[Any]) -> list[Any]:
-        first = [item for item in items if "scale-app-0000" in json.dumps(dataclasses.asdict(item))]
-        shared = [item for item in items if not of(json.dumps(dataclasses.asdict(item)))]
+        first = [item for item in items if mentions(item, "scale-app-0000")]
+        shared = [item for item in items if not mentions(item, "scale-app-")]
         return shared + [renamed(item, index) for index in range(count) for item in first]
 
     return PreviewEvents(
