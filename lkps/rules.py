@@ -121,6 +121,16 @@ def environment_of_stack(stack: str) -> Environment | None:
     return next((e for e in ENVIRONMENTS if stack == e or stack.startswith(f"{e}-")), None)
 
 
+def counterpart_stack(stack: str) -> str:
+    """The same team's stack of the other environment: `np` and `prod`, `np-<team>` and
+    `prod-<team>`; the one a registration must not be shared with."""
+    environment = environment_of_stack(stack)
+    if environment is None:
+        raise ValueError(f"stack {stack!r} is not np, prod, np-<team> or prod-<team>")
+    other = "prod" if environment == "np" else "np"
+    return other + stack.removeprefix(environment)
+
+
 def stack_of_urn(urn: str) -> str:
     """The stack name in a resource URN (`urn:pulumi:<stack>::<project>::<type>::<name>`)."""
     return urn.removeprefix("urn:pulumi:").split("::", 1)[0]

@@ -426,8 +426,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _other_outputs(args: argparse.Namespace, sandbox_root: str | None) -> dict[str, Any] | None:
-    """The outputs of the same project's stack of the other environment, when it can be read."""
-    other = "prod" if args.environment == "np" else "np"
+    """The outputs of the same team's stack of the other environment, when it can be read."""
+    other = rules.counterpart_stack(args.stack)
     try:
         if args.sandbox:
             folder = SandboxFolder(sandbox_home(sandbox_root) / other, other)

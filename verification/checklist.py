@@ -497,7 +497,7 @@ def _token(context: Context, outputs: Mapping[str, Any]) -> Finding:
 
 def _separate(context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]) -> Finding:
     item = model.SEPARATE
-    other = "prod" if context.settings.environment == "np" else "np"
+    other = rules.counterpart_stack(context.stack)
     if context.other_outputs is None:
         return Finding(
             item,
@@ -512,7 +512,7 @@ def _separate(context: Context, app: ApplicationSettings, outputs: Mapping[str, 
         return Finding(
             item,
             "fail",
-            f"np and prod share client ID {outputs['clientId']}",
+            f"{context.stack} and {other} share client ID {outputs['clientId']}",
             "give each environment its own registration",
         )
     return Finding(item, "pass", f"{other} uses its own client ID {theirs.get('clientId')}")

@@ -199,6 +199,24 @@ class SandboxProject:
             )
             yield Session(engine, sandbox, self.project, stack.split("-", 1)[0])
 
+    @contextmanager
+    def session_beside(self, first: Session, stack: str) -> Iterator[Session]:
+        """Another stack of the same tenant and Ocelot as `first`'s (two team stacks of one
+        environment, as in Azure): its own state, home and work dir, `first`'s emulators."""
+        folder = SandboxFolder(self.root / "sandbox" / stack, stack)
+        shutil.copytree(first.sandbox.folder.path / "tls", folder.path / "tls", dirs_exist_ok=True)
+        folder.prepare(self.project)
+        sandbox = Sandbox(folder, first.sandbox.entra, first.sandbox.ocelot)
+        engine = open_stack(
+            stack,
+            lambda: None,
+            folder.work_dir,
+            {**workspace_env(), **sandbox.env},
+            pulumi_home=folder.pulumi_home,
+            secrets_provider="passphrase",
+        )
+        yield Session(engine, sandbox, self.project, stack.split("-", 1)[0])
+
 
 def changes(result: auto.UpResult | auto.RefreshResult | auto.DestroyResult) -> dict[str, int]:
     summary = result.summary
