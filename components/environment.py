@@ -108,17 +108,19 @@ class LkpsEnvironment(pulumi.ComponentResource):
         check_deployer(args.deployer_object_id, running.object_id, args.break_glass, self)
         self.applications = {}
         self.rotation_plans: dict[str, RotationPlan] = {}
+        recorded = published_in_vault(
+            {
+                app.name: (args.last_rotation[app.name], app.display_name)
+                for app in args.applications
+                if args.last_rotation.get(app.name) is not None
+            },
+            args.resource_group_name,
+            args.vault_name,
+            opts=pulumi.InvokeOptions(provider=arm, parent=self),
+        )
         for app in args.applications:
             owners = sorted({owner.lower() for owner in [*app.owners, args.deployer_object_id]})
-            last = args.last_rotation.get(app.name)
-            if last is not None:
-                last = published_in_vault(
-                    last,
-                    args.resource_group_name,
-                    args.vault_name,
-                    app.display_name,
-                    opts=pulumi.InvokeOptions(provider=arm, parent=self),
-                )
+            last = recorded.get(app.name)
             plan = args.rotation_policy.advance(last, args.today, app.emergency_rotation)
             self.rotation_plans[app.name] = plan
             existing = None

@@ -55,6 +55,12 @@ def _dangers(review: Review, limit: int | None) -> list[str]:
     return [*lines, ""]
 
 
+def _stack_notes(review: Review) -> list[str]:
+    if not review.stack_notes:
+        return []
+    return ["### The stack", "", *(f"- _warning:_ {_cell(n)}" for n in review.stack_notes), ""]
+
+
 def _applications(review: Review, limit: int | None) -> list[str]:
     apps = list(review.applications.values())
     if not apps:
@@ -150,6 +156,7 @@ def _compose(
         _verdict(review),
         "",
         *_dangers(review, danger_limit),
+        *_stack_notes(review),
         *_applications(review, app_limit),
         *_policies(review),
         *(_raw(review, raw_limit) if raw_limit != 0 else []),

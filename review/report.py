@@ -68,6 +68,8 @@ class Review:
     steps: list[Step]
     unchanged: int
     failed: bool
+    # Warnings on the stack as a whole (no application's resource), e.g. the stack-size guard.
+    stack_notes: list[str] = field(default_factory=list)
 
     @property
     def violations(self) -> list[PolicyResult]:
@@ -365,10 +367,13 @@ def build_review(
             continue
         then = "this run repairs it" if found.urn in repaired else "this run leaves it as it is"
         apps.setdefault(owner, AppReview(owner)).drift += [f"{w}: {then}" for w in words]
+    stack_notes: list[str] = []
     for note in events.notes:
         owner = _owner_of((note.urn or "").rsplit("::", 1)[-1], prefixes)
         if owner is not None and note.severity in ("info", "warning"):
             apps.setdefault(owner, AppReview(owner)).notes.append(_note_text(note))
+        elif owner is None and note.severity == "warning":
+            stack_notes.append(note.message.splitlines()[0] if note.message else "")
         elif note.severity == "error":
             dangers.append(f"the preview failed: {note.message.splitlines()[0]}")
     if environment == "prod" and changing:
@@ -382,6 +387,7 @@ def build_review(
         steps=changing,
         unchanged=sum(1 for s in events.steps if s.op == "same"),
         failed=events.failed,
+        stack_notes=list(dict.fromkeys(stack_notes)),
     )
 
 

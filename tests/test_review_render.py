@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lkps.resource_types import APPLICATION, ROUTE_ACCESS
 from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
-from review.events import Drift, PolicyResult, PreviewEvents, Step
+from review.events import Drift, Note, PolicyResult, PreviewEvents, Step
 from review.render import COMMENT_LIMIT, as_markdown
 from review.report import build_review
 
@@ -94,3 +94,24 @@ def test_drift_is_listed_in_onboarding_words_before_the_changes() -> None:
     ], "the team's web settings are not drift"
     markdown = as_markdown(review)
     assert markdown.index("🔧 drift: owner") < markdown.index("app registration: changes")
+
+
+def test_a_warning_on_the_stack_itself_is_shown_once_and_an_apps_under_its_row() -> None:
+    events = _events(1)
+    size = "stack 'np' has 60 applications, more than maxApplications (50): split them"
+    events.notes += [
+        Note("warning", f"{size}\nsecond line", None),
+        Note("warning", size, "urn:pulumi:np::p::pulumi:pulumi:Stack::p-np"),
+        Note("warning", "slow vault", f"urn:pulumi:np::p::{PASSWORD}::lkps-app-0000-np-secret-a"),
+        Note("info", "an info on the stack", None),
+    ]
+    review = build_review("np", "np", ["APP-0000-NP"], "https://o/api/v1", events)
+    assert review.stack_notes == [size]
+    markdown = as_markdown(review)
+    assert f"### The stack\n\n- _warning:_ {size}\n" in markdown
+    assert markdown.index("### The stack") < markdown.index("### Applications")
+    assert "_note:_ warning: slow vault" in markdown
+    assert "an info on the stack" not in markdown
+    assert "### The stack" not in as_markdown(
+        build_review("np", "np", ["APP-0000-NP"], "https://o/api/v1", _events(1))
+    )

@@ -229,12 +229,15 @@ def test_the_report_fits_a_comment_at_any_size(project: SandboxProject, count: i
             lambda c: c.update(applications=_applications(count), maxApplications=20)
         )
         session.preview(on_event=events, today=TODAY)
-        _check_size(*_report(session, events), count)
+        review, markdown = _report(session, events)
+        _check_size(review, markdown, count)
+        assert ("### The stack" in markdown) == (count > 20), "the size warning is in the report"
         size = [n for n in events.notes if "more than maxApplications (20)" in n.message]
         assert [n.severity for n in size] == (["warning"] if count > 20 else []), events.notes
         if size:
             assert f"stack 'np' has {count} applications" in size[0].message
             assert "Pulumi.np-<team>.yaml" in size[0].message
+            assert f"stack 'np' has {count} applications, more than maxApplications" in markdown
         if count == 30:
             scaled = _scaled(events, 300)
             names = [f"SCALE-APP-{index:04d}-NP" for index in range(300)]

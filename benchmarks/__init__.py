@@ -1,0 +1,1 @@
+"""Benchmarks that print figures against a floor (README: Scale)."""
