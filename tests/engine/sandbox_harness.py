@@ -189,15 +189,7 @@ class SandboxProject:
             approval_routes=approval_routes,
             identity=identity,
         ) as sandbox:
-            engine = open_stack(
-                stack,
-                lambda: None,
-                folder.work_dir,
-                {**workspace_env(), **sandbox.env},
-                pulumi_home=folder.pulumi_home,
-                secrets_provider="passphrase",
-            )
-            yield Session(engine, sandbox, self.project, stack.split("-", 1)[0])
+            yield self._session(sandbox)
 
     @contextmanager
     def session_beside(self, first: Session, stack: str) -> Iterator[Session]:
@@ -207,15 +199,19 @@ class SandboxProject:
         shutil.copytree(first.sandbox.folder.path / "tls", folder.path / "tls", dirs_exist_ok=True)
         folder.prepare(self.project)
         sandbox = Sandbox(folder, first.sandbox.entra, first.sandbox.ocelot)
+        yield self._session(sandbox)
+
+    def _session(self, sandbox: Sandbox) -> Session:
+        folder = sandbox.folder
         engine = open_stack(
-            stack,
+            folder.stack,
             lambda: None,
             folder.work_dir,
             {**workspace_env(), **sandbox.env},
             pulumi_home=folder.pulumi_home,
             secrets_provider="passphrase",
         )
-        yield Session(engine, sandbox, self.project, stack.split("-", 1)[0])
+        return Session(engine, sandbox, self.project, folder.stack.split("-", 1)[0])
 
 
 def changes(result: auto.UpResult | auto.RefreshResult | auto.DestroyResult) -> dict[str, int]:

@@ -43,7 +43,7 @@ def workflow_arguments(workflow: str, stack: str) -> list[str]:
     """What the workflow's `up` step passes to scripts/stack for `stack`."""
     document = yaml.safe_load((ROOT / ".github" / "workflows" / workflow).read_text())
     for job in document["jobs"].values():
-        for step in job["steps"]:
+        for step in job.get("steps", []):
             command = str(step.get("run", ""))
             if command.startswith("scripts/stack up"):
                 words = shlex.split(command.replace('"$STACK"', stack))
@@ -209,7 +209,7 @@ def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
 ) -> None:
     del pulumi_cli
     sandboxes = Sandboxes(tmp_path / "sandboxes")
-    deploy_np = [*workflow_arguments("deploy.yml", "np"), "--sandbox"]
+    deploy_np = [*workflow_arguments("deploy-team.yml", "np"), "--sandbox"]
     rotate_np = [*workflow_arguments("rotate.yml", "np"), "--sandbox"]
     assert "--cancel-stale-lock" in deploy_np
     assert "--cancel-stale-lock" in rotate_np
@@ -284,7 +284,7 @@ def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
     assert_recovered(sandboxes, "np", day, sandboxes.run(*plain_up, "--today", day.isoformat()))
 
     # 6. prod's first deployment, killed during its Ocelot changes.
-    deploy_prod = [*workflow_arguments("deploy.yml", "prod"), "--sandbox"]
+    deploy_prod = [*workflow_arguments("deploy-team.yml", "prod"), "--sandbox"]
     process, _ = sandboxes.start(*deploy_prod, "--today", TODAY.isoformat())
     interrupt_when(process, lambda: sandboxes.our_ocelot_entries("prod") > 0)
     sandboxes.assert_nothing_left_running()
