@@ -112,7 +112,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
             {
                 app.name: (args.last_rotation[app.name], app.display_name)
                 for app in args.applications
-                if args.last_rotation.get(app.name) is not None
+                if app.name in args.last_rotation
             },
             args.resource_group_name,
             args.vault_name,

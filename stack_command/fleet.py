@@ -15,8 +15,6 @@ from pathlib import Path
 
 from lkps import rules
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 class FleetError(Exception):
     """A stack file whose name is not a stack of this project."""
@@ -40,7 +38,7 @@ class Team:
     prod: str
 
 
-def stacks(root: Path = ROOT) -> list[FleetStack]:
+def stacks(root: Path) -> list[FleetStack]:
     """Every `Pulumi.<stack>.yaml` beside `Pulumi.yaml`, np ones first, then by team."""
     found = []
     for path in sorted(root.glob("Pulumi.*.yaml")):
