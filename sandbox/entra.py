@@ -24,7 +24,8 @@ for its own resource.
 Lists come in pages, as Graph's and Key Vault's do: at most `$top` (Graph) or `maxresults` (Key
 Vault) items, with an absolute URL to the next page (`@odata.nextLink`, `nextLink`).
 
-The state is one JSON file, rewritten atomically after each change, so it outlives the process.
+The state is a SQLite file (`sandbox.entra_file`), each change saved in one transaction, so it
+outlives the process.
 Every Graph, Key Vault and ARM call needs a bearer token issued by this emulator. Error bodies
 follow the documented shapes (`{"error": {"code", "message"}}`, with Graph's `innerError`);
 codes the documentation does not give are marked as this emulator's own.
@@ -52,6 +53,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 from lkps import rights
 from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
 from sandbox import graph_objects
+from sandbox.entra_file import EntraFile
 from sandbox.tls import SandboxCertificate
 from sandbox.tokens import TokenSigner
 
@@ -159,7 +161,8 @@ class ApiError(Exception):
 
 
 class EntraStore:
-    """Directory objects, vaults and their secrets, persisted to `path` after every change."""
+    """Directory objects, vaults and their secrets, persisted to `path` after every change
+    (`sandbox.entra_file`)."""
 
     def __init__(
         self,
@@ -169,17 +172,18 @@ class EntraStore:
         self.path = path
         self._secret_text = secret_text
         self._lock = threading.RLock()
-        self.data: dict[str, Any] = (
-            json.loads(path.read_text())
-            if path.exists()
-            else {"applications": {}, "servicePrincipals": {}, "vaults": {}, "deployer": None}
-        )
+        self._file = EntraFile(path)
+        self.data: dict[str, Any] = self._file.load()
 
     def save(self) -> None:
+        """Writes the change just made (the rows it touched, in one transaction)."""
         with self._lock:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-            tmp.replace(self.path)
+            self._file.save(self.data)
+
+    def close(self) -> None:
+        """Closes the file (a later change opens it again)."""
+        with self._lock:
+            self._file.close()
 
     # -- the sandbox's own audit log --------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """One command's sandbox: its folder, its plugins, its emulators and the engine's environment.
 
-Per stack, `.sandbox/<stack>/` holds the Entra and Key Vault state (`entra.json`), the Ocelot
+Per stack, `.sandbox/<stack>/` holds the Entra and Key Vault state (`entra.sqlite`), the Ocelot
 state (`ocelot.json`), the `file://` backend (`state/`), the engine's own `PULUMI_HOME` with the
 stand-in plugins (`home/`), the stack's work dir (`work/`) and the state passphrase. Emulators run
 in the command's process while it runs and stop with it; their state stays on disk.
@@ -125,7 +125,7 @@ class SandboxFolder:
 
     @property
     def entra_state(self) -> Path:
-        return self.path / "entra.json"
+        return self.path / "entra.sqlite"
 
     @property
     def ocelot_state(self) -> Path:
@@ -330,8 +330,11 @@ def running(
         grant_documented_rights(store, str(pinned))
     sandbox = Sandbox(folder, entra, ocelot)
     inline = (ENTRA_URL_VARIABLE, "IDENTITY_ENDPOINT", "IDENTITY_HEADER", *folder.certificate.trust)
-    with entra, ocelot:
-        values = {key: value for key, value in sandbox.env.items() if key in inline}
-        with _sandbox_process_environment(values):
-            sandbox.timings["start"] = time.perf_counter() - started
-            yield sandbox
+    try:
+        with entra, ocelot:
+            values = {key: value for key, value in sandbox.env.items() if key in inline}
+            with _sandbox_process_environment(values):
+                sandbox.timings["start"] = time.perf_counter() - started
+                yield sandbox
+    finally:
+        store.close()

@@ -3,17 +3,19 @@ runs it, with known canary values for every client secret and token the sandbox 
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from pulumi import automation as auto
@@ -34,6 +36,10 @@ CANARY_TOKEN = TOKEN_PREFIX
 def _canaries(prefix: str, width: int) -> Callable[[], str]:
     counter = itertools.count(1)
     return lambda: f"{prefix}-{next(counter):06d}".ljust(width, "x")
+
+
+# One sequence per test process: a sandbox copied from a deployed one never repeats its values.
+_SECRETS: Final = _canaries(CANARY_SECRET, 40)
 
 
 @dataclass
@@ -171,7 +177,7 @@ class SandboxProject:
         self.project.mkdir(parents=True, exist_ok=True)
         for name in ("Pulumi.yaml", "Pulumi.np.yaml", "Pulumi.prod.yaml"):
             shutil.copyfile(ROOT / name, self.project / name)
-        self.secrets = _canaries(CANARY_SECRET, 40)
+        self.secrets = _SECRETS
 
     @contextmanager
     def session(
@@ -190,6 +196,16 @@ class SandboxProject:
             identity=identity,
         ) as sandbox:
             yield self._session(sandbox)
+
+    @contextmanager
+    def deployed(self, stack: str, today: date | None = None) -> Iterator[Session]:
+        """The sandbox of `stack` as one `up` of its committed config on `today` leaves it,
+        without running that `up` again: a copy of the folder (state, directory and vault,
+        Ocelot, passphrase, certificate) made once per test process by `deployed_folder`."""
+        day = today or datetime.now(UTC).date()
+        shutil.copytree(deployed_folder(stack, day), self.root / "sandbox" / stack, symlinks=True)
+        with self.session(stack) as session:
+            yield session
 
     @contextmanager
     def session_beside(self, first: Session, stack: str) -> Iterator[Session]:
@@ -212,6 +228,22 @@ class SandboxProject:
             secrets_provider="passphrase",
         )
         return Session(engine, sandbox, self.project, folder.stack.split("-", 1)[0])
+
+
+_DEPLOYED: dict[tuple[str, date], Path] = {}
+
+
+def deployed_folder(stack: str, day: date) -> Path:
+    """The sandbox folder of `stack` after one `up` on `day`, made on first use in this
+    process; removed when the process ends."""
+    if (stack, day) not in _DEPLOYED:
+        root = Path(tempfile.mkdtemp(prefix=f"lkps-deployed-{stack}-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        template = SandboxProject(root)
+        with template.session(stack) as session:
+            session.up(today=day)
+        _DEPLOYED[stack, day] = root / "sandbox" / stack
+    return _DEPLOYED[stack, day]
 
 
 def changes(result: auto.UpResult | auto.RefreshResult | auto.DestroyResult) -> dict[str, int]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +31,11 @@ from sandbox.session import FOREIGN_CLIENT_ID
 from sandbox.standin import consistency
 from stack_command.cli import ROOT
 from stack_command.pending import held_key_ids
-from tests.engine.sandbox_harness import applications, assert_vault_publishes_live_secrets
+from tests.engine.sandbox_harness import (
+    applications,
+    assert_vault_publishes_live_secrets,
+    deployed_folder,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -88,13 +93,7 @@ class Sandboxes:
         return code, log.read_text()
 
     def journal(self, stack: str) -> list[dict[str, Any]]:
-        try:
-            entries: list[dict[str, Any]] = json.loads(
-                (self.folder(stack) / "entra.json").read_text()
-            ).get("journal", [])
-        except (FileNotFoundError, json.JSONDecodeError):
-            return []
-        return entries
+        return EntraStore(self.folder(stack) / "entra.sqlite").journal()
 
     def our_ocelot_entries(self, stack: str) -> int:
         try:
@@ -181,7 +180,7 @@ def state_of(sandboxes: Sandboxes, stack: str) -> dict[str, Any]:
 def assert_recovered(sandboxes: Sandboxes, stack: str, day: date, rerun: tuple[int, str]) -> None:
     code, output = rerun
     assert code == 0, output
-    store = EntraStore(sandboxes.folder(stack) / "entra.json")
+    store = EntraStore(sandboxes.folder(stack) / "entra.sqlite")
     for entry in store.journal():
         if entry["op"] == "removePassword":
             assert entry["publishedIn"] == [], f"deleted while published: {entry}"
@@ -204,17 +203,31 @@ def assert_recovered(sandboxes: Sandboxes, stack: str, day: date, rerun: tuple[i
     assert quiet[0] == 0, quiet[1]
 
 
-def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
-    pulumi_cli: str, tmp_path: Path
-) -> None:
-    del pulumi_cli
-    sandboxes = Sandboxes(tmp_path / "sandboxes")
-    deploy_np = [*workflow_arguments("deploy-team.yml", "np"), "--sandbox"]
-    rotate_np = [*workflow_arguments("rotate.yml", "np"), "--sandbox"]
-    assert "--cancel-stale-lock" in deploy_np
-    assert "--cancel-stale-lock" in rotate_np
+@pytest.fixture
+def sandboxes(pulumi_cli: str, tmp_path: Path) -> Sandboxes:
+    del pulumi_cli  # the fixture fails the test when the CLI is missing
+    return Sandboxes(tmp_path / "sandboxes")
 
-    # 1. The first deployment, killed once Entra has made the first registration.
+
+def _deploy(stack: str) -> list[str]:
+    words = [*workflow_arguments("deploy-team.yml", stack), "--sandbox"]
+    assert "--cancel-stale-lock" in words
+    return words
+
+
+def _rotate(stack: str) -> list[str]:
+    words = [*workflow_arguments("rotate.yml", stack), "--sandbox"]
+    assert "--cancel-stale-lock" in words
+    return words
+
+
+def _deployed_np(sandboxes: Sandboxes) -> None:
+    """np as its first deployment on TODAY left it (a copy, see `deployed_folder`)."""
+    shutil.copytree(deployed_folder("np", TODAY), sandboxes.folder("np"))
+
+
+def test_a_first_deployment_killed_after_its_first_registration(sandboxes: Sandboxes) -> None:
+    deploy_np = _deploy("np")
     process, _ = sandboxes.start(*deploy_np, "--today", TODAY.isoformat())
     interrupt_when(process, after(sandboxes, "np", "createApplication"))
     sandboxes.assert_nothing_left_running()
@@ -223,7 +236,7 @@ def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
     assert_recovered(
         sandboxes, "np", TODAY, sandboxes.run(*deploy_np, "--today", TODAY.isoformat())
     )
-    apps = applications(EntraStore(sandboxes.folder("np") / "entra.json"))
+    apps = applications(EntraStore(sandboxes.folder("np") / "entra.sqlite"))
     assert len(apps) == 2
     assert apps[made[0]["displayName"]]["appId"] == made[0]["appId"], (
         "the registration the killed run made was replaced, not taken over"
@@ -232,7 +245,14 @@ def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
     assert code == 0, output
     assert "no resource holds" not in output
 
-    # 2. A rotation day, killed once Graph has made the first new client secret.
+
+def test_rotation_days_killed_after_a_new_secret_then_after_its_publication(
+    sandboxes: Sandboxes,
+) -> None:
+    _deployed_np(sandboxes)
+    rotate_np = _rotate("np")
+
+    # A rotation day, killed once Graph has made the first new client secret.
     day = TODAY + PERIOD
     process, _ = sandboxes.start(*rotate_np, "--today", day.isoformat())
     interrupt_when(process, after(sandboxes, "np", "addPassword"))
@@ -241,15 +261,20 @@ def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
     assert "lock is stale: cancelling it" in output
     assert_recovered(sandboxes, "np", day, (code, output))
 
-    # 3. The next rotation day, killed once the vault publishes the first new secret.
+    # The next rotation day, killed once the vault publishes the first new secret.
     day += PERIOD
     process, _ = sandboxes.start(*rotate_np, "--today", day.isoformat())
     interrupt_when(process, after(sandboxes, "np", "setSecret"))
     sandboxes.assert_nothing_left_running()
     assert_recovered(sandboxes, "np", day, sandboxes.run(*rotate_np, "--today", day.isoformat()))
 
-    # 4. Only the engine dies: the command says so, and what to run.
-    day += PERIOD
+
+def test_a_killed_engine_a_cancelled_job_and_a_lock_left_behind(sandboxes: Sandboxes) -> None:
+    _deployed_np(sandboxes)
+    rotate_np = _rotate("np")
+
+    # Only the engine dies: the command says so, and what to run.
+    day = TODAY + PERIOD
     process, log = sandboxes.start(*rotate_np, "--today", day.isoformat())
     interrupt_when(process, after(sandboxes, "np", "addPassword"), how="kill engine")
     assert process.returncode == 1
@@ -258,7 +283,7 @@ def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
     sandboxes.assert_nothing_left_running()
     assert_recovered(sandboxes, "np", day, sandboxes.run(*rotate_np, "--today", day.isoformat()))
 
-    # 5. The job is cancelled (SIGTERM to the command): the engine stops cleanly, no lock left.
+    # The job is cancelled (SIGTERM to the command): the engine stops cleanly, no lock left.
     # With the provider's wait for Graph after addPassword (1 s polls here, at least 5 s on
     # Azure) the signal lands, as it would on Azure, while that step is still in flight.
     day += PERIOD
@@ -283,8 +308,9 @@ def test_each_interrupted_run_is_completed_by_the_workflows_own_command(
     assert sandboxes.run("cancel", "np", "--sandbox")[0] == 0
     assert_recovered(sandboxes, "np", day, sandboxes.run(*plain_up, "--today", day.isoformat()))
 
-    # 6. prod's first deployment, killed during its Ocelot changes.
-    deploy_prod = [*workflow_arguments("deploy-team.yml", "prod"), "--sandbox"]
+
+def test_prods_first_deployment_killed_during_its_ocelot_changes(sandboxes: Sandboxes) -> None:
+    deploy_prod = _deploy("prod")
     process, _ = sandboxes.start(*deploy_prod, "--today", TODAY.isoformat())
     interrupt_when(process, lambda: sandboxes.our_ocelot_entries("prod") > 0)
     sandboxes.assert_nothing_left_running()

@@ -383,7 +383,7 @@ def _readme_snippet() -> str:
 
 
 def deployed_apps(folder: Path) -> list[dict[str, Any]]:
-    return list(EntraStore(folder / "entra.json").list_objects("applications", None, None))
+    return list(EntraStore(folder / "entra.sqlite").list_objects("applications", None, None))
 
 
 def test_a_served_sandbox_answers_the_readmes_example(

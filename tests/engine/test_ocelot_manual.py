@@ -111,8 +111,7 @@ def test_turning_to_manual_hands_the_entries_over_without_removing_them(
     second forgets them without a call to Ocelot; LKPS access never stops."""
     del pulumi_cli
     project = SandboxProject(tmp_path)
-    with project.session("np") as session:
-        session.up()
+    with project.deployed("np") as session:
         entries = {route: session.sandbox.ocelot.store.entries(route) for route in ROUTES.values()}
     edit_stack_file(project.project, "np", _mode("manual"))
 

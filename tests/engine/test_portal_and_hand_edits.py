@@ -124,8 +124,7 @@ def test_a_registration_made_in_the_portal_keeps_its_settings_when_adopted(
 def test_a_portal_edit_of_a_team_setting_survives_an_owner_change(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up()
+    with project.deployed("np") as session:
         store = session.sandbox.entra.store
         agent = applications(store)[AGENT]
         store.update_object("applications", agent["id"], {"web": {"redirectUris": REDIRECTS[:1]}})
@@ -149,8 +148,7 @@ def test_a_portal_edit_of_a_team_setting_survives_an_owner_change(
 def test_portal_edits_of_the_stacks_settings_are_drift_the_next_run_repairs(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up()
+    with project.deployed("np") as session:
         store = session.sandbox.entra.store
         agent = applications(store)[AGENT]
         before = copy.deepcopy(agent)
@@ -203,8 +201,7 @@ def _delete_by_hand(session: Session) -> dict[str, str]:
 def test_objects_deleted_by_hand_fail_a_run_without_refresh_and_heal_with_one(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up()
+    with project.deployed("np") as session:
         _delete_by_hand(session)
         session.edit_config(_add_owner("MY-LIVEKIT-CLIENT", NEW_OWNER))
         with pytest.raises(auto.CommandError) as failed:
@@ -230,8 +227,7 @@ def test_objects_deleted_by_hand_fail_a_run_without_refresh_and_heal_with_one(
 def test_a_vault_move_writes_the_new_secret_before_the_old_one_goes(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up()
+    with project.deployed("np") as session:
         store = session.sandbox.entra.store
         (old_vault,) = store.data["vaults"]
         settings = session.stack.get_all_config()
@@ -274,8 +270,7 @@ def test_a_rotation_day_with_graphs_consistency_waits(project: SandboxProject) -
     """The provider's polling after a credential is removed and after one is added, simulated
     with 1 s between polls (the provider's is at least 5 s): the rotation takes that much longer
     and still publishes a live secret."""
-    with project.session("np") as session:
-        session.up()
+    with project.deployed("np") as session:
         day = RotationPolicy(30, 90).plan(datetime.now(UTC).date()).next_rotation
         env = session.stack.workspace.env_vars
         assert isinstance(env, dict)

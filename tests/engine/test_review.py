@@ -83,8 +83,7 @@ def test_a_new_app_reads_as_new_registrations_secrets_and_access(
 def test_a_rotation_day_reads_as_one_slot_per_app_and_a_new_vault_version(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up(today=TODAY)
+    with project.deployed("np", TODAY) as session:
         review, markdown = _review(session, today=ROTATION_DAY)
     assert review.ok, review.all_dangers
     for app in review.applications.values():
@@ -98,8 +97,7 @@ def test_a_rotation_day_reads_as_one_slot_per_app_and_a_new_vault_version(
 def test_an_ocelot_only_change_names_the_route_and_a_removed_region_is_a_danger(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up(today=TODAY)
+    with project.deployed("np", TODAY) as session:
         session.edit_config(lambda c: c["applications"][1].update(regions=["eu", "us"]))
         added, _ = _review(session, today=TODAY)
         assert list(added.applications) == ["MY-LIVEKIT-CLIENT-NP"]
@@ -116,8 +114,7 @@ def test_an_ocelot_only_change_names_the_route_and_a_removed_region_is_a_danger(
 
 
 def test_a_removed_app_lists_every_deletion_as_a_danger(project: SandboxProject) -> None:
-    with project.session("np") as session:
-        session.up(today=TODAY)
+    with project.deployed("np", TODAY) as session:
 
         def remove_client(config: dict[str, Any]) -> None:
             config["applications"].pop(1)

@@ -66,8 +66,7 @@ def test_a_run_as_another_identity_is_refused_and_changes_nothing(
     project: SandboxProject,
 ) -> None:
     pinned = stack_config(project.project, "np")["deployerObjectId"]
-    with project.session("np") as session:
-        session.up()
+    with project.deployed("np") as session:
         before = _directory(session.sandbox)
         assert all(pinned in app["owners"] for app in _apps(session.sandbox).values())
 
@@ -92,8 +91,8 @@ def test_a_run_as_another_identity_is_refused_and_changes_nothing(
 def test_runs_after_a_gap_of_several_periods_never_delete_the_published_secret(
     project: SandboxProject, periods: int
 ) -> None:
-    with project.session("np") as session:
-        first = _up(session, TODAY)
+    with project.deployed("np", TODAY) as session:
+        first = session.stack.outputs()["secretRotation"].value
         back = TODAY + timedelta(days=periods * PERIOD + 1)
         after_gap = _up(session, back)
         state = after_gap[AGENT.removesuffix("-NP")]
@@ -108,8 +107,7 @@ def test_runs_after_a_gap_of_several_periods_never_delete_the_published_secret(
 def test_a_changed_rotation_period_converges_without_deleting_the_published_secret(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        _up(session, TODAY)
+    with project.deployed("np", TODAY) as session:
 
         def shorter(config: dict[str, Any]) -> None:
             config["secretRotationDays"] = 14
@@ -124,8 +122,7 @@ def test_a_changed_rotation_period_converges_without_deleting_the_published_secr
 def test_an_emergency_rotation_publishes_then_revokes_and_the_schedule_resumes(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        _up(session, TODAY)
+    with project.deployed("np", TODAY) as session:
         agent = _apps(session.sandbox)[AGENT]
         old_keys = {p["keyId"] for p in agent["passwordCredentials"]}
         leak_day = TODAY + timedelta(days=2)
@@ -183,8 +180,7 @@ def test_retiring_a_prod_app_takes_two_reviewed_changes_and_it_can_come_back(
 ) -> None:
     original = stack_config(project.project, "prod")
     client = "MY-LIVEKIT-CLIENT"
-    with project.session("prod") as session:
-        session.up()
+    with project.deployed("prod") as session:
         client_id = _apps(session.sandbox)[client]["appId"]
         before = _directory(session.sandbox)
 

@@ -158,8 +158,7 @@ def _client_app(config: dict[str, Any]) -> dict[str, Any]:
 def test_a_description_edit_updates_in_place_and_a_new_app_only_adds(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up(today=BEFORE_ROTATION)
+    with project.deployed("np", BEFORE_ROTATION) as session:
         store = session.sandbox.entra.store
         before = {name: app["appId"] for name, app in _apps(store).items()}
 
@@ -200,8 +199,7 @@ def test_a_description_edit_updates_in_place_and_a_new_app_only_adds(
 def test_the_next_rotation_day_replaces_one_password_per_app_and_publishes_it(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up(today=BEFORE_ROTATION)
+    with project.deployed("np", BEFORE_ROTATION) as session:
         store = session.sandbox.entra.store
         published = {name: _published_key_id(session.sandbox, name) for name in NP_APPS}
         keys = {
@@ -236,8 +234,7 @@ def test_the_next_rotation_day_replaces_one_password_per_app_and_publishes_it(
 def test_hand_deletions_show_in_refresh_and_the_next_up_restores_them(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        session.up(today=BEFORE_ROTATION)
+    with project.deployed("np", BEFORE_ROTATION) as session:
         store = session.sandbox.entra.store
         agent = _apps(store)["MY-LIVEKIT-AGENT-NP"]
         unpublished = next(
@@ -264,11 +261,11 @@ def test_hand_deletions_show_in_refresh_and_the_next_up_restores_them(
 def test_removing_an_app_and_destroying_np_leave_other_teams_untouched(
     project: SandboxProject,
 ) -> None:
-    with project.session("np") as session:
-        routes_before = _routes(session.sandbox)
-        session.up(today=BEFORE_ROTATION)
+    with project.deployed("np", BEFORE_ROTATION) as session:
         store = session.sandbox.entra.store
         client_id = _apps(store)["MY-LIVEKIT-CLIENT-NP"]["appId"]
+        ours = {app["appId"] for app in _apps(store).values()}
+        routes_before = {route: ids - ours for route, ids in _routes(session.sandbox).items()}
 
         def remove_client(config: dict[str, Any]) -> None:
             config["applications"].pop(1)
@@ -356,8 +353,7 @@ def test_clients_are_pre_authorized_one_resource_each_across_stacks_too(
     project: SandboxProject,
 ) -> None:
     partner = "0d0e0f10-1112-4314-9516-171819202122"
-    with project.session("np") as session:
-        session.up(today=BEFORE_ROTATION)
+    with project.deployed("np", BEFORE_ROTATION) as session:
         store = session.sandbox.entra.store
         agent = _apps(store)["MY-LIVEKIT-AGENT-NP"]
         client = _apps(store)["MY-LIVEKIT-CLIENT-NP"]

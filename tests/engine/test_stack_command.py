@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from lkps.rotation import RotationPolicy
 from sandbox.entra import EntraStore
 from sandbox.session import BANNER, stack_config
 from stack_command.cli import ROOT, main
+from tests.engine.sandbox_harness import deployed_folder
 from verification.model import SEPARATE
 
 pytestmark = pytest.mark.engine
@@ -47,7 +49,7 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
     assert "Updating (np):" in up.stdout
     assert "+ 29 created" in up.stdout
     assert "✅ lkps-onboarding@v0.0.1" in up.stdout
-    assert (tmp_path / "np" / "entra.json").is_file()
+    assert (tmp_path / "np" / "entra.sqlite").is_file()
 
     again = _stack(tmp_path, "preview", "np", "--sandbox", "--expect-no-changes", "--diff")
     assert again.returncode == 0, again.stderr
@@ -110,9 +112,9 @@ def test_the_rotation_workflows_command_heals_a_service_principal_deleted_by_han
     someone deleted the client's service principal in the portal. Without the refresh the run
     succeeds, as on Azure, and leaves the client unable to get a token for LKPS."""
     del pulumi_cli
-    assert _stack(tmp_path, "up", "np", "--sandbox").returncode == 0
+    shutil.copytree(deployed_folder("np", datetime.now(UTC).date()), tmp_path / "np")
     client = "MY-LIVEKIT-CLIENT-NP"
-    store = EntraStore(tmp_path / "np" / "entra.json")
+    store = EntraStore(tmp_path / "np" / "entra.sqlite")
     (app,) = store.list_objects("applications", "displayName", client)
     (sp,) = store.list_objects("servicePrincipals", "appId", app["appId"])
     store.delete_object("servicePrincipals", sp["id"])
@@ -120,7 +122,7 @@ def test_the_rotation_workflows_command_heals_a_service_principal_deleted_by_han
 
     stale = _stack(tmp_path, "up", "np", "--sandbox", "--no-refresh", "--today", day)
     assert stale.returncode == 0, stale.stdout + stale.stderr
-    assert not EntraStore(tmp_path / "np" / "entra.json").list_objects(
+    assert not EntraStore(tmp_path / "np" / "entra.sqlite").list_objects(
         "servicePrincipals", "appId", app["appId"]
     )
     broken = _stack(
@@ -133,7 +135,7 @@ def test_the_rotation_workflows_command_heals_a_service_principal_deleted_by_han
         tmp_path, "up", "np", "--sandbox", "--refresh", "--cancel-stale-lock", "--today", day
     )
     assert healed.returncode == 0, healed.stdout + healed.stderr
-    (again,) = EntraStore(tmp_path / "np" / "entra.json").list_objects(
+    (again,) = EntraStore(tmp_path / "np" / "entra.sqlite").list_objects(
         "servicePrincipals", "appId", app["appId"]
     )
     assert again["id"] != sp["id"]
@@ -171,7 +173,7 @@ def test_the_rights_check_names_each_missing_right_and_what_needs_it(
         assert right.name in granted.stdout
     assert "All rights present." in granted.stdout
 
-    store = EntraStore(tmp_path / "np" / "entra.json")
+    store = EntraStore(tmp_path / "np" / "entra.sqlite")
     deployer = stack_config(ROOT, "np")["deployerObjectId"]
     store.revoke(deployer, "Microsoft.KeyVault/vaults/secrets/write")
     store.revoke(deployer, "Application.ReadWrite.OwnedBy")

@@ -53,7 +53,7 @@ def _run(sandbox_root: Path, azurite: Azurite, *args: str) -> tuple[int, str]:
 
 
 def _apps(sandbox_root: Path) -> list[str]:
-    store = EntraStore(sandbox_root / "np" / "entra.json")
+    store = EntraStore(sandbox_root / "np" / "entra.sqlite")
     return sorted(a["displayName"] for a in store.list_objects("applications", None, None))
 
 

@@ -56,7 +56,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxCer
 def entra(
     tmp_path_factory: pytest.TempPathFactory, certificate: SandboxCertificate
 ) -> Iterator[EntraEmulator]:
-    store = EntraStore(tmp_path_factory.mktemp("entra") / "entra.json")
+    store = EntraStore(tmp_path_factory.mktemp("entra") / "entra.sqlite")
     store.ensure_vault(SUBSCRIPTION, RESOURCE_GROUP, VAULT)
     with EntraEmulator(store, TENANT, certificate, apis=APIS) as running:
         yield running

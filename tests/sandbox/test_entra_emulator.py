@@ -33,7 +33,7 @@ ARM_SECRET = (
 
 @pytest.fixture
 def emulator(tmp_path: Path, certificate: SandboxCertificate) -> Iterator[EntraEmulator]:
-    store = EntraStore(tmp_path / "entra.json")
+    store = EntraStore(tmp_path / "entra.sqlite")
     store.ensure_vault(SUBSCRIPTION, RESOURCE_GROUP, VAULT)
     with EntraEmulator(store, TENANT, certificate, apis=APIS) as running:
         yield running
@@ -217,12 +217,12 @@ def test_arm_refuses_a_vault_of_another_resource_group(emulator: EntraEmulator) 
 
 
 def test_state_survives_a_restart(tmp_path: Path, certificate: SandboxCertificate) -> None:
-    store = EntraStore(tmp_path / "entra.json")
+    store = EntraStore(tmp_path / "entra.sqlite")
     store.ensure_vault(SUBSCRIPTION, RESOURCE_GROUP, VAULT)
     with EntraEmulator(store, TENANT, certificate) as first, _client(first) as client:
         app = client.post("/graph/v1.0/applications", json={"displayName": "KEPT-NP"})
         deployer = first.deployer
-    with EntraEmulator(EntraStore(tmp_path / "entra.json"), TENANT, certificate) as second:
+    with EntraEmulator(EntraStore(tmp_path / "entra.sqlite"), TENANT, certificate) as second:
         assert second.deployer == deployer
         with _client(second) as client:
             kept = client.get(f"/graph/v1.0/applications/{app.json()['id']}")
@@ -325,7 +325,7 @@ def test_applications_have_graphs_shape_and_refuse_undeclared_properties(
 def test_tokens_are_jwts_for_one_resource_and_die_with_the_run(
     tmp_path: Path, certificate: SandboxCertificate
 ) -> None:
-    store = EntraStore(tmp_path / "entra.json")
+    store = EntraStore(tmp_path / "entra.sqlite")
     with EntraEmulator(store, TENANT, certificate, apis=APIS) as first:
         token, _ = first.issue_token(first.deployer, OCELOT_API)
         assert token.startswith(TOKEN_PREFIX), "the canary the secret tests look for"
@@ -337,5 +337,5 @@ def test_tokens_are_jwts_for_one_resource_and_die_with_the_run(
         )
         assert first.holder(f"Bearer {token}", OCELOT_API) == first.deployer
         assert first.holder(f"Bearer {token}", "https://vault.azure.net") is None
-    with EntraEmulator(EntraStore(tmp_path / "entra.json"), TENANT, certificate) as second:
+    with EntraEmulator(EntraStore(tmp_path / "entra.sqlite"), TENANT, certificate) as second:
         assert second.holder(f"Bearer {token}", OCELOT_API) is None, "signed by another run's key"
