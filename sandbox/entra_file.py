@@ -86,9 +86,17 @@ class EntraFile:
         return self._connection
 
     def load(self) -> dict[str, Any]:
-        """The saved state, or an empty directory when nothing was saved yet."""
+        """The saved state, or an empty directory when nothing was saved yet. A sandbox made
+        before this file existed kept its state in one JSON file beside it: that is read once,
+        saved here, and renamed to `*.json.migrated`."""
         if not self.path.exists():
-            return empty()
+            legacy = self.path.with_suffix(".json")
+            if not legacy.exists():
+                return empty()
+            data: dict[str, Any] = json.loads(legacy.read_text())
+            self.save(data)
+            legacy.rename(legacy.with_suffix(".json.migrated"))
+            return data
         connection = self._connect()
         connection.execute("BEGIN")  # one snapshot for both tables, whatever a writer does
         try:

@@ -3,6 +3,7 @@ what a process killed while saving leaves behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -43,6 +44,16 @@ def test_a_reopened_store_reads_what_every_change_saved(tmp_path: Path) -> None:
     assert again.data == store.data
     assert [entry["op"] for entry in again.journal()] == [e["op"] for e in store.journal()]
     assert again.list_deleted_secrets(VAULT)[0]["id"].endswith("/app-001")
+
+
+def test_a_sandbox_saved_as_json_is_read_once_and_kept_here(tmp_path: Path) -> None:
+    before = _filled(tmp_path / "old.sqlite", apps=2).data
+    (tmp_path / "entra.json").write_text(json.dumps(before))
+
+    assert EntraStore(tmp_path / "entra.sqlite").data == before
+    assert not (tmp_path / "entra.json").exists()
+    assert (tmp_path / "entra.json.migrated").exists()
+    assert EntraStore(tmp_path / "entra.sqlite").data == before
 
 
 def test_one_change_writes_its_own_rows_not_the_whole_store(tmp_path: Path) -> None:
