@@ -21,6 +21,7 @@ _SCHEMA: Final = (
 # A vault's row holds its own settings; its secrets (every version) and deleted secrets are
 # rows of their own, so one new secret version rewrites one secret's row.
 _VAULT_PARTS: Final = ("secrets", "deleted")
+_KINDS: Final = ("applications", "servicePrincipals", "grants")
 
 
 def empty() -> dict[str, Any]:
@@ -30,8 +31,11 @@ def empty() -> dict[str, Any]:
 
 def _rows(data: dict[str, Any]) -> dict[str, str]:
     """`data` (without its journal) as row keys and their JSON."""
+    unknown = set(data) - {*_KINDS, "deployer", "vaults", "journal"}
+    if unknown:
+        raise ValueError(f"the Entra state has parts no row holds: {sorted(unknown)}")
     rows: dict[str, str] = {"deployer": json.dumps(data.get("deployer"))}
-    for kind in ("applications", "servicePrincipals", "grants"):
+    for kind in _KINDS:
         for key, body in data.get(kind, {}).items():
             rows[f"{kind}/{key}"] = json.dumps(body, sort_keys=True)
     for name, vault in data.get("vaults", {}).items():
