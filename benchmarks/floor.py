@@ -8,7 +8,9 @@ What the engine and the providers cost whatever the project does.
 
 from __future__ import annotations
 
+import argparse
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -18,6 +20,8 @@ from pulumi.dynamic import CreateResult, Resource, ResourceProvider
 
 from components.client_authorization import scope_id
 from lkps import rules
+from sandbox.session import SandboxFolder, running, stack_config
+from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
 
 
 class _Recorded(ResourceProvider):
@@ -145,12 +149,6 @@ def main(argv: list[str] | None = None) -> int:
 
     It runs as `scripts/stack` does (a process, the sandbox started inside it, the inline program
     through the Automation API); `--policy-pack` adds the project's pack and its np config."""
-    import argparse
-    from pathlib import Path
-
-    from sandbox.session import SandboxFolder, running, stack_config
-    from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
-
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floor")
     parser.add_argument("verb", choices=("up", "preview"))
     parser.add_argument("--root", type=Path, required=True, help="the floor's sandbox folder")

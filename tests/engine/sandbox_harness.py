@@ -201,9 +201,8 @@ class SandboxProject:
     def deployed(self, stack: str, today: date | None = None) -> Iterator[Session]:
         """The sandbox of `stack` as one `up` of its committed config on `today` leaves it,
         without running that `up` again: a copy of the folder (state, directory and vault,
-        Ocelot, passphrase, certificate) made once per test process by `deployed_folder`."""
-        day = today or datetime.now(UTC).date()
-        shutil.copytree(deployed_folder(stack, day), self.root / "sandbox" / stack, symlinks=True)
+        Ocelot, passphrase, certificate), see `copy_deployed`."""
+        copy_deployed(stack, self.root / "sandbox" / stack, today)
         with self.session(stack) as session:
             yield session
 
@@ -233,9 +232,15 @@ class SandboxProject:
 _DEPLOYED: dict[tuple[str, date], Path] = {}
 
 
-def deployed_folder(stack: str, day: date) -> Path:
-    """The sandbox folder of `stack` after one `up` on `day`, made on first use in this
-    process; removed when the process ends."""
+def copy_deployed(stack: str, destination: Path, today: date | None = None) -> None:
+    """Copies to `destination` the sandbox folder of `stack` as one `up` of its committed
+    config on `today` (the real date when not given) leaves it. That folder is made on first
+    use in this process and removed when the process ends."""
+    day = today or datetime.now(UTC).date()
+    shutil.copytree(_deployed_folder(stack, day), destination, symlinks=True)
+
+
+def _deployed_folder(stack: str, day: date) -> Path:
     if (stack, day) not in _DEPLOYED:
         root = Path(tempfile.mkdtemp(prefix=f"lkps-deployed-{stack}-"))
         atexit.register(shutil.rmtree, root, ignore_errors=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from stack_command.pending import held_key_ids
 from tests.engine.sandbox_harness import (
     applications,
     assert_vault_publishes_live_secrets,
-    deployed_folder,
+    copy_deployed,
 )
 
 pytestmark = pytest.mark.engine
@@ -209,25 +208,15 @@ def sandboxes(pulumi_cli: str, tmp_path: Path) -> Sandboxes:
     return Sandboxes(tmp_path / "sandboxes")
 
 
-def _deploy(stack: str) -> list[str]:
-    words = [*workflow_arguments("deploy-team.yml", stack), "--sandbox"]
+def _workflow_up(workflow: str, stack: str) -> list[str]:
+    """The workflow's `up` of `stack`, against the sandbox."""
+    words = [*workflow_arguments(workflow, stack), "--sandbox"]
     assert "--cancel-stale-lock" in words
     return words
-
-
-def _rotate(stack: str) -> list[str]:
-    words = [*workflow_arguments("rotate.yml", stack), "--sandbox"]
-    assert "--cancel-stale-lock" in words
-    return words
-
-
-def _deployed_np(sandboxes: Sandboxes) -> None:
-    """np as its first deployment on TODAY left it (a copy, see `deployed_folder`)."""
-    shutil.copytree(deployed_folder("np", TODAY), sandboxes.folder("np"))
 
 
 def test_a_first_deployment_killed_after_its_first_registration(sandboxes: Sandboxes) -> None:
-    deploy_np = _deploy("np")
+    deploy_np = _workflow_up("deploy-team.yml", "np")
     process, _ = sandboxes.start(*deploy_np, "--today", TODAY.isoformat())
     interrupt_when(process, after(sandboxes, "np", "createApplication"))
     sandboxes.assert_nothing_left_running()
@@ -249,8 +238,8 @@ def test_a_first_deployment_killed_after_its_first_registration(sandboxes: Sandb
 def test_rotation_days_killed_after_a_new_secret_then_after_its_publication(
     sandboxes: Sandboxes,
 ) -> None:
-    _deployed_np(sandboxes)
-    rotate_np = _rotate("np")
+    copy_deployed("np", sandboxes.folder("np"), TODAY)
+    rotate_np = _workflow_up("rotate.yml", "np")
 
     # A rotation day, killed once Graph has made the first new client secret.
     day = TODAY + PERIOD
@@ -270,8 +259,8 @@ def test_rotation_days_killed_after_a_new_secret_then_after_its_publication(
 
 
 def test_a_killed_engine_a_cancelled_job_and_a_lock_left_behind(sandboxes: Sandboxes) -> None:
-    _deployed_np(sandboxes)
-    rotate_np = _rotate("np")
+    copy_deployed("np", sandboxes.folder("np"), TODAY)
+    rotate_np = _workflow_up("rotate.yml", "np")
 
     # Only the engine dies: the command says so, and what to run.
     day = TODAY + PERIOD
@@ -310,7 +299,7 @@ def test_a_killed_engine_a_cancelled_job_and_a_lock_left_behind(sandboxes: Sandb
 
 
 def test_prods_first_deployment_killed_during_its_ocelot_changes(sandboxes: Sandboxes) -> None:
-    deploy_prod = _deploy("prod")
+    deploy_prod = _workflow_up("deploy-team.yml", "prod")
     process, _ = sandboxes.start(*deploy_prod, "--today", TODAY.isoformat())
     interrupt_when(process, lambda: sandboxes.our_ocelot_entries("prod") > 0)
     sandboxes.assert_nothing_left_running()

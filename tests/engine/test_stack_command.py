@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from lkps.rotation import RotationPolicy
 from sandbox.entra import EntraStore
 from sandbox.session import BANNER, stack_config
 from stack_command.cli import ROOT, main
-from tests.engine.sandbox_harness import deployed_folder
+from tests.engine.sandbox_harness import copy_deployed
 from verification.model import SEPARATE
 
 pytestmark = pytest.mark.engine
@@ -112,7 +111,7 @@ def test_the_rotation_workflows_command_heals_a_service_principal_deleted_by_han
     someone deleted the client's service principal in the portal. Without the refresh the run
     succeeds, as on Azure, and leaves the client unable to get a token for LKPS."""
     del pulumi_cli
-    shutil.copytree(deployed_folder("np", datetime.now(UTC).date()), tmp_path / "np")
+    copy_deployed("np", tmp_path / "np")
     client = "MY-LIVEKIT-CLIENT-NP"
     store = EntraStore(tmp_path / "np" / "entra.sqlite")
     (app,) = store.list_objects("applications", "displayName", client)

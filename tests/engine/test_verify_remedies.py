@@ -28,7 +28,7 @@ from ocelot_emulator.store import OcelotStore
 from sandbox.entra import EntraStore
 from sandbox.session import NAMESPACE
 from stack_command.cli import ROOT
-from tests.engine.sandbox_harness import deployed_folder
+from tests.engine.sandbox_harness import copy_deployed
 from verification import model
 
 pytestmark = pytest.mark.engine
@@ -132,7 +132,7 @@ def onboarded(pulumi_cli: str, tmp_path: Path) -> Sandbox:
             shutil.copyfile(source, project / name)
     (project / ".venv").symlink_to(ROOT / ".venv")
     sandbox = Sandbox(project, tmp_path / "sandbox")
-    shutil.copytree(deployed_folder("np", datetime.now(UTC).date()), sandbox.root / "np")
+    copy_deployed("np", sandbox.root / "np")
     assert _problems(sandbox.verify()) == {}
     return sandbox
 
