@@ -16,18 +16,11 @@ if ! uv --version 2>/dev/null | grep -q "^uv $UV_VERSION"; then
   ln -sf "$TOOLS/uv/bin/uv" "$TOOLS/bin/uv"
 fi
 
-# Each plugin the engine starts is a new Python process. Bytecode compiled here, once per lock
-# file, spares each of them compiling the SDK (pulumi, grpc, protobuf) from source, which it
-# would do at every start where PYTHONDONTWRITEBYTECODE is set; the project's own modules are
-# compiled at every run (a few milliseconds when nothing changed).
-BYTECODE_STAMP="$UV_PROJECT_ENVIRONMENT/.bytecode-$(sha256sum "$ROOT/uv.lock" | cut -c1-16)"
-if [ -e "$BYTECODE_STAMP" ]; then
-  uv sync --locked --quiet --project "$ROOT"
-else
-  uv sync --locked --quiet --compile-bytecode --project "$ROOT"
-  rm -f "$UV_PROJECT_ENVIRONMENT"/.bytecode-*
-  touch "$BYTECODE_STAMP"
-fi
-if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  (cd "$ROOT" && git ls-files -z '*.py' | xargs -0 -r "$UV_PROJECT_ENVIRONMENT/bin/python" -m compileall -q >/dev/null)
-fi
+# Each plugin the engine starts is a new Python process. Where PYTHONDONTWRITEBYTECODE is set,
+# as on this machine, each of them would compile the SDK (pulumi, grpc, protobuf) from
+# source at every start, and uv installs no bytecode. With it unset, the first process to
+# import a module writes its bytecode (atomically) and every later one reads it; compiling
+# the whole environment up front instead took a fresh clone a minute, most of it for
+# generated SDK modules no process imports.
+unset PYTHONDONTWRITEBYTECODE
+uv sync --locked --quiet --project "$ROOT"
