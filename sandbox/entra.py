@@ -66,7 +66,6 @@ TOKEN_PATH: Final = "/msi/token"
 IDENTITY_HEADER: Final = "X-IDENTITY-HEADER"
 TOKEN_LIFETIME_SECONDS: Final = 3600
 SOFT_DELETE_RETENTION_DAYS: Final = 90
-GRAPH_DIRECTORY_OBJECT: Final = "https://graph.microsoft.com/v1.0/directoryObjects/"
 SKIPTOKEN: Final = "$skiptoken"
 GRAPH_RESOURCE: Final = "https://graph.microsoft.com"
 VAULT_RESOURCE: Final = "https://vault.azure.net"

@@ -17,6 +17,8 @@ from typing import Any, Final
 
 from lkps.rights import MICROSOFT_GRAPH_APP_ID
 
+# The `@odata.id` of a directory object in a `$ref` body (owners).
+GRAPH_DIRECTORY_OBJECT: Final = "https://graph.microsoft.com/v1.0/directoryObjects/"
 USER_READ_SCOPE_ID: Final = "e1fe6dd8-ba31-4d61-89e7-88639da4683d"
 
 # What the portal's "New registration" sets besides the name: delegated User.Read on Microsoft

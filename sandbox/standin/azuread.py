@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from sandbox import azuread_schema, behaviours
-from sandbox.entra import GRAPH_DIRECTORY_OBJECT
+from sandbox.graph_objects import GRAPH_DIRECTORY_OBJECT
 from sandbox.standin import consistency, graph_state
 from sandbox.standin.bridged import Bridged
 from sandbox.standin.client import ENTRA_URL_VARIABLE, ApiCallError, EntraClient

@@ -9,7 +9,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 import httpx
-import jwt
 
 from lkps import rules
 
@@ -53,6 +52,8 @@ class EntraClient:
     def claims(self) -> dict[str, Any]:
         """The claims of the running identity's Graph token (oid, appid, tid), which the real
         providers read from their token (`azuread_client_config`)."""
+        import jwt  # here: PyJWT loads cryptography, for the azuread stand-in's one call
+
         token = self._bearer(_RESOURCES["/graph/"])
         claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
         return claims

@@ -23,10 +23,10 @@ from typing import Any, Final, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
-from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from sandbox.behaviours import TypeRules
 from sandbox.standin.client import ApiCallError, EntraClient
+from sandbox.standin.protocol import plugin_pb2, provider_pb2, provider_pb2_grpc
 from sandbox.standin.wire import UNKNOWN, Secret, decode, encode, has_unknown, plain
 
 log = logging.getLogger(__name__)

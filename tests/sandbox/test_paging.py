@@ -14,7 +14,8 @@ import pytest
 from azure.core.credentials import AccessToken
 
 from azure_reads.sources import Endpoints, LiveSources, UnreachableError, sandbox_endpoints
-from sandbox.entra import GRAPH_DIRECTORY_OBJECT, EntraEmulator, skiptoken
+from sandbox.entra import EntraEmulator, skiptoken
+from sandbox.graph_objects import GRAPH_DIRECTORY_OBJECT
 from tests.sandbox.conftest import VAULT, AreaTokens, unique
 
 GRAPH = "https://graph.microsoft.com/v1.0"
