@@ -8,12 +8,39 @@ export UV_PROJECT_ENVIRONMENT="$ROOT/.venv"
 # Trust the machine's CA store (registries may sit behind a TLS-inspecting mirror).
 export UV_SYSTEM_CERTS="${UV_SYSTEM_CERTS:-true}"
 export PATH="$TOOLS/bin:$PATH"
+TOOL_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/lkps-onboarding"
+
+# cached_tool KEY INSTALL: the folder of a pinned tool in the user's cache (as uv, Go and npm keep
+# theirs), made once per KEY by `INSTALL <empty folder>` and moved into place whole, so a fresh
+# clone links the tool instead of installing or building it again. Prints the folder.
+cached_tool() {
+  local folder="$TOOL_CACHE/$1"
+  if [ ! -d "$folder" ]; then
+    local staging="$folder.$$"
+    rm -rf "$staging" && mkdir -p "$staging"
+    "$2" "$staging" >&2
+    # A concurrent run may have moved its copy first; both are the same KEY's.
+    mv -T "$staging" "$folder" 2>/dev/null || rm -rf "$staging"
+  fi
+  echo "$folder"
+}
+
+# link_tool FOLDER LINK: LINK points at FOLDER (a real folder left there by an older checkout
+# is replaced).
+link_tool() {
+  if [ -e "$2" ] && [ ! -L "$2" ]; then rm -rf "$2"; fi
+  mkdir -p "$(dirname "$2")"
+  ln -sfn "$1" "$2"
+}
+
+_install_uv() {
+  echo "bootstrap: installing uv $UV_VERSION into $1" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --target "$1" "uv==$UV_VERSION"
+}
 
 if ! uv --version 2>/dev/null | grep -q "^uv $UV_VERSION"; then
-  echo "bootstrap: installing uv $UV_VERSION into $TOOLS" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --target "$TOOLS/uv" "uv==$UV_VERSION"
-  mkdir -p "$TOOLS/bin"
-  ln -sf "$TOOLS/uv/bin/uv" "$TOOLS/bin/uv"
+  link_tool "$(cached_tool "uv-$UV_VERSION" _install_uv)" "$TOOLS/uv"
+  link_tool "$TOOLS/uv/bin/uv" "$TOOLS/bin/uv"
 fi
 
 # Each plugin the engine starts is a new Python process. Where PYTHONDONTWRITEBYTECODE is set,

@@ -1,6 +1,7 @@
 # Sourced after bootstrap.sh. Puts a Pulumi CLI of at least the pinned version on PATH: the one
-# already there, else the pinned release built from Go modules into .tools/pulumi (cached by Go's
-# module and build caches, so a second run takes seconds). Also installs the SDK's plugin shims.
+# already there, else the pinned release built from Go modules once per version and go.sum into
+# the user's cache and linked as .tools/pulumi (linking the CLI alone takes a fresh clone 15-30 s
+# even with Go's caches warm). Also installs the SDK's plugin shims beside it.
 PULUMI_VERSION="3.274.1"
 PULUMI_TOOLS="$ROOT/.tools/pulumi/bin"
 
@@ -13,16 +14,16 @@ _pulumi_version() {
 }
 
 _build_pulumi() {
-  echo "pulumi-cli: building the Pulumi CLI v$PULUMI_VERSION from Go modules into $PULUMI_TOOLS" >&2
-  mkdir -p "$PULUMI_TOOLS"
+  echo "pulumi-cli: building the Pulumi CLI v$PULUMI_VERSION from Go modules into $1" >&2
+  mkdir -p "$1/bin"
   (
     cd "$ROOT/tools/pulumi-cli"
     go build -trimpath \
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
-      -o "$PULUMI_TOOLS/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+      -o "$1/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
     sdk=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
     install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" \
-      "$sdk/python/cmd/pulumi-language-python-exec" "$PULUMI_TOOLS/"
+      "$sdk/python/cmd/pulumi-language-python-exec" "$1/bin/"
   )
 }
 
@@ -31,10 +32,8 @@ if [ -n "$found" ] && [ "$found" != "$PULUMI_TOOLS/pulumi" ] &&
   _version_at_least "$(_pulumi_version "$found")" "$PULUMI_VERSION"; then
   echo "pulumi-cli: using $found ($(_pulumi_version "$found"))" >&2
 else
-  if [ ! -x "$PULUMI_TOOLS/pulumi" ] || [ "$(_pulumi_version "$PULUMI_TOOLS/pulumi")" != "$PULUMI_VERSION" ] ||
-    [ ! -x "$PULUMI_TOOLS/pulumi-resource-pulumi-python" ]; then
-    _build_pulumi
-  fi
+  PULUMI_KEY="pulumi-v$PULUMI_VERSION-$(sha256sum "$ROOT/tools/pulumi-cli/go.sum" | cut -c1-16)"
+  link_tool "$(cached_tool "$PULUMI_KEY" _build_pulumi)" "$ROOT/.tools/pulumi"
   export PATH="$PULUMI_TOOLS:$PATH"
 fi
 
