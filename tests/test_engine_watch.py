@@ -3,14 +3,16 @@ answers there, and keeps serving while something does."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-from lkps.engine_watch import MISSES, engine_address
+from lkps.engine_watch import INTERVAL_VARIABLE, MISSES, engine_address
+
+INTERVAL = 0.2
 
 
 @pytest.mark.parametrize(
@@ -39,12 +41,16 @@ def test_a_plugin_exits_soon_after_its_engine_is_gone() -> None:
         [sys.executable, "-m", "lkps.engine_watch", "-m", "pulumi.dynamic", f"127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, INTERVAL_VARIABLE: str(INTERVAL)},
     )
     try:
-        time.sleep(MISSES + 1.5)
+        # More checks answered than it takes misses to exit, and the plugin still runs.
+        engine.settimeout(10)
+        for _ in range(MISSES + 1):
+            engine.accept()[0].close()
         assert plugin.poll() is None, "the plugin exited while its engine was up"
         engine.close()
-        assert plugin.wait(timeout=MISSES + 5) == 0
+        assert plugin.wait(timeout=MISSES * INTERVAL + 5) == 0
     finally:
         engine.close()
         if plugin.poll() is None:
