@@ -12,13 +12,19 @@ TOOL_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/lkps-onboarding"
 
 # cached_tool KEY INSTALL: the folder of a pinned tool in the user's cache (as uv, Go and npm keep
 # theirs), made once per KEY by `INSTALL <empty folder>` and moved into place whole, so a fresh
-# clone links the tool instead of installing or building it again. Prints the folder.
+# clone links the tool instead of installing or building it again. Prints the folder; fails,
+# leaving nothing in the cache, when INSTALL fails (errexit does not reach into `$(...)`, so the
+# callers assign its output before they use it).
 cached_tool() {
   local folder="$TOOL_CACHE/$1"
   if [ ! -d "$folder" ]; then
     local staging="$folder.$$"
     rm -rf "$staging" && mkdir -p "$staging"
-    "$2" "$staging" >&2
+    if ! "$2" "$staging" >&2; then
+      rm -rf "$staging"
+      echo "bootstrap: installing $1 failed" >&2
+      return 1
+    fi
     # A concurrent run may have moved its copy first; both are the same KEY's.
     mv -T "$staging" "$folder" 2>/dev/null || rm -rf "$staging"
   fi
@@ -39,7 +45,8 @@ _install_uv() {
 }
 
 if ! uv --version 2>/dev/null | grep -q "^uv $UV_VERSION"; then
-  link_tool "$(cached_tool "uv-$UV_VERSION" _install_uv)" "$TOOLS/uv"
+  UV_FOLDER=$(cached_tool "uv-$UV_VERSION" _install_uv)
+  link_tool "$UV_FOLDER" "$TOOLS/uv"
   link_tool "$TOOLS/uv/bin/uv" "$TOOLS/bin/uv"
 fi
 

@@ -33,7 +33,8 @@ if [ -n "$found" ] && [ "$found" != "$PULUMI_TOOLS/pulumi" ] &&
   echo "pulumi-cli: using $found ($(_pulumi_version "$found"))" >&2
 else
   PULUMI_KEY="pulumi-v$PULUMI_VERSION-$(sha256sum "$ROOT/tools/pulumi-cli/go.sum" | cut -c1-16)"
-  link_tool "$(cached_tool "$PULUMI_KEY" _build_pulumi)" "$ROOT/.tools/pulumi"
+  PULUMI_FOLDER=$(cached_tool "$PULUMI_KEY" _build_pulumi)
+  link_tool "$PULUMI_FOLDER" "$ROOT/.tools/pulumi"
   export PATH="$PULUMI_TOOLS:$PATH"
 fi
 
