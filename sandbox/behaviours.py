@@ -214,6 +214,48 @@ APPLICATION_PRE_AUTHORIZED: Final = TypeRules(
     secret_source=SDK_AZUREAD,
 )
 
+TF_AZUREAD_FIC: Final = (
+    "hashicorp/terraform-provider-azuread v3.9.0 internal/services/applications/"
+    "application_federated_identity_credential_resource.go"
+)
+TF_AZUREAD_PARSE: Final = (
+    "hashicorp/terraform-provider-azuread v3.9.0 internal/services/applications/parse/"
+    "credentials.go and object.go"
+)
+
+APPLICATION_FEDERATED_IDENTITY_CREDENTIAL: Final = TypeRules(
+    resource_type=(
+        "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential"
+    ),
+    id_pattern=re.compile(rf"{_GUID}/federatedIdentityCredential/{_GUID}"),
+    id_source=(
+        f"{TF_AZUREAD_FIC} line 178 (parse.NewCredentialID(objectId, "
+        '"federatedIdentityCredential", credentialId)); '
+        f"{TF_AZUREAD_PARSE}: CredentialId.String (credentials.go 27-29), "
+        "FederatedIdentityCredentialID (44-55), ObjectSubResourceID (object.go 31-59): "
+        "'<objectId>/federatedIdentityCredential/<credentialId>', both UUIDs; the SDK's import "
+        "example is the same. Not '/applications/...': the TODO on line 177 was never done"
+    ),
+    inputs=frozenset(
+        {"applicationId", "audiences", "description", "displayName", "issuer", "subject"}
+    ),
+    # Required: application_id (line 49), audiences (57), display_name (69), issuer (77),
+    # subject (83); description Optional (89); credential_id Computed (95).
+    required=frozenset({"applicationId", "audiences", "displayName", "issuer", "subject"}),
+    replace_on=frozenset({"applicationId", "displayName"}),
+    replace_source=(
+        f"{TF_AZUREAD_FIC}: ForceNew on application_id (line 50) and display_name (line 70) "
+        "only; audiences, issuer, subject and description are updated in place (Update, lines "
+        "184-213); pulumi-azuread schema.json marks only applicationId and displayName "
+        "willReplaceOnChanges"
+    ),
+    # audiences is a TypeList with MaxItems 1 (lines 56-58): compared in order.
+    set_valued=frozenset(),
+    computed=frozenset({"credentialId"}),
+    secret_outputs=frozenset(),
+    secret_source=f"{SDK_AZUREAD}: no secret outputs; nothing Sensitive in the schema",
+)
+
 TYPES: Final = {
     rules.resource_type: rules
     for rules in (
@@ -224,6 +266,7 @@ TYPES: Final = {
         APPLICATION_IDENTIFIER_URI,
         APPLICATION_PERMISSION_SCOPE,
         APPLICATION_PRE_AUTHORIZED,
+        APPLICATION_FEDERATED_IDENTITY_CREDENTIAL,
     )
 }
 
@@ -458,6 +501,55 @@ BEHAVIOURS: Final = (
         "sightings in a row, at least 5 s apart, after a delete and after addPassword "
         "(LKPS_SANDBOX_CONSISTENCY_SECONDS; off by default)",
         shown_by=(f"{_PORTAL_TESTS}::test_a_rotation_day_with_graphs_consistency_waits",),
+    ),
+    Behaviour(
+        "federated-credential-check-validates-like-the-schema",
+        f"{TF_AZUREAD_FIC} schema: application_id must parse as '/applications/<id>' "
+        "(stable.ValidateApplicationID, line 51), audiences has at most one item (MaxItems 1, "
+        "line 58) and none empty (StringIsNotEmpty, line 62), display_name is 1 to 120 "
+        "characters (StringLenBetween, line 71); terraform-plugin-sdk v2 helper/schema/schema.go "
+        "2108-2114 and helper/validation/strings.go 17-25, 74-84 word the failures; values "
+        "still unknown are not validated (schema.go 2103)",
+    ),
+    Behaviour(
+        "federated-credential-create-posts-then-waits",
+        f"{TF_AZUREAD_FIC} Create: reads the application first and fails when it is gone "
+        "(lines 113-121), POSTs audiences, description (an empty string when unset: "
+        "nullable.Value, line 125), issuer, name and subject (lines 123-131; the model adds "
+        "'@odata.type', common-types/stable/model_federatedidentitycredential.go 82-84), waits "
+        "until Graph shows it five times in a row (lines 146-175), then reads it (line 181); "
+        "Graph's refusals (a name or issuer+subject taken, more than 20) fail the create",
+    ),
+    Behaviour(
+        "federated-credential-gone-when-removed-by-hand",
+        f"{TF_AZUREAD_FIC} Read, lines 226-232: a 404 from GET /applications/<objectId>/"
+        "federatedIdentityCredentials/<id> clears the ID (also when the application itself is "
+        "gone); any other failure fails the read; lines 241-248 set every attribute from Graph, "
+        "application_id as '/applications/<objectId>' and a null description as ''",
+    ),
+    Behaviour(
+        "federated-credential-update-writes-every-field",
+        f"{TF_AZUREAD_FIC} Update, lines 195-213: one PATCH of the credential with id, "
+        "audiences, description, issuer, subject and the (immutable) name, all from the "
+        "configuration, whichever changed; a credential deleted by hand fails the update "
+        "(no not-found handling, line 208)",
+    ),
+    Behaviour(
+        "federated-credential-delete-fails-when-gone",
+        f"{TF_AZUREAD_FIC} Delete, lines 266-268: DELETE with no not-found handling (the client "
+        "expects 204 or 200 only, vendor go-azure-sdk microsoft-graph/applications/stable/"
+        "federatedidentitycredential/method_deletefederatedidentitycredential.go 58-61, and "
+        "sets no RetryFunc): a credential or application deleted by hand fails the run until a "
+        "refresh drops it; after a delete it waits for the credential to disappear "
+        "(lines 270-287, consistency.WaitForDeletion)",
+    ),
+    Behaviour(
+        "federated-credential-import-parses-its-id",
+        f"{TF_AZUREAD_FIC} Importer, lines 40-43 (parse.FederatedIdentityCredentialID, "
+        f"{TF_AZUREAD_PARSE} credentials.go 44-55, object.go 31-59): an ID other than "
+        "'<objectId>/federatedIdentityCredential/<uuid>' fails unwrapped; Read (lines 218-221) "
+        "fails on it with 'Parsing federated identity credential with ID'; an import's inputs "
+        "are the attributes Read sets",
     ),
 )
 

@@ -3,8 +3,10 @@
 Paths (all on 127.0.0.1, over TLS with the sandbox's certificate, see `sandbox.tls`):
 - `/graph/v1.0/...`: Microsoft Graph v1.0 applications and service principals (by ID, or by the
   alternate key `(appId='…')`), their owners, `addPassword` and `removePassword`
-  (learn.microsoft.com/graph/api/resources/application), with `$filter` (`eq`, `startswith`),
-  `$select`, `$top` and `$count` (learn.microsoft.com/graph/query-parameters);
+  (learn.microsoft.com/graph/api/resources/application), an application's
+  `federatedIdentityCredentials` (list, create, get/update/delete by ID or name; also through
+  `$expand`), with `$filter` (`eq`, `startswith`), `$select`, `$top` and `$count`
+  (learn.microsoft.com/graph/query-parameters);
 - `/keyvault/<vault>/...`: Key Vault secrets data plane 7.x: set, get (an empty version is the
   latest), versions, list, update, delete with soft delete, deleted secrets and their list,
   recover and purge (learn.microsoft.com/rest/api/keyvault/secrets), behind Key Vault's
@@ -14,7 +16,10 @@ Paths (all on 127.0.0.1, over TLS with the sandbox's certificate, see `sandbox.t
 - `/msi/token`: an App Service style managed-identity endpoint (`IDENTITY_ENDPOINT`,
   `IDENTITY_HEADER`), which azure-identity's `DefaultAzureCredential` uses;
 - `/<tenant>/oauth2/v2.0/token`: the client credentials flow, which accepts an application's
-  client ID and one of its live client secrets, for a resource the tenant knows;
+  client ID and one of its live client secrets, or a JWT from an external issuer one of its
+  federated identity credentials trusts (workload identity federation; the issuer's OIDC
+  metadata and keys are read from the sandbox's local stand-in, `sandbox.workload_issuer`,
+  never from the internet), for a resource the tenant knows;
 - `/<tenant>/v2.0/.well-known/openid-configuration` and `/<tenant>/discovery/v2.0/keys`: the
   public OIDC metadata and signing keys that MSAL and resource servers read without a token.
 
@@ -39,6 +44,7 @@ import json
 import logging
 import re
 import secrets
+import ssl
 import threading
 import time
 import uuid
@@ -47,8 +53,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+import httpx
+import jwt
 
 from lkps import rights
 from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
@@ -84,6 +93,13 @@ VAULT_CHALLENGE: Final = (
     'Bearer authorization="https://login.microsoftonline.com/{tenant}", resource="{resource}"'
 )
 _ALTERNATE_KEY: Final = re.compile(r"^(applications|servicePrincipals)\(appId='([^']*)'\)$")
+# Where an application's federated identity credentials are kept in its row, and how many it
+# may have (learn.microsoft.com/graph/api/application-post-federatedidentitycredentials).
+FEDERATED: Final = "federatedIdentityCredentials"
+MAX_FEDERATED_CREDENTIALS: Final = 20
+# The client assertion type of a certificate or federated credential (learn.microsoft.com/entra/
+# identity-platform/v2-oauth2-client-creds-grant-flow, second and third cases).
+JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 @dataclass(frozen=True)
@@ -157,6 +173,26 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers = headers or {}
+
+
+class IssuerResolver(Protocol):
+    """Where the sandbox serves the OIDC metadata of an external issuer (a federated identity
+    credential's `issuer`): `sandbox.workload_issuer.WorkloadIssuer` is one."""
+
+    def resolve(self, issuer: str) -> str | None:
+        """The loopback URL standing in for `issuer` (its discovery document is at
+        `<url>/.well-known/openid-configuration`), or None for an issuer the sandbox does not
+        stand in for."""
+        ...
+
+
+class TokenRefusalError(Exception):
+    """The token endpoint's refusal: an HTTP status and Entra's error body (`_aad_error`)."""
+
+    def __init__(self, status: HTTPStatus, error: str, code: int, description: str) -> None:
+        super().__init__(f"AADSTS{code}: {description}")
+        self.status = status
+        self.body = _aad_error(error, code, description)
 
 
 class EntraStore:
@@ -590,6 +626,128 @@ class EntraStore:
                         return str(password["keyId"]), "live"
             return None, standing
 
+    # -- Graph: federated identity credentials -----------------------------------------------------
+    #
+    # An application's federatedIdentityCredentials (learn.microsoft.com/graph/api/resources/
+    # federatedidentitycredential), kept in the application's row under FEDERATED and returned
+    # only through the navigation property or `$expand`, never with the application itself.
+
+    def _federated(self, object_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The application and its credentials, the list kept in its row (made on the first
+        change: a read leaves an application without credentials as it was)."""
+        app = self.get_object("applications", object_id)
+        credentials: list[dict[str, Any]] = app.setdefault(FEDERATED, [])
+        return app, credentials
+
+    def _federated_read(self, object_id: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.get_object("applications", object_id).get(FEDERATED, [])
+        return found
+
+    def federated_credentials(self, object_id: str) -> list[dict[str, Any]]:
+        """List federatedIdentityCredentials: the application's credentials, oldest first."""
+        with self._lock:
+            return [dict(c) for c in self._federated_read(object_id)]
+
+    def get_federated_credential(self, object_id: str, key: str) -> dict[str, Any]:
+        """Get federatedIdentityCredential: addressed by its `id` or by its `name`, "You can also
+        address the federated identity credential with either its id or name"
+        (learn.microsoft.com/graph/api/federatedidentitycredential-get)."""
+        with self._lock:
+            return dict(_find_federated(self._federated_read(object_id), key))
+
+    def add_federated_credential(self, object_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Create federatedIdentityCredential (learn.microsoft.com/graph/api/application-post-
+        federatedidentitycredentials): "Maximum of 20 objects can be added to an application."
+        """
+        with self._lock:
+            app, credentials = self._federated(object_id)
+            given = _federated_body(body)
+            if len(credentials) >= MAX_FEDERATED_CREDENTIALS:
+                # "A maximum of 20 federated identity credentials can be added to an application
+                # or user-assigned managed identity." (learn.microsoft.com/entra/workload-id/
+                # workload-identity-federation-considerations). Graph's wording for the 21st is
+                # not documented; the message is this emulator's own.
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    f"A maximum of {MAX_FEDERATED_CREDENTIALS} federated identity credentials can "
+                    "be added to an application.",
+                )
+            credential = {
+                "id": str(uuid.uuid4()),
+                "name": given["name"],
+                "issuer": given["issuer"],
+                "subject": given["subject"],
+                "audiences": list(given["audiences"]),
+                "description": given.get("description"),
+            }
+            _check_federated_unique(credentials, credential)
+            credentials.append(credential)
+            self._record(
+                "addFederatedIdentityCredential",
+                appId=app["appId"],
+                credentialId=credential["id"],
+                name=credential["name"],
+                issuer=credential["issuer"],
+                subject=credential["subject"],
+                credentials=len(credentials),
+            )
+            self.save()
+            return dict(credential)
+
+    def update_federated_credential(self, object_id: str, key: str, body: dict[str, Any]) -> None:
+        """Update federatedIdentityCredential (learn.microsoft.com/graph/api/federatedidentity
+        credential-update): 204; the name "is immutable once created" (application-post-
+        federatedidentitycredentials), so a body may repeat it, as the documented example does,
+        but not change it."""
+        with self._lock:
+            app, credentials = self._federated(object_id)
+            current = _find_federated(credentials, key)
+            given = _federated_body(body, current["id"])
+            if "name" in given and given["name"] != current["name"]:
+                # Graph's answer to a changed name is not documented: Graph's usual refusal of
+                # a read-only property.
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "Property 'name' is read-only and cannot be set.",
+                )
+            updated = {**current, **{k: v for k, v in given.items() if k != "name"}}
+            _check_federated_unique([c for c in credentials if c is not current], updated)
+            current.update(updated)
+            self._record(
+                "updateFederatedIdentityCredential",
+                appId=app["appId"],
+                credentialId=current["id"],
+                name=current["name"],
+                changed=sorted(k for k in given if k != "name"),
+            )
+            self.save()
+
+    def remove_federated_credential(self, object_id: str, key: str) -> None:
+        """Delete federatedIdentityCredential: 204, or 404 when it is gone."""
+        with self._lock:
+            app, credentials = self._federated(object_id)
+            found = _find_federated(credentials, key)
+            credentials.remove(found)
+            self._record(
+                "removeFederatedIdentityCredential",
+                appId=app["appId"],
+                credentialId=found["id"],
+                name=found["name"],
+                credentials=len(credentials),
+            )
+            self.save()
+
+    def federated_credentials_of_client(self, client_id: str) -> list[dict[str, Any]] | None:
+        """The federated credentials of the application whose appId is `client_id` (None when
+        no application has it), for the token endpoint."""
+        with self._lock:
+            for app in self._collection("applications").values():
+                if app["appId"] == client_id.lower():
+                    return [dict(c) for c in app.get(FEDERATED, [])]
+            return None
+
     # -- Key Vault --------------------------------------------------------------------------------
 
     def vault(self, name: str) -> dict[str, Any]:
@@ -881,6 +1039,133 @@ def _bound_owners(body: dict[str, Any], caller: Principal) -> list[str]:
     return [str(ref).rsplit("/", 1)[-1].lower() for ref in bound]
 
 
+# Federated identity credentials: the rules of Graph's federatedIdentityCredential resource
+# (learn.microsoft.com/graph/api/resources/federatedidentitycredential) and of the workload
+# identity federation considerations (learn.microsoft.com/entra/workload-id/workload-identity-
+# federation-considerations). The name: "This field has a character limit of 3-120 characters
+# and must be URL friendly. Alphanumeric, dash, or underscore characters are supported, the first
+# character must be alphanumeric only. It's immutable once created." (considerations page).
+_FEDERATED_NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,119}$")
+# "issuer ... has a limit of 600 characters", "subject ... has a limit of 600 characters",
+# audiences: "This field can only accept a single value and has a limit of 600 characters",
+# description: "It has a limit of 600 characters" (federatedidentitycredential resource).
+_FEDERATED_LIMIT: Final = 600
+_FEDERATED_WRITABLE: Final = frozenset({"name", "issuer", "subject", "audiences", "description"})
+
+
+def _find_federated(credentials: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The credential whose id, else whose name, is `key` (compared ignoring case, as Graph
+    compares keys); 404 when there is none."""
+    wanted = key.lower()
+    for field in ("id", "name"):
+        for credential in credentials:
+            if str(credential[field]).lower() == wanted:
+                return credential
+    raise ApiError(
+        HTTPStatus.NOT_FOUND,
+        "Request_ResourceNotFound",
+        f"Resource '{key}' does not exist or one of its queried reference-property objects are "
+        "not present.",
+    )
+
+
+def _federated_refusal(message: str) -> ApiError:
+    return ApiError(HTTPStatus.BAD_REQUEST, "Request_BadRequest", message)
+
+
+def _federated_body(body: Any, current_id: str | None = None) -> dict[str, Any]:
+    """The writable properties of a POST body, or of a PATCH body for the credential
+    `current_id`, checked against Graph's documented rules. A PATCH may repeat the credential's
+    own `id`, as terraform-provider-azuread's Update sends it (application_federated_identity_
+    credential_resource.go: `ID: utils.String(id.KeyId)` in the PATCH body); another `id` is
+    refused as read-only. Where the considerations page's error table gives the wording ("Federated
+    identity credentials must have exactly one audience.", "Federated Identity Credential name
+    '{ficName}' is invalid.") it is used; the other messages are this emulator's own, with
+    Graph's `Request_BadRequest` (Graph's answers to them are not documented)."""
+    if not isinstance(body, dict):
+        raise _federated_refusal("The request body must be a federatedIdentityCredential object.")
+    given: dict[str, Any] = {}
+    for key, value in body.items():
+        if key.startswith("@odata."):
+            continue
+        if key == "id":
+            if value is None or (
+                current_id is not None and str(value).lower() == current_id.lower()
+            ):
+                continue
+            raise _federated_refusal("Property 'id' is read-only and cannot be set.")
+        if key not in _FEDERATED_WRITABLE:
+            raise _federated_refusal(
+                f"Property '{key}' does not exist as a declared property or extension property."
+            )
+        given[key] = value
+    if current_id is None:
+        missing = [k for k in ("name", "issuer", "subject", "audiences") if not given.get(k)]
+        if missing:
+            # name, issuer, subject and audiences are each "Required" (application-post-
+            # federatedidentitycredentials, request body table).
+            raise _federated_refusal(
+                f"Property '{missing[0]}' is required to create a federated identity credential."
+            )
+    if "name" in given:
+        name = given["name"]
+        if not isinstance(name, str) or not _FEDERATED_NAME.match(name):
+            raise _federated_refusal(f"Federated Identity Credential name '{name}' is invalid.")
+    for key in ("issuer", "subject"):
+        if key in given:
+            value = given[key]
+            if not isinstance(value, str) or not value:
+                raise _federated_refusal(f"Property '{key}' must be a non-empty string.")
+            if len(value) > _FEDERATED_LIMIT:
+                raise _federated_refusal(
+                    f"Property '{key}' exceeds the limit of {_FEDERATED_LIMIT} characters."
+                )
+    if "audiences" in given:
+        audiences = given["audiences"]
+        if (
+            not isinstance(audiences, list)
+            or len(audiences) != 1
+            or not isinstance(audiences[0], str)
+            or not audiences[0]
+        ):
+            raise _federated_refusal(
+                "Federated identity credentials must have exactly one audience."
+            )
+        if len(audiences[0]) > _FEDERATED_LIMIT:
+            raise _federated_refusal(
+                f"Property 'audiences' exceeds the limit of {_FEDERATED_LIMIT} characters."
+            )
+    if "description" in given:
+        description = given["description"]
+        if description is not None and not isinstance(description, str):
+            raise _federated_refusal("Property 'description' must be a string.")
+        if description is not None and len(description) > _FEDERATED_LIMIT:
+            raise _federated_refusal(
+                f"Property 'description' exceeds the limit of {_FEDERATED_LIMIT} characters."
+            )
+    return given
+
+
+def _check_federated_unique(others: list[dict[str, Any]], credential: dict[str, Any]) -> None:
+    """A name is "the unique identifier for the federated identity credential" and "The
+    combination of the values of issuer and subject must be unique within the app"
+    (federatedidentitycredential resource). The wording for a duplicate pair is the
+    considerations page's (written there for a managed identity); for a duplicate name it is this
+    emulator's. Names compare ignoring case, as Graph's keys do; issuer and subject compare
+    exactly, as the token exchange matches them (case-sensitive: learn.microsoft.com/entra/
+    identity-platform/reference-breaking-changes)."""
+    for other in others:
+        if other["name"].lower() == credential["name"].lower():
+            raise _federated_refusal(
+                f"A federated identity credential named '{credential['name']}' already exists "
+                "on this application."
+            )
+        if (other["issuer"], other["subject"]) == (credential["issuer"], credential["subject"]):
+            raise _federated_refusal(
+                "Issuer and subject combination already exists for this application."
+            )
+
+
 class EntraEmulator(LoopbackServer):
     """Serves an `EntraStore` on 127.0.0.1 over TLS until `stop()`; use as a context manager.
 
@@ -888,6 +1173,10 @@ class EntraEmulator(LoopbackServer):
     Ocelot), for which a token may be asked; Graph, Key Vault and ARM are always known, and so
     is the identifier URI of any application with a service principal. Tokens are JWTs signed
     by a key made at start (`sandbox.tokens`), so each run of the sandbox asks for new ones.
+
+    `issuers` tells where the external issuers of federated identity credentials are served on
+    this machine (`sandbox.workload_issuer`): the token endpoint reads an issuer's OIDC metadata
+    and keys there, over HTTPS on loopback with the sandbox's CA, and nowhere else.
     """
 
     def __init__(
@@ -898,8 +1187,13 @@ class EntraEmulator(LoopbackServer):
         apis: Iterable[str] = (),
         port: int = 0,
         identity: str | None = None,
+        issuers: IssuerResolver | None = None,
     ) -> None:
         self.store = store
+        self.issuers = issuers
+        self._ca_file = certificate.ca_file
+        self._fetcher: httpx.Client | None = None
+        self._fetcher_lock = threading.Lock()
         self.tenant_id = tenant_id
         self.deployer = store.ensure_deployer(tenant_id, identity)
         self.identity_header = secrets.token_hex(16)
@@ -952,6 +1246,158 @@ class EntraEmulator(LoopbackServer):
         if claims is None:
             return None
         return Principal(str(claims["oid"]), str(claims["appid"]), str(claims["tid"]))
+
+    def stop(self) -> None:
+        super().stop()
+        with self._fetcher_lock:
+            if self._fetcher is not None:
+                self._fetcher.close()
+                self._fetcher = None
+
+    def issuer_keys(self, issuer: str) -> list[dict[str, Any]]:
+        """The signing keys `issuer` publishes, read as OIDC discovery reads them: the issuer's
+        `/.well-known/openid-configuration`, whose `issuer` must be exactly `issuer`, then its
+        `jwks_uri` (openid.net/specs/openid-connect-discovery-1_0.html, sections 4 and 4.3).
+
+        Real Entra fetches them from the issuer on the internet. The sandbox sends nothing
+        anywhere but loopback: it reads them from the local stand-in the resolver names, and
+        refuses an issuer it has none for (a TokenRefusalError saying so)."""
+        local = self.issuers.resolve(issuer) if self.issuers is not None else None
+        if local is None:
+            raise _unreachable_issuer(issuer, "the sandbox stands in for no such issuer")
+        metadata = self._fetch_json(issuer, f"{local.rstrip('/')}/.well-known/openid-configuration")
+        if not isinstance(metadata, dict) or metadata.get("issuer") != issuer:
+            found = metadata.get("issuer") if isinstance(metadata, dict) else None
+            raise _unreachable_issuer(issuer, f"its discovery document names issuer {found!r}")
+        keys = self._fetch_json(issuer, str(metadata.get("jwks_uri") or ""))
+        listed = keys.get("keys") if isinstance(keys, dict) else None
+        if not isinstance(listed, list):
+            raise _unreachable_issuer(issuer, "its jwks_uri holds no JWKS")
+        return [key for key in listed if isinstance(key, dict)]
+
+    def check_client_assertion(self, client_id: str, assertion: str) -> dict[str, Any]:
+        """The federated identity credential of application `client_id` that `assertion` (an
+        external issuer's JWT) satisfies, checked as workload identity federation describes
+        (learn.microsoft.com/entra/workload-id/workload-identity-federation): the token's `iss`,
+        `sub` and `aud` match one credential's issuer, subject and one of its audiences, exactly
+        and case-sensitively ("These values must match exactly", learn.microsoft.com/graph/api/
+        resources/federatedidentitycredentials-overview); its RS256 signature verifies with a key
+        the issuer publishes (workload-identity-federation-considerations: "Only issuers that
+        provide tokens signed using the RS256 algorithm are supported"); and now is within
+        [nbf, exp). Raises TokenRefusalError with Entra's code otherwise.
+
+        The order of the checks is the emulator's (Entra's is not documented; it matters only
+        for a token with several faults). The AADSTS codes and wording come from Entra's
+        answers as published: 70025, 700211, 700213 and 700024 in Azure DevOps'
+        troubleshooting table (learn.microsoft.com/azure/devops/pipelines/release/troubleshoot-
+        workload-identity), with `invalid_client` and HTTP 401 for 700211 as reported in
+        Azure/azure-workload-identity#1350; 700212's wording as reported by users; 7000272 for
+        a key the issuer's metadata does not list (Azure/azure-workload-identity#1232);
+        700027 and 50027 from learn.microsoft.com/entra/identity-platform/reference-error-codes.
+        HTTP statuses other than 700211's are not documented: invalid_client gets 401 as
+        700211 does, invalid_request 400."""
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims: dict[str, Any] = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise _invalid_jwt(f"the assertion is not a JWT ({exc})") from exc
+        issuer, subject, audience = claims.get("iss"), claims.get("sub"), claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else audience
+        if not isinstance(issuer, str) or not isinstance(subject, str):
+            raise _invalid_jwt("the assertion has no iss or no sub claim")
+        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+            raise _invalid_jwt("the assertion has no aud claim")
+        credentials = self.store.federated_credentials_of_client(client_id) or []
+        if not credentials:
+            raise TokenRefusalError(
+                HTTPStatus.UNAUTHORIZED,
+                "invalid_client",
+                70025,
+                f"The client '{client_id}' has no configured federated identity credentials.",
+            )
+        # "If the issuer claim has leading or trailing whitespace in the value, the token
+        # exchange is blocked." (workload-identity-federation-considerations)
+        same_issuer = [c for c in credentials if c["issuer"] == issuer == issuer.strip()]
+        if not same_issuer:
+            raise _no_federated_record("issuer", issuer)
+        same_subject = [c for c in same_issuer if c["subject"] == subject]
+        if not same_subject:
+            # A subject that differs only in case gets AADSTS7002138 since matching became
+            # case-sensitive (reference-breaking-changes, "Federated identity credentials now
+            # use case-sensitive matching"; the code as reported in Azure/login#517, with the
+            # same wording as 700213).
+            folded = any(c["subject"].lower() == subject.lower() for c in same_issuer)
+            raise _no_federated_record("subject", subject, 7002138 if folded else None)
+        (credential,) = same_subject  # issuer and subject are unique together on the app
+        if not set(audiences) & set(credential["audiences"]):
+            raise _no_federated_record("audience", ", ".join(audiences))
+        kid = header.get("kid")
+        key = next((k for k in self.issuer_keys(issuer) if k.get("kid") == kid), None)
+        if key is None:
+            raise TokenRefusalError(
+                HTTPStatus.UNAUTHORIZED,
+                "invalid_client",
+                7000272,
+                f"The certificate with identifier {kid} used to sign the federated credential "
+                f"could not be found in the metadata of identity provider {issuer}. Please "
+                "validate that your Identity Provider's metadata exposes the key used to sign "
+                "the incoming token.",
+            )
+        try:
+            jwt.decode(
+                assertion,
+                jwt.PyJWK(key, algorithm="RS256").key,
+                algorithms=["RS256"],
+                options={
+                    "verify_aud": False,
+                    "verify_iss": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenRefusalError(
+                HTTPStatus.UNAUTHORIZED,
+                "invalid_client",
+                700027,
+                f"Client assertion failed signature validation. ({type(exc).__name__})",
+            ) from exc
+        now, expires, not_before = time.time(), claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(expires, int | float) or not isinstance(not_before, int | float):
+            raise _invalid_jwt("the assertion has no numeric exp or nbf claim")
+        # No clock skew is allowed here; what Entra allows is not documented.
+        if not not_before <= now < expires:
+            raise TokenRefusalError(
+                HTTPStatus.UNAUTHORIZED,
+                "invalid_client",
+                700024,
+                f"Client assertion is not within its valid time range. Current time: "
+                f"{_stamp(now)}, assertion valid from {_stamp(not_before)}, expiry time of "
+                f"assertion {_stamp(expires)}.",
+            )
+        return credential
+
+    def _fetch_json(self, issuer: str, url: str) -> Any:
+        """GET of a JSON document on loopback, trusting only the sandbox's CA; any other host is
+        refused before a connection is made."""
+        parts = urlsplit(url)
+        if parts.scheme != "https" or parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise _unreachable_issuer(issuer, f"{url!r} is not on this machine")
+        with self._fetcher_lock:
+            if self._fetcher is None:
+                trust = ssl.create_default_context(cafile=str(self._ca_file))
+                # No proxy from the environment, no redirects: loopback, this URL, only.
+                self._fetcher = httpx.Client(
+                    verify=trust, trust_env=False, follow_redirects=False, timeout=10.0
+                )
+            fetcher = self._fetcher
+        try:
+            answer = fetcher.get(url)
+            answer.raise_for_status()
+            return answer.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise _unreachable_issuer(issuer, f"GET {url} failed: {exc}") from exc
 
 
 class _Handler(LoopbackHandler):
@@ -1127,15 +1573,69 @@ class _Handler(LoopbackHandler):
                 "The app requested an unsupported grant type.",
             )
         client_id, secret, scope = field("client_id"), field("client_secret"), field("scope")
-        emulator = self.emulator
-        apps = emulator.store.list_objects("applications", "appId", client_id)
+        assertion_type, assertion = field("client_assertion_type"), field("client_assertion")
+        apps = self.emulator.store.list_objects("applications", "appId", client_id)
         if not apps:
             return HTTPStatus.BAD_REQUEST, _aad_error(
                 "unauthorized_client",
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory.",
             )
-        key_id, standing = emulator.store.credential_standing(client_id, secret)
+        if secret and (assertion or assertion_type):
+            # A secret and an assertion together: Entra's answer is not documented. The
+            # emulator refuses with AADSTS90023 InvalidRequest ("The authentication service
+            # request isn't valid", reference-error-codes) rather than pick one credential.
+            return HTTPStatus.BAD_REQUEST, _aad_error(
+                "invalid_request",
+                90023,
+                "The request carries both 'client_secret' and 'client_assertion'; send one "
+                "client credential.",
+            )
+        if not (secret or assertion):
+            # AADSTS7000218 (reference-error-codes); its HTTP status is not documented.
+            return HTTPStatus.UNAUTHORIZED, _aad_error(
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or "
+                "'client_secret'.",
+            )
+        refused = (
+            self._client_assertion(client_id, assertion_type, assertion)
+            if assertion
+            else self._client_secret(client_id, secret)
+        )
+        if refused is not None:
+            return refused
+        return self._app_only_token(client_id, apps[0], scope)
+
+    def _client_assertion(
+        self, client_id: str, assertion_type: str, assertion: str
+    ) -> tuple[HTTPStatus, Any] | None:
+        """Workload identity federation: `client_assertion` is a JWT from an external issuer
+        that one of the application's federated identity credentials trusts (learn.microsoft.com/
+        entra/identity-platform/v2-oauth2-client-creds-grant-flow, "Third case: Access token
+        request with a federated credential": "Everything in the request is the same as the
+        certificate-based flow, with the crucial exception of the source of the
+        client_assertion"). None when it is accepted. Certificate credentials are not served:
+        an assertion an application signs itself finds no federated credential."""
+        if assertion_type != JWT_BEARER:
+            # "The value must be set to urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            # (same page, second case). Entra's code for another value is not documented: the
+            # generic AADSTS90023 InvalidRequest.
+            return HTTPStatus.BAD_REQUEST, _aad_error(
+                "invalid_request",
+                90023,
+                f"client_assertion_type must be '{JWT_BEARER}', not '{assertion_type}'.",
+            )
+        try:
+            self.emulator.check_client_assertion(client_id, assertion)
+        except TokenRefusalError as refusal:
+            return refusal.status, refusal.body
+        return None
+
+    def _client_secret(self, client_id: str, secret: str) -> tuple[HTTPStatus, Any] | None:
+        """A client secret: one of the application's live passwords. None when it is one."""
+        key_id, standing = self.emulator.store.credential_standing(client_id, secret)
         if standing == "expired":
             # AADSTS7000222 InvalidClientSecretExpiredKeysProvided, invalid_client, HTTP 401
             # (learn.microsoft.com/entra/identity-platform/reference-error-codes).
@@ -1152,6 +1652,15 @@ class _Handler(LoopbackHandler):
             return HTTPStatus.UNAUTHORIZED, _aad_error(
                 "invalid_client", 7000215, "Invalid client secret provided."
             )
+        return None
+
+    def _app_only_token(
+        self, client_id: str, app: dict[str, Any], scope: str
+    ) -> tuple[HTTPStatus, Any]:
+        """The token of an authenticated client, the same whichever credential it used: for one
+        `<resource>/.default` scope of a known resource, issued to the application's enabled
+        service principal."""
+        emulator = self.emulator
         if not scope.endswith("/.default") or " " in scope.strip():
             # AADSTS1002012: the client credentials flow takes one `<resource>/.default` scope
             # (learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow).
@@ -1180,7 +1689,7 @@ class _Handler(LoopbackHandler):
             return HTTPStatus.BAD_REQUEST, _aad_error(
                 "unauthorized_client",
                 7000112,
-                f"Application '{client_id}'({apps[0]['displayName']}) is disabled.",
+                f"Application '{client_id}'({app['displayName']}) is disabled.",
             )
         # An app-only token's oid is the service principal's object ID
         # (learn.microsoft.com/entra/identity-platform/access-token-claims-reference).
@@ -1226,7 +1735,8 @@ class _Handler(LoopbackHandler):
                 if kind == "servicePrincipals" and field == "appId" and value == GRAPH_APP_ID:
                     return HTTPStatus.OK, self._page([MICROSOFT_GRAPH_PRINCIPAL], query)
                 found = [_public(o) for o in store.list_objects(kind, field, value, prefix)]
-                return HTTPStatus.OK, self._page(_selected(kind, found, query), query)
+                shown = self._expanded(kind, _selected(kind, found, query), query)
+                return HTTPStatus.OK, self._page(shown, query)
             if method == "POST":
                 created = (
                     store.create_application(body, caller)
@@ -1249,7 +1759,7 @@ class _Handler(LoopbackHandler):
         if len(parts) == 2:
             if method == "GET":
                 shown = _selected(kind, [_public(store.get_object(kind, object_id))], query)
-                return HTTPStatus.OK, shown[0]
+                return HTTPStatus.OK, self._expanded(kind, shown, query)[0]
             if method == "PATCH":
                 store.update_object(kind, object_id, body)
                 return HTTPStatus.NO_CONTENT, None
@@ -1267,6 +1777,8 @@ class _Handler(LoopbackHandler):
             if len(parts) == 5 and parts[4] == "$ref" and method == "DELETE":
                 store.remove_owner(kind, object_id, parts[3])
                 return HTTPStatus.NO_CONTENT, None
+        if kind == "applications" and parts[2] == FEDERATED:
+            return self._federated(method, object_id, parts[3:], query, body)
         if kind == "applications" and method == "POST" and len(parts) == 3:
             if parts[2] == "addPassword":
                 return HTTPStatus.OK, store.add_password(
@@ -1276,6 +1788,71 @@ class _Handler(LoopbackHandler):
                 store.remove_password(object_id, str(body.get("keyId", "")))
                 return HTTPStatus.NO_CONTENT, None
         raise ApiError(HTTPStatus.BAD_REQUEST, "Request_BadRequest", f"{method} {path}")
+
+    def _expanded(
+        self, kind: str, objects: list[dict[str, Any]], query: dict[str, list[str]]
+    ) -> list[dict[str, Any]]:
+        """The objects with their federated identity credentials when the query asks for them
+        with `$expand=federatedIdentityCredentials` (learn.microsoft.com/graph/api/resources/
+        application: "Supports $expand and $filter"); other expansions are not served."""
+        expand = {e.strip() for e in query.get("$expand", [""])[-1].split(",")}
+        if kind != "applications" or FEDERATED not in expand:
+            return objects
+        store = self.emulator.store
+        return [
+            {**obj, FEDERATED: store.federated_credentials(str(obj["id"]))}
+            if obj.get("id")
+            else obj
+            for obj in objects
+        ]
+
+    def _federated(
+        self,
+        method: str,
+        object_id: str,
+        rest: list[str],
+        query: dict[str, list[str]],
+        body: Any,
+    ) -> tuple[HTTPStatus, Any]:
+        """`/applications/{id}/federatedIdentityCredentials[/{id or name}]`: List, Create (201
+        with the object), Get, Update (204) and Delete (204) of Graph v1.0
+        (learn.microsoft.com/graph/api/resources/federatedidentitycredential, methods)."""
+        store = self.emulator.store
+        if rest in (
+            [],
+            [""],
+        ):  # the documented example POSTs to `.../federatedIdentityCredentials/`
+            if method == "GET":
+                listed = store.federated_credentials(object_id)
+                field, value, prefix = _filter(query.get("$filter", [""])[0])
+                if field is not None:
+                    # name and subject: "Supports $filter (eq)" (federatedIdentityCredential
+                    # resource); any other filter is refused.
+                    if field not in ("name", "subject") or prefix:
+                        raise ApiError(
+                            HTTPStatus.BAD_REQUEST,
+                            "Request_UnsupportedQuery",
+                            f"Unsupported filter on federatedIdentityCredentials: {field}",
+                        )
+                    wanted = str(value).lower()
+                    listed = [c for c in listed if str(c[field]).lower() == wanted]
+                return HTTPStatus.OK, self._page(listed, query)
+            if method == "POST":
+                return HTTPStatus.CREATED, store.add_federated_credential(object_id, body)
+        elif len(rest) == 1:
+            if method == "GET":
+                return HTTPStatus.OK, store.get_federated_credential(object_id, rest[0])
+            if method == "PATCH":
+                store.update_federated_credential(object_id, rest[0], body)
+                return HTTPStatus.NO_CONTENT, None
+            if method == "DELETE":
+                store.remove_federated_credential(object_id, rest[0])
+                return HTTPStatus.NO_CONTENT, None
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "Request_BadRequest",
+            f"{method} applications/{object_id}/{FEDERATED}/{'/'.join(rest)}",
+        )
 
     def _vault(
         self, method: str, path: str, query: dict[str, list[str]], body: Any
@@ -1407,9 +1984,11 @@ MICROSOFT_GRAPH_PRINCIPAL: Final = {
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:
-    """A directory object as Graph returns it: owners are a separate relation, and a password's
-    secret text is never returned after addPassword."""
-    shown = {k: v for k, v in obj.items() if k != "owners"}
+    """A directory object as Graph returns it: owners and federated identity credentials are
+    relations of their own (an application's `federatedIdentityCredentials` come only from the
+    navigation property or `$expand`, learn.microsoft.com/graph/api/resources/application,
+    relationships), and a password's secret text is never returned after addPassword."""
+    shown = {k: v for k, v in obj.items() if k not in ("owners", FEDERATED)}
     if "passwordCredentials" in shown:
         shown["passwordCredentials"] = [
             {k: v for k, v in p.items() if k != "sandboxSecret"} for p in obj["passwordCredentials"]
@@ -1527,6 +2106,49 @@ def _page_size(query: dict[str, list[str]], paging: Paging) -> int:
             f"and {paging.max_size} inclusive.",
         )
     return size
+
+
+def _stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _invalid_jwt(reason: str) -> TokenRefusalError:
+    """AADSTS50027 InvalidJwtToken: "doesn't contain ... sub claim", "token format isn't
+    proper" (learn.microsoft.com/entra/identity-platform/reference-error-codes)."""
+    return TokenRefusalError(
+        HTTPStatus.BAD_REQUEST, "invalid_request", 50027, f"Invalid JWT token: {reason}."
+    )
+
+
+def _no_federated_record(claim: str, value: str, code: int | None = None) -> TokenRefusalError:
+    """AADSTS700211 (issuer), 700213 (subject), 700212 (audience), in Entra's wording (see
+    `EntraEmulator.check_client_assertion`), or `code` instead."""
+    code = code or {"issuer": 700211, "audience": 700212, "subject": 700213}[claim]
+    return TokenRefusalError(
+        HTTPStatus.UNAUTHORIZED,
+        "invalid_client",
+        code,
+        f"No matching federated identity record found for presented assertion {claim} "
+        f"'{value}'. Please check your federated identity credential Subject, Audience and "
+        "Issuer against the presented assertion. "
+        "https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
+    )
+
+
+def _unreachable_issuer(issuer: str, reason: str) -> TokenRefusalError:
+    """The sandbox cannot read `issuer`'s metadata. Real Entra fetches it from the issuer; its
+    answer when that fails is not documented. The code is the nearest documented one, 7000272
+    (the signing key "could not be found in the metadata of identity provider", seen in
+    Azure/azure-workload-identity#1232), and the description says what the sandbox could not
+    do."""
+    return TokenRefusalError(
+        HTTPStatus.UNAUTHORIZED,
+        "invalid_client",
+        7000272,
+        f"The sandbox cannot reach issuer '{issuer}' ({reason}). It serves, on 127.0.0.1, the "
+        "OIDC metadata of the issuers of the stack's federated credentials only; real Entra "
+        "would fetch this issuer's /.well-known/openid-configuration and jwks_uri.",
+    )
 
 
 def _aad_error(error: str, code: int, description: str) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from sandbox.entra import (
 from sandbox.standin.client import ENTRA_URL_VARIABLE
 from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
 from sandbox.tls import SandboxCertificate
+from sandbox.workload_issuer import WorkloadIssuer
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_HOME: Final = ROOT / ".sandbox"
@@ -216,6 +217,9 @@ class Sandbox:
     entra: EntraEmulator
     ocelot: OcelotEmulator
     timings: dict[str, float] = field(default_factory=dict)
+    # The stand-in for the external issuers of the stack's federated credentials: `mint` gives
+    # the token a workload (a GitHub job, an AKS pod) would present to the token endpoint.
+    workload_issuer: WorkloadIssuer | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -249,6 +253,21 @@ def grant_documented_rights(store: EntraStore, object_id: str) -> None:
         actions=[r.name for r in needed if r.plane == "management"],
         data_actions=[r.name for r in needed if r.plane == "data"],
     )
+
+
+def federated_issuers(config: dict[str, Any]) -> list[str]:
+    """The issuers of the federated credentials the stack's applications declare
+    (`applications[].federatedCredentials[].issuer`), each once, in order; an application
+    without the key has none. Anything malformed is left to the config's own validation."""
+    found: list[str] = []
+    applications = config.get("applications")
+    for app in applications if isinstance(applications, list) else []:
+        credentials = app.get("federatedCredentials") if isinstance(app, dict) else None
+        for credential in credentials if isinstance(credentials, list) else []:
+            issuer = credential.get("issuer") if isinstance(credential, dict) else None
+            if isinstance(issuer, str) and issuer.startswith("https://") and issuer not in found:
+                found.append(issuer)
+    return found
 
 
 @contextmanager
@@ -297,12 +316,16 @@ def running(
     scope = str((config.get("ocelot") or {}).get("tokenScope", "")).removesuffix("/.default")
     # LKPS and Ocelot are registered in the tenant by their owners, not by the stack.
     lkps = [rules.lkps_scope(env).removesuffix("/.default") for env in ("np", "prod")]
+    # One local issuer stands in for every issuer the stack's federated credentials trust; the
+    # token endpoint reads their metadata from it, never from the internet.
+    workload_issuer = WorkloadIssuer(folder.certificate, federated_issuers(config))
     entra = EntraEmulator(
         store,
         tenant,
         folder.certificate,
         apis=[api for api in (scope, *lkps) if api],
         identity=identity or (str(pinned) if pinned else None),
+        issuers=workload_issuer,
     )
     if folder.ocelot_state.exists():
         ocelot_store = OcelotStore.restore(json.loads(folder.ocelot_state.read_text()))
@@ -328,10 +351,10 @@ def running(
     )
     if pinned and not store.has_grants(str(pinned)):
         grant_documented_rights(store, str(pinned))
-    sandbox = Sandbox(folder, entra, ocelot)
+    sandbox = Sandbox(folder, entra, ocelot, workload_issuer=workload_issuer)
     inline = (ENTRA_URL_VARIABLE, "IDENTITY_ENDPOINT", "IDENTITY_HEADER", *folder.certificate.trust)
     try:
-        with entra, ocelot:
+        with workload_issuer, entra, ocelot:
             values = {key: value for key, value in sandbox.env.items() if key in inline}
             with _sandbox_process_environment(values):
                 sandbox.timings["start"] = time.perf_counter() - started

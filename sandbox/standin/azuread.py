@@ -1,13 +1,16 @@
 """The azuread stand-in: Application, ServicePrincipal, ApplicationPassword, the application's
-identifier URI, permission scope and pre-authorized clients, and getClientConfig, against the
-Entra emulator's Graph, as terraform-provider-azuread does against Graph."""
+identifier URI, permission scope, pre-authorized clients and federated identity credentials, and
+getClientConfig, against the Entra emulator's Graph, as terraform-provider-azuread does against
+Graph."""
 
 from __future__ import annotations
 
 import abc
 import base64
 import os
+import re
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -18,7 +21,7 @@ from sandbox.standin import consistency, graph_state
 from sandbox.standin.bridged import Bridged
 from sandbox.standin.client import ENTRA_URL_VARIABLE, ApiCallError, EntraClient
 from sandbox.standin.server import Change, Invoke, ProviderError, ResourceType, secret_if
-from sandbox.standin.wire import UNKNOWN, Secret, plain
+from sandbox.standin.wire import UNKNOWN, Secret, has_unknown, plain
 
 GRAPH = "/graph/v1.0"
 
@@ -682,6 +685,277 @@ class ApplicationPreAuthorized(_ApiSetting):
             self._set(object_id, client_id, None)
 
 
+_FIC_FILE = "application_federated_identity_credential_resource.go"
+# The Graph model's MarshalJSON adds the type unless told not to (go-azure-sdk
+# microsoft-graph/common-types/stable/model_federatedidentitycredential.go, lines 82-84).
+_FIC_ODATA_TYPE = "#microsoft.graph.federatedIdentityCredential"
+_APPLICATION_ID = re.compile(r"/applications/[^/]+")
+
+
+def _graph_failure(exc: ApiCallError) -> str:
+    """go-azure-sdk's text for an answer it did not expect (vendor/github.com/hashicorp/
+    go-azure-sdk/sdk/client/client.go, lines 535-577, and odata/errors.go 105-119)."""
+    message = str(exc).split(f"{exc.status} {exc.code}: ", 1)[-1]
+    status = f"{exc.status} ({exc.status} {HTTPStatus(exc.status).phrase})"
+    error = f"{exc.code}: {message}" if exc.code else message
+    return f"unexpected status {status} with error: {error}"
+
+
+def _uuid_failure(value: str) -> str | None:
+    """hashicorp/go-uuid ParseUUID's refusal of `value` (vendor/github.com/hashicorp/go-uuid/
+    uuid.go), or None for a UUID."""
+    if len(value) != 36:
+        return "uuid string is wrong length"
+    if any(value[i] != "-" for i in (8, 13, 18, 23)):
+        return "uuid is improperly formatted"
+    digits = value[0:8] + value[9:13] + value[14:18] + value[19:23] + value[24:36]
+    for char in digits:
+        if char not in "0123456789abcdefABCDEF":
+            return f"encoding/hex: invalid byte: U+{ord(char):04X} {char!r}"
+    return None
+
+
+def _federated_credential_id(id_: str) -> tuple[str, str]:
+    """parse.FederatedIdentityCredentialID (parse/credentials.go, lines 44-55, and
+    ObjectSubResourceID, parse/object.go, lines 31-59): `<objectId>/federatedIdentityCredential/
+    <credentialId>`, both UUIDs."""
+    parts = id_.split("/")
+    failure: str | None = None
+    if len(parts) != 3:
+        failure = (
+            "Object Resource ID should be in the format {objectId}/{type}/{subId} - but got "
+            f'"{id_}"'
+        )
+    elif (uuid_failure := _uuid_failure(parts[0])) is not None:
+        failure = f'Object ID isn\'t a valid UUID ("{parts[0]}"): {uuid_failure}'
+    elif parts[1] == "":
+        failure = "Type in {objectID}/{type}/{subID} should not be empty"
+    elif parts[1] != "federatedIdentityCredential":
+        failure = (
+            "Type in {objectID}/{type}/{subID} was expected to be federatedIdentityCredential, "
+            f"got {parts[1]}"
+        )
+    elif (uuid_failure := _uuid_failure(parts[2])) is not None:
+        failure = f'Object Sub Resource ID isn\'t a valid UUID ("{parts[2]}"): {uuid_failure}'
+    if failure is not None:
+        raise ProviderError(f"unable to parse Federated Identity Credential ID: {failure}")
+    return parts[0], parts[2]
+
+
+def _credential_string(object_id: str, credential_id: str) -> str:
+    """stable.ApplicationIdFederatedIdentityCredentialId.String (go-azure-sdk
+    common-types/stable/id_applicationidfederatedidentitycredential.go, lines 108-114): the
+    components joined with a newline, as the provider's messages show it."""
+    return (
+        f'Application Id Federated Identity Credential (Application: "{object_id}"\n'
+        f'Federated Identity Credential: "{credential_id}")'
+    )
+
+
+class ApplicationFederatedIdentityCredential(_ApiSetting):
+    """azuread_application_federated_identity_credential as terraform-provider-azuread v3.9.0
+    runs it (internal/services/applications/application_federated_identity_credential_
+    resource.go; line numbers below are that file's at the v3.9.0 tag)."""
+
+    rules = behaviours.APPLICATION_FEDERATED_IDENTITY_CREDENTIAL
+
+    def failures(self, news: dict[str, Any]) -> list[tuple[str, str]]:
+        """The schema's validations (lines 46-90), worded by terraform-plugin-sdk v2; values
+        still unknown are skipped (helper/schema/schema.go line 2103). The bridge ends each
+        reason with "Examine values at '<resource name>.<property>'."; the stand-in's Check does
+        not see the resource name and leaves it out."""
+        failures = super().failures(news)
+        application_id = plain(news.get("applicationId"))
+        if isinstance(application_id, str) and application_id != UNKNOWN:
+            if not application_id:
+                reason = f'parsing "{application_id}": cannot parse an empty string'
+            elif not _APPLICATION_ID.fullmatch(application_id):
+                # stable.ValidateApplicationID (line 51) through go-azure-helpers resourceids
+                # (error_number_of_segments_didnt_match.go); the segment listings that follow in
+                # the real message are left out.
+                reason = (
+                    f'parsing "{application_id}": parsing the Application ID: the number of '
+                    "segments didn't match\n\nExpected a Application ID that matched (containing "
+                    "2 segments):\n\n> /applications/applicationId\n\nHowever this value was "
+                    f"provided:\n\n> {application_id}"
+                )
+            else:
+                reason = ""
+            if reason:
+                failures.append(("applicationId", reason))
+        audiences = plain(news.get("audiences"))
+        if isinstance(audiences, list) and not has_unknown(audiences):
+            if len(audiences) > 1:
+                # MaxItems 1 (line 58); schema.go lines 2108-2114.
+                failures.append(
+                    (
+                        "audiences",
+                        "Too many list items: Attribute audiences supports 1 item maximum, but "
+                        f"config has {len(audiences)} declared.",
+                    )
+                )
+            for index, audience in enumerate(audiences):
+                if audience == "":
+                    # StringIsNotEmpty (line 62); helper/validation/strings.go lines 17-25.
+                    failures.append(
+                        (
+                            "audiences",
+                            f'expected "audiences.{index}" to not be an empty string, got ',
+                        )
+                    )
+        name = plain(news.get("displayName"))
+        if isinstance(name, str) and name != UNKNOWN and not 1 <= len(name) <= 120:
+            # StringLenBetween(1, 120) (line 71); helper/validation/strings.go lines 74-84.
+            failures.append(
+                (
+                    "displayName",
+                    "expected length of display_name to be in the range (1 - 120), got " + name,
+                )
+            )
+        return failures
+
+    @staticmethod
+    def _path(object_id: str, credential_id: str = "") -> str:
+        path = f"{GRAPH}/applications/{object_id}/federatedIdentityCredentials"
+        return f"{path}/{credential_id}" if credential_id else path
+
+    def _get(self, object_id: str, credential_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.client.call(
+            "read federated identity credential",
+            "GET",
+            self._path(object_id, credential_id),
+            missing_ok=True,
+        )
+        return found
+
+    @staticmethod
+    def _body(inputs: dict[str, Any]) -> dict[str, Any]:
+        """The credential from the configuration (lines 123-129 and 195-204): the description
+        an empty string when unset (nullable.Value of d.Get, line 125)."""
+        values = plain(inputs)
+        return {
+            "audiences": list(values["audiences"]),
+            "description": values.get("description") or "",
+            "issuer": values["issuer"],
+            "name": values["displayName"],
+            "subject": values["subject"],
+            "@odata.type": _FIC_ODATA_TYPE,
+        }
+
+    def create(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Create, lines 101-182: read the application (fails when it is gone, 113-121), POST
+        the credential (123-134), wait until Graph shows it five times in a row (146-175; 1 s
+        apart there, the sandbox's interval here), then Read (181)."""
+        application_id = str(plain(inputs["applicationId"]))
+        if not _APPLICATION_ID.fullmatch(application_id):
+            raise ProviderError(
+                f'Parsing `application_id`: parsing "{application_id}": parsing the Application '
+                "ID: the number of segments didn't match"
+            )
+        object_id = _object_id(application_id)
+        self._require(object_id)
+        try:
+            made = self.client.call(
+                "add federated identity credential",
+                "POST",
+                self._path(object_id),
+                self._body(inputs),
+            )
+        except ApiCallError as exc:
+            raise ProviderError(
+                "Adding federated identity credential for Application (Application: "
+                f'"{object_id}"): {_graph_failure(exc)}'
+            ) from None
+        credential_id = str(made["id"])
+        consistency.wait_until(
+            lambda: self._get(object_id, credential_id) is not None,
+            _credential_string(object_id, credential_id),
+        )
+        id_ = f"{object_id}/federatedIdentityCredential/{credential_id}"  # line 178
+        found = self.read(id_, {}, dict(inputs))
+        if found is None:
+            raise ProviderError(f"Waiting for {_credential_string(object_id, credential_id)}")
+        return id_, found[0]
+
+    def read(
+        self, id_: str, state: dict[str, Any], inputs: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """Read, lines 215-251: gone on a 404 (the credential's or the application's, 226-232);
+        every attribute from Graph (241-248). An import (no state) fails on a malformed ID
+        unwrapped, as the importer does (lines 40-43); a Read wraps it (218-221)."""
+        try:
+            object_id, credential_id = _federated_credential_id(id_)
+        except ProviderError as exc:
+            if not state and not inputs:
+                raise
+            raise ProviderError(
+                f'Parsing federated identity credential with ID "{id_}": {exc}'
+            ) from None
+        try:
+            found = self._get(object_id, credential_id)
+        except ApiCallError as exc:
+            raise ProviderError(
+                f'Retrieving federated identity credential with ID "{credential_id}" for '
+                f'application with object ID "{object_id}": {_graph_failure(exc)}'
+            ) from None
+        if found is None:
+            return None
+        outputs = {
+            "applicationId": f"/applications/{object_id}",
+            "credentialId": credential_id,
+            "audiences": list(found.get("audiences") or []),
+            "description": found.get("description") or "",
+            "displayName": found.get("name"),
+            "issuer": found.get("issuer"),
+            "subject": found.get("subject"),
+        }
+        return outputs, _read_inputs(outputs, inputs, sorted(self.rules.inputs))
+
+    def update(
+        self, id_: str, state: dict[str, Any], news: dict[str, Any], change: Change
+    ) -> dict[str, Any]:
+        """Update, lines 184-213: one PATCH with the ID and every field from the configuration,
+        the immutable name too (202-203); no not-found handling (208-210); then Read."""
+        object_id, credential_id = _federated_credential_id(id_)
+        try:
+            self.client.call(
+                "update federated identity credential",
+                "PATCH",
+                self._path(object_id, credential_id),
+                {"id": credential_id, **self._body(news)},
+            )
+        except ApiCallError as exc:
+            raise ProviderError(
+                f'Updating federated identity credential with ID "{credential_id}" for '
+                f'application with object ID "{object_id}": {_graph_failure(exc)}'
+            ) from None
+        found = self.read(id_, state, dict(news))
+        if found is None:
+            raise ProviderError(
+                f'Retrieving federated identity credential with ID "{credential_id}" for '
+                f'application with object ID "{object_id}": not found after update'
+            )
+        return found[0]
+
+    def delete(self, id_: str, state: dict[str, Any]) -> None:
+        """Delete, lines 253-290: DELETE with no not-found handling (266-268; the client
+        expects 204 or 200 only): a credential or application deleted by hand fails the run
+        until a refresh drops it; then waits until the credential is gone (270-287)."""
+        object_id, credential_id = _federated_credential_id(id_)
+        named = _credential_string(object_id, credential_id)
+        try:
+            self.client.call(
+                "remove federated identity credential",
+                "DELETE",
+                self._path(object_id, credential_id),
+            )
+        except ApiCallError as exc:
+            raise ProviderError(f"Removing {named}: {_graph_failure(exc)}") from None
+        consistency.wait_until(
+            lambda: self._get(object_id, credential_id) is None, f"deletion of {named}"
+        )
+
+
 def types(
     client: Callable[[], EntraClient], config: Callable[[], dict[str, Any]]
 ) -> Mapping[str, ResourceType]:
@@ -694,6 +968,7 @@ def types(
             ApplicationIdentifierUri,
             ApplicationPermissionScope,
             ApplicationPreAuthorized,
+            ApplicationFederatedIdentityCredential,
         )
     }
 

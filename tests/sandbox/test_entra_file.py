@@ -70,6 +70,40 @@ def test_one_change_writes_its_own_rows_not_the_whole_store(tmp_path: Path) -> N
     assert on_disk.save(store.data) == 0
 
 
+def test_federated_credentials_outlive_a_reopen_in_their_applications_row(tmp_path: Path) -> None:
+    store = _filled(tmp_path / "entra.sqlite", apps=2)
+    first, second = store.list_objects("applications", None, None)
+    credential = {
+        "name": "github-np",
+        "issuer": "https://token.actions.githubusercontent.com",
+        "subject": "repo:org/repo:environment:np",
+        "audiences": ["api://AzureADTokenExchange"],
+    }
+    made = store.add_federated_credential(first["id"], credential)
+    kept = store.add_federated_credential(
+        first["id"], {**credential, "name": "kept", "subject": "s"}
+    )
+    store.update_federated_credential(first["id"], "github-np", {"description": "CI"})
+    store.remove_federated_credential(first["id"], kept["id"])
+
+    again = EntraStore(tmp_path / "entra.sqlite")
+    assert again.data == store.data
+    assert again.federated_credentials(first["id"]) == [{**made, "description": "CI"}]
+    assert again.federated_credentials(second["id"]) == []
+    assert [e["op"] for e in again.journal() if "credentialId" in e] == [
+        "addFederatedIdentityCredential",
+        "addFederatedIdentityCredential",
+        "updateFederatedIdentityCredential",
+        "removeFederatedIdentityCredential",
+    ]
+    # A credential is part of its application's row: adding one writes that row and one
+    # journal entry.
+    on_disk = EntraFile(tmp_path / "entra.sqlite")
+    on_disk.load()
+    store.add_federated_credential(second["id"], {**credential, "name": "other"})
+    assert on_disk.save(store.data) == 2
+
+
 _WRITER = textwrap.dedent(
     """
     import sys

@@ -7,11 +7,12 @@ import ast
 import os
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+import httpx
 import pytest
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import plugin_pb2, provider_pb2
@@ -28,6 +29,7 @@ from tests.sandbox.conftest import (
     RESOURCE_GROUP,
     SUBSCRIPTION,
     VAULT,
+    AreaTokens,
     Plugin,
     launcher,
     unique,
@@ -42,6 +44,11 @@ SECRET = behaviours.VAULT_SECRET.resource_type
 URI = behaviours.APPLICATION_IDENTIFIER_URI.resource_type
 SCOPE = behaviours.APPLICATION_PERMISSION_SCOPE.resource_type
 PRE_AUTHORIZED = behaviours.APPLICATION_PRE_AUTHORIZED.resource_type
+FEDERATED = behaviours.APPLICATION_FEDERATED_IDENTITY_CREDENTIAL.resource_type
+# What a GitHub Actions workflow presents (learn.microsoft.com/entra/workload-id/workload-
+# identity-federation-create-trust): its issuer and Entra's token-exchange audience.
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+TOKEN_EXCHANGE = "api://AzureADTokenExchange"
 
 
 def covers(name: str) -> Callable[[F], F]:
@@ -100,6 +107,8 @@ def _valid_inputs(plugin: Callable[[str], Plugin], resource_type: str) -> dict[s
         return {"applicationId": application_id, "identifierUri": f"api://{app['clientId']}"}
     if resource_type == SCOPE:
         return _scope_inputs(application_id)
+    if resource_type == FEDERATED:
+        return _federated_inputs(application_id)
     if resource_type == PRE_AUTHORIZED:
         scope = _scope_inputs(application_id)
         plugin("azuread").create(SCOPE, scope)
@@ -127,6 +136,18 @@ def _scope_inputs(application_id: str) -> dict[str, Any]:
         "adminConsentDisplayName": "Start sessions",
         "userConsentDescription": "Lets the app start LKPS sessions with this agent for you",
         "userConsentDisplayName": "Start sessions",
+    }
+
+
+def _federated_inputs(application_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "applicationId": application_id,
+        "audiences": [TOKEN_EXCHANGE],
+        "displayName": unique("github-main"),
+        "issuer": GITHUB_ISSUER,
+        "subject": f"repo:bayer/lkps-agent:environment:{unique('np')}",
+        "description": "GitHub Actions deploying to np",
+        **extra,
     }
 
 
@@ -796,3 +817,224 @@ def test_a_vault_secret_gets_its_api_version_and_is_deleted_before_a_replacement
     tagged = running.diff(SECRET, checked, checked | {"tags": {"clientId": "y"}})
     assert not tagged.replaces
     assert tagged.deleteBeforeReplace is False
+
+
+@pytest.fixture
+def graph(entra: EntraEmulator) -> Iterator[httpx.Client]:
+    """Graph v1.0 of the emulator, as the deployer, for changes made by hand."""
+    with httpx.Client(base_url=f"{entra.url}/graph/v1.0", auth=AreaTokens(entra)) as client:
+        yield client
+
+
+def _federated_credential(
+    plugin: Callable[[str], Plugin], **extra: Any
+) -> tuple[str, dict[str, Any], dict[str, Any], str]:
+    """A federated credential made by the stand-in on a new application: its ID, inputs,
+    outputs and the Graph path of the credential."""
+    running = plugin("azuread")
+    app_id, _ = running.create(APP, _application())
+    inputs = _federated_inputs(app_id, **extra)
+    id_, outputs = running.create(FEDERATED, inputs)
+    object_id, _, credential_id = id_.split("/")
+    return (
+        id_,
+        inputs,
+        outputs,
+        f"/applications/{object_id}/federatedIdentityCredentials/{credential_id}",
+    )
+
+
+@covers("federated-credential-check-validates-like-the-schema")
+def test_a_federated_credential_is_checked_as_its_schema_validates(
+    plugin: Callable[[str], Plugin],
+) -> None:
+    running = plugin("azuread")
+    app_id = f"/applications/{uuid.uuid4()}"
+
+    def reasons(**changed: Any) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for failure in running.check(FEDERATED, _federated_inputs(app_id, **changed)).failures:
+            found.setdefault(failure.property, []).append(failure.reason)
+        return found
+
+    assert reasons() == {}
+    object_id = app_id.rsplit("/", 1)[-1]
+    bare = reasons(applicationId=object_id)["applicationId"]
+    assert bare[0].startswith(f'parsing "{object_id}": parsing the Application ID'), bare
+    assert reasons(audiences=[TOKEN_EXCHANGE, "api://other"])["audiences"] == [
+        "Too many list items: Attribute audiences supports 1 item maximum, but config has 2 "
+        "declared."
+    ]
+    assert reasons(audiences=[""])["audiences"] == [
+        'expected "audiences.0" to not be an empty string, got '
+    ]
+    long_name = "n" * 121
+    assert reasons(displayName=long_name)["displayName"] == [
+        f"expected length of display_name to be in the range (1 - 120), got {long_name}"
+    ]
+    assert reasons(displayName="")["displayName"] == [
+        "expected length of display_name to be in the range (1 - 120), got "
+    ]
+    assert reasons(applicationId=UNKNOWN, audiences=[UNKNOWN, UNKNOWN], displayName=UNKNOWN) == {}
+
+
+@covers("federated-credential-create-posts-then-waits")
+def test_a_federated_credential_is_created_on_its_application_and_read_back(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator, graph: httpx.Client
+) -> None:
+    running = plugin("azuread")
+    app_id, app = running.create(APP, _application())
+    inputs = {k: v for k, v in _federated_inputs(app_id).items() if k != "description"}
+    planned_id, planned = running.create(FEDERATED, inputs, preview=True)
+    assert (planned_id, planned) == ("", {**inputs, "credentialId": UNKNOWN})
+    id_, outputs = running.create(FEDERATED, inputs)
+    object_id, _, credential_id = id_.split("/")
+    assert object_id == app["objectId"]
+    assert outputs == {
+        **inputs,
+        "applicationId": app_id,
+        "credentialId": credential_id,
+        "description": "",
+    }
+    live = graph.get(f"/applications/{object_id}/federatedIdentityCredentials/{credential_id}")
+    assert live.status_code == 200
+    assert live.json()["name"] == inputs["displayName"]
+    assert live.json()["description"] == "", "sent as an empty string (nullable.Value, line 125)"
+
+    for taken in ({"displayName": inputs["displayName"]}, {"subject": inputs["subject"]}):
+        with pytest.raises(grpc.RpcError) as refused:
+            running.create(FEDERATED, _federated_inputs(app_id, **taken))
+        message = str(refused.value)
+        assert (
+            f'Adding federated identity credential for Application (Application: "{object_id}")'
+            in message
+        )
+        assert "unexpected status 400 (400 Bad Request) with error: Request_BadRequest" in message
+    listed = graph.get(f"/applications/{object_id}/federatedIdentityCredentials").json()
+    assert [c["id"] for c in listed["value"]] == [credential_id]
+
+    entra.store.delete_object("applications", object_id)
+    with pytest.raises(grpc.RpcError) as gone:
+        running.create(FEDERATED, _federated_inputs(app_id))
+    assert f'retrieving Application (Application: "{object_id}")' in str(gone.value)
+
+
+@covers("federated-credential-gone-when-removed-by-hand")
+def test_a_federated_credential_removed_by_hand_reads_as_gone(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator, graph: httpx.Client
+) -> None:
+    running = plugin("azuread")
+    id_, inputs, outputs, path = _federated_credential(plugin)
+    found, state, refreshed = running.read(FEDERATED, id_, outputs, inputs)
+    assert (found, state, refreshed) == (id_, outputs, inputs)
+    edited = graph.patch(path, json={"description": "edited in the portal"})
+    assert edited.status_code == 204
+    _, drifted, refreshed = running.read(FEDERATED, id_, outputs, inputs)
+    assert drifted["description"] == refreshed["description"] == "edited in the portal"
+    assert graph.delete(path).status_code == 204
+    assert running.read(FEDERATED, id_, outputs, inputs)[0] == ""
+
+    other_id, other_inputs, other_outputs, _ = _federated_credential(plugin)
+    entra.store.delete_object("applications", other_id.split("/")[0])
+    assert running.read(FEDERATED, other_id, other_outputs, other_inputs)[0] == ""
+
+
+@covers("federated-credential-update-writes-every-field")
+def test_a_federated_credential_updates_in_place_writing_every_field(
+    plugin: Callable[[str], Plugin], graph: httpx.Client
+) -> None:
+    running = plugin("azuread")
+    id_, inputs, outputs, path = _federated_credential(plugin)
+    described = inputs | {"description": "GitHub Actions deploying to np and prod"}
+    diff = running.diff(FEDERATED, outputs, described, old_inputs=inputs)
+    assert (list(diff.diffs), list(diff.replaces)) == (["description"], [])
+    # ForceNew only on application_id (line 50) and display_name (line 70).
+    for key, value in {
+        "applicationId": f"/applications/{uuid.uuid4()}",
+        "displayName": "github-prod",
+        "audiences": ["api://other-exchange"],
+        "issuer": "https://gitlab.example.com",
+        "subject": "repo:x:ref:main",
+        "description": "other",
+    }.items():
+        changed = running.diff(FEDERATED, outputs, inputs | {key: value}, old_inputs=inputs)
+        assert list(changed.diffs) == [key]
+        assert list(changed.replaces) == ([key] if key in ("applicationId", "displayName") else [])
+
+    hand = graph.patch(path, json={"subject": "repo:bayer/lkps-agent:ref:refs/heads/edited"})
+    assert hand.status_code == 204
+    updated = running.update(FEDERATED, id_, outputs, described, old_inputs=inputs)
+    live = graph.get(path).json()
+    assert live["description"] == described["description"]
+    assert live["subject"] == inputs["subject"], "written from the configuration (line 200)"
+    assert updated == {**outputs, "description": described["description"]}
+
+    assert graph.delete(path).status_code == 204
+    with pytest.raises(grpc.RpcError) as gone:
+        running.update(FEDERATED, id_, updated, inputs, old_inputs=described)
+    credential_id = id_.rsplit("/", 1)[-1]
+    assert f'Updating federated identity credential with ID "{credential_id}"' in str(gone.value)
+    assert "unexpected status 404 (404 Not Found)" in str(gone.value)
+
+
+@covers("federated-credential-delete-fails-when-gone")
+def test_deleting_a_federated_credential_that_is_gone_fails(
+    plugin: Callable[[str], Plugin], entra: EntraEmulator, graph: httpx.Client
+) -> None:
+    running = plugin("azuread")
+    id_, _, outputs, path = _federated_credential(plugin)
+    running.delete(FEDERATED, id_, outputs)
+    assert graph.get(path).status_code == 404
+    object_id, _, credential_id = id_.split("/")
+    with pytest.raises(grpc.RpcError) as again:
+        running.delete(FEDERATED, id_, outputs)
+    assert (
+        f'Removing Application Id Federated Identity Credential (Application: "{object_id}"\n'
+        f'Federated Identity Credential: "{credential_id}"): unexpected status 404 (404 Not '
+        "Found) with error: Request_ResourceNotFound"
+    ) in again.value.details()
+
+    other_id, _, other_outputs, _ = _federated_credential(plugin)
+    entra.store.delete_object("applications", other_id.split("/")[0])
+    with pytest.raises(grpc.RpcError) as orphaned:
+        running.delete(FEDERATED, other_id, other_outputs)
+    assert "unexpected status 404 (404 Not Found)" in orphaned.value.details()
+
+
+@covers("federated-credential-import-parses-its-id")
+def test_a_federated_credential_imports_by_its_id_and_refuses_other_forms(
+    plugin: Callable[[str], Plugin],
+) -> None:
+    running = plugin("azuread")
+    id_, inputs, outputs, _ = _federated_credential(plugin, description="")
+    found, state, imported = running.read(FEDERATED, id_, {}, {})
+    assert (found, state) == (id_, outputs)
+    assert imported == {k: v for k, v in inputs.items() if k != "description"}
+
+    object_id, _, credential_id = id_.split("/")
+    refused = {
+        f"/applications/{object_id}/federatedIdentityCredential/{credential_id}": (
+            "Object Resource ID should be in the format {objectId}/{type}/{subId} - but got "
+            f'"/applications/{object_id}/federatedIdentityCredential/{credential_id}"'
+        ),
+        f"{object_id}/federatedIdentityCredentials/{credential_id}": (
+            "Type in {objectID}/{type}/{subID} was expected to be federatedIdentityCredential, "
+            "got federatedIdentityCredentials"
+        ),
+        f"{object_id}/federatedIdentityCredential/{inputs['displayName']}": (
+            f'Object Sub Resource ID isn\'t a valid UUID ("{inputs["displayName"]}"): uuid '
+            "string is wrong length"
+        ),
+    }
+    for wrong, reason in refused.items():
+        with pytest.raises(grpc.RpcError) as caught:
+            running.read(FEDERATED, wrong, {}, {})
+        assert caught.value.details() == (
+            f"unable to parse Federated Identity Credential ID: {reason}"
+        )
+    with pytest.raises(grpc.RpcError) as wrapped:
+        running.read(FEDERATED, f"{object_id}/password/{credential_id}", outputs, inputs)
+    assert wrapped.value.details().startswith(
+        f'Parsing federated identity credential with ID "{object_id}/password/{credential_id}": '
+        "unable to parse Federated Identity Credential ID: Type in"
+    )
