@@ -16,9 +16,16 @@ import pulumi
 
 from components.deployer import BREAK_GLASS_VARIABLE
 from components.environment import ApplicationSpec, LkpsEnvironment, LkpsEnvironmentArgs
+from components.federated_credentials import FederatedCredentialSpec
 from components.onboarded_application import OnboardedApplication
 from lkps import rules
-from lkps.config import ConfigError, StackSettings, load_settings
+from lkps.config import (
+    ApplicationSettings,
+    ConfigError,
+    StackSettings,
+    credential_hints,
+    load_settings,
+)
 from lkps.rotation import RotationPolicy, RotationState, RotationStateError, today_utc
 
 ROTATION_OUTPUT: Final = "secretRotation"
@@ -41,12 +48,16 @@ def run(
     try:
         settings = load_settings()
         recorded = last_outputs()
-        problems = emergency_problems(settings, day) + removal_problems(settings, recorded)
+        problems = (
+            emergency_problems(settings, day)
+            + removal_problems(settings, recorded)
+            + secret_removal_problems(settings, recorded)
+        )
         if problems:
             raise ConfigError(f"stack '{pulumi.get_stack()}'", problems)
-        size = size_warning(settings)
-        if size:
-            pulumi.log.warn(size)
+        for warning in [size_warning(settings), *credential_hints(settings)]:
+            if warning:
+                pulumi.log.warn(warning)
         reason = break_glass or os.environ.get(BREAK_GLASS_VARIABLE) or None
         applications = recorded.get("applications")
         last_applications = applications if isinstance(applications, Mapping) else {}
@@ -131,6 +142,32 @@ def removal_problems(settings: StackSettings, outputs: Mapping[str, Any]) -> lis
     ]
 
 
+def secret_removal_problems(settings: StackSettings, outputs: Mapping[str, Any]) -> list[str]:
+    """A client secret is removed only from an application whose federated credentials a run
+    already made: the team moves its workload to them between the two changes."""
+    last = outputs.get("applications")
+    recorded = last if isinstance(last, Mapping) else {}
+    problems = []
+    for index, app in enumerate(settings.applications):
+        record = recorded.get(app.name)
+        if app.client_secret or not isinstance(record, Mapping):
+            continue
+        if "clientSecret" not in record.get("credentialKinds", ["clientSecret"]):
+            continue
+        made = {str(c.get("name")) for c in record.get("federatedCredentials") or []}
+        missing = [c.name for c in app.federated_credentials if c.name not in made]
+        if not made or missing:
+            problems.append(
+                f"applications[{index}].clientSecret: false removes the client secret of "
+                f"'{app.name}', whose federated credentials "
+                f"{', '.join(missing) or 'are'} not deployed yet; first deploy "
+                "federatedCredentials with the secret kept, move the workload to them, then "
+                "remove the secret in its own reviewed change (README: Secretless "
+                "applications). Nothing was changed."
+            )
+    return problems
+
+
 def build(
     settings: StackSettings,
     today: date,
@@ -179,6 +216,17 @@ def build(
                     emergency_rotation=app.emergency_rotation,
                     retired=app.retired,
                     adopt=app.adopt,
+                    client_secret=app.client_secret,
+                    federated=[
+                        FederatedCredentialSpec(
+                            name=credential.name,
+                            issuer=credential.issuer,
+                            subject=credential.subject,
+                            audiences=credential.audiences,
+                            description=credential.description,
+                        )
+                        for credential in app.federated_credentials
+                    ],
                 )
                 for app in settings.applications
             ],
@@ -190,8 +238,7 @@ def build(
     pulumi.export("ocelotApiUrl", settings.ocelot.api_url)
     pulumi.export("ocelotTokenScope", settings.ocelot.token_scope)
     applications: dict[str, dict[str, object]] = {
-        app.name: _outputs(app.role, app.beat_id, environment.applications[app.name], app.retired)
-        for app in settings.applications
+        app.name: _outputs(app, environment.applications[app.name]) for app in settings.applications
     }
     for agent, clients in authorized.items():
         onboarded = environment.applications[agent]
@@ -229,23 +276,43 @@ def build(
     return environment
 
 
-def _outputs(
-    role: str, beat_id: str, onboarded: OnboardedApplication, retired: bool
-) -> dict[str, object]:
-    return {
-        "displayName": onboarded.display_name,
-        "role": role,
-        "beatId": beat_id,
-        "clientId": onboarded.client_id,
-        "objectId": onboarded.object_id,
-        "servicePrincipalObjectId": onboarded.service_principal_object_id,
+def _outputs(app: ApplicationSettings, onboarded: OnboardedApplication) -> dict[str, object]:
+    secret: dict[str, object] = {
         "vaultSecretName": onboarded.vault_secret_name,
         "vaultSecretUri": onboarded.vault_secret_uri,
         "vaultSecretId": onboarded.vault_secret_id,
         "vaultSecretResource": onboarded.vault_secret_resource,
         "secretEndDate": onboarded.secret_end_date,
         "nextRotationDate": onboarded.next_rotation_date,
+    }
+    return {
+        "displayName": onboarded.display_name,
+        "role": app.role,
+        "beatId": app.beat_id,
+        "clientId": onboarded.client_id,
+        "objectId": onboarded.object_id,
+        "servicePrincipalObjectId": onboarded.service_principal_object_id,
+        "credentialKinds": [
+            *(["clientSecret"] if app.client_secret else []),
+            *(["federated"] if app.federated_credentials else []),
+        ],
+        **(secret if app.client_secret else {}),
+        **(
+            {
+                "federatedCredentials": [
+                    {
+                        "name": credential.name,
+                        "issuer": credential.issuer,
+                        "subject": credential.subject,
+                        "credentialId": onboarded.federated_credential_ids[credential.name],
+                    }
+                    for credential in app.federated_credentials
+                ]
+            }
+            if app.federated_credentials
+            else {}
+        ),
         "routes": sorted(onboarded.route_ids.values()),
         "ocelot": onboarded.ocelot,
-        **({"retiring": True} if retired else {}),
+        **({"retiring": True} if app.retired else {}),
     }

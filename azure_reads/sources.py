@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -309,8 +309,33 @@ class LiveSources:
             value=value,
         )
 
+    def federated_credentials(self, object_id: str) -> list[dict[str, Any]]:
+        """The application's federated identity credentials (Graph's navigation property; an
+        application read does not return them)."""
+        return self._graph_items(
+            f"applications/{object_id}/federatedIdentityCredentials",
+            "Application.Read.All (or ownership of the app)",
+        )
+
     def client_credentials_token(
         self, tenant_id: str, client_id: str, secret: str, scope: str
+    ) -> tuple[bool, str]:
+        """Entra's answer to the client credentials flow with a client secret."""
+        return self._client_token(tenant_id, client_id, secret, scope)
+
+    def federated_token(
+        self, tenant_id: str, client_id: str, assertion: Callable[[], str], scope: str
+    ) -> tuple[bool, str]:
+        """Entra's answer to the client credentials flow with a workload's token as the client
+        assertion (workload identity federation); msal calls `assertion` for a fresh one."""
+        return self._client_token(tenant_id, client_id, {"client_assertion": assertion}, scope)
+
+    def _client_token(
+        self,
+        tenant_id: str,
+        client_id: str,
+        credential: str | dict[str, Callable[[], str]],
+        scope: str,
     ) -> tuple[bool, str]:
         """Entra's answer to the client credentials flow, asked through msal: success, or its
         AADSTS error. The sandbox's authority is not one msal knows, so instance discovery
@@ -319,7 +344,7 @@ class LiveSources:
         try:
             app = msal.ConfidentialClientApplication(
                 client_id,
-                client_credential=secret,
+                client_credential=credential,
                 authority=authority,
                 instance_discovery=not rules.is_loopback_url(authority),
             )
@@ -330,7 +355,7 @@ class LiveSources:
             return True, "Entra issued a token"
         codes = answer.get("error_codes") or []
         reason = f"{answer.get('error')}: AADSTS{codes[0]}" if codes else str(answer.get("error"))
-        return False, f"Entra refused the client credentials ({reason})"
+        return False, f"Entra refused the client's credential ({reason})"
 
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}

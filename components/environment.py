@@ -14,6 +14,7 @@ import pulumi_azuread as azuread
 from components.adoption import find_existing
 from components.client_authorization import ClientAuthorization, ClientAuthorizationArgs
 from components.deployer import check_deployer
+from components.federated_credentials import FederatedCredentialSpec
 from components.onboarded_application import (
     OcelotKeeping,
     OnboardedApplication,
@@ -44,6 +45,8 @@ class ApplicationSpec:
     emergency_rotation: date | None = None
     retired: bool = False
     adopt: AdoptionSettings | None = None
+    client_secret: bool = True
+    federated: Sequence[FederatedCredentialSpec] = ()
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ class LkpsEnvironment(pulumi.ComponentResource):
             {
                 app.name: (args.last_rotation[app.name], app.display_name)
                 for app in args.applications
-                if app.name in args.last_rotation
+                if app.client_secret and app.name in args.last_rotation
             },
             args.resource_group_name,
             args.vault_name,
@@ -122,7 +125,8 @@ class LkpsEnvironment(pulumi.ComponentResource):
             owners = sorted({owner.lower() for owner in [*app.owners, args.deployer_object_id]})
             last = recorded.get(app.name)
             plan = args.rotation_policy.advance(last, args.today, app.emergency_rotation)
-            self.rotation_plans[app.name] = plan
+            if app.client_secret:
+                self.rotation_plans[app.name] = plan
             existing = None
             secret_name = rules.vault_secret_name(app.display_name)
             vault_secret_id = rules.vault_secret_arm_id(
@@ -168,6 +172,8 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     remove_secrets=tuple(app.adopt.remove_secrets) if app.adopt else (),
                     recovered=args.recovered,
                     ocelot=ocelot_keeping(args.ocelot_by_hand, last_record),
+                    client_secret=app.client_secret,
+                    federated=app.federated,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )

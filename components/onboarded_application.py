@@ -11,6 +11,11 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from components.adoption import ExistingRegistration
 from components.app_registration import AppRegistration, AppRegistrationArgs
+from components.federated_credentials import (
+    FederatedCredentials,
+    FederatedCredentialsArgs,
+    FederatedCredentialSpec,
+)
 from components.ocelot.route_access import OcelotRouteAccess
 from components.removed_client_secret import RemovedClientSecret
 from components.rotating_client_secret import RotatingClientSecret, RotatingClientSecretArgs
@@ -50,14 +55,18 @@ class OnboardedApplicationArgs:
     remove_secrets: Sequence[str] = ()
     recovered: Mapping[str, str] = field(default_factory=dict)
     ocelot: OcelotKeeping = "api"
+    client_secret: bool = True
+    federated: Sequence[FederatedCredentialSpec] = ()
 
 
 class OnboardedApplication(pulumi.ComponentResource):
-    """An app registration, rotating client secrets in Key Vault, and its Ocelot route access.
+    """An app registration, its credentials, and its Ocelot route access.
 
-    Its attributes are what the stack exports for the application. A retired application keeps
-    its registration and secrets, marked and unprotected, but loses its Ocelot access: the first
-    step of removing it.
+    The credentials are rotating client secrets published to Key Vault, federated identity
+    credentials, or both. Its attributes are what the stack exports for the application; those
+    of the client secret are None without one. A retired application keeps its registration and
+    credentials, marked and unprotected, but loses its Ocelot access: the first step of removing
+    it.
     """
 
     display_name: pulumi.Output[str]
@@ -65,12 +74,12 @@ class OnboardedApplication(pulumi.ComponentResource):
     object_id: pulumi.Output[str]
     application_id: pulumi.Output[str]
     service_principal_object_id: pulumi.Output[str]
-    vault_secret_name: pulumi.Output[str]
-    vault_secret_uri: pulumi.Output[str]
-    vault_secret_id: pulumi.Output[str]
-    vault_secret_resource: pulumi.Output[str]
-    secret_end_date: pulumi.Output[str]
-    next_rotation_date: pulumi.Output[str]
+    vault_secret_name: pulumi.Output[str] | None
+    vault_secret_uri: pulumi.Output[str] | None
+    vault_secret_id: pulumi.Output[str] | None
+    vault_secret_resource: pulumi.Output[str] | None
+    secret_end_date: pulumi.Output[str] | None
+    next_rotation_date: pulumi.Output[str] | None
     route_ids: dict[Region, str]
 
     def __init__(
@@ -99,38 +108,63 @@ class OnboardedApplication(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        credentials = RotatingClientSecret(
-            f"{name}-secret",
-            RotatingClientSecretArgs(
-                application_id=registration.application_id,
-                plan=args.rotation,
-                resource_group_name=args.resource_group_name,
-                vault_name=args.vault_name,
-                vault_secret_name=rules.vault_secret_name(args.display_name),
-                vault_secret_tags={
-                    "clientId": registration.client_id,
-                    "tenantId": args.tenant_id,
-                    "beatId": args.beat_id,
-                    "environment": args.environment,
-                    "lkpsScope": rules.lkps_scope(args.environment),
-                    "displayName": args.display_name,
-                    "role": args.role,
-                    **({rules.RETIRING_TAG: "true"} if args.retired else {}),
-                },
-                protect_vault_secret=args.protect,
-                purge_deleted_secret=args.purge_deleted_secret,
-                import_vault_secret_id=args.existing.vault_secret_id if args.existing else None,
-                vault_resource=args.vault_resource,
-                recovered=args.recovered,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        federated = (
+            FederatedCredentials(
+                f"{name}-federated",
+                FederatedCredentialsArgs(
+                    application_id=registration.application_id,
+                    credentials=args.federated,
+                    recovered=args.recovered,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            if args.federated
+            else None
+        )
+        credentials = (
+            RotatingClientSecret(
+                f"{name}-secret",
+                RotatingClientSecretArgs(
+                    application_id=registration.application_id,
+                    plan=args.rotation,
+                    resource_group_name=args.resource_group_name,
+                    vault_name=args.vault_name,
+                    vault_secret_name=rules.vault_secret_name(args.display_name),
+                    vault_secret_tags={
+                        "clientId": registration.client_id,
+                        "tenantId": args.tenant_id,
+                        "beatId": args.beat_id,
+                        "environment": args.environment,
+                        "lkpsScope": rules.lkps_scope(args.environment),
+                        "displayName": args.display_name,
+                        "role": args.role,
+                        **({rules.RETIRING_TAG: "true"} if args.retired else {}),
+                        **({rules.FEDERATED_TAG: "true"} if args.federated else {}),
+                    },
+                    # With federated credentials beside it, the secret may be removed by the
+                    # next change: its vault copy is left unprotected for that (README:
+                    # Secretless applications).
+                    protect_vault_secret=args.protect and not args.federated,
+                    purge_deleted_secret=args.purge_deleted_secret,
+                    import_vault_secret_id=(
+                        args.existing.vault_secret_id if args.existing else None
+                    ),
+                    vault_resource=args.vault_resource,
+                    recovered=args.recovered,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            if args.client_secret
+            else None
         )
         for key_id in args.remove_secrets:
             RemovedClientSecret(
                 f"{name}-removed-{key_id[:8]}",
                 application_object_id=registration.object_id,
                 key_id=key_id,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[credentials]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[c for c in (credentials, federated) if c]
+                ),
             )
         self.route_ids = {
             region: rules.lkps_host(region, args.environment)
@@ -170,12 +204,17 @@ class OnboardedApplication(pulumi.ComponentResource):
         self.object_id = registration.object_id
         self.application_id = registration.application_id
         self.service_principal_object_id = registration.service_principal_object_id
-        self.vault_secret_name = credentials.vault_secret_name
-        self.vault_secret_uri = credentials.vault_secret_uri
-        self.vault_secret_id = pulumi.Output.from_input(args.vault_secret_id)
-        self.vault_secret_resource = pulumi.Output.from_input(args.vault_resource)
-        self.secret_end_date = credentials.end_date
-        self.next_rotation_date = credentials.next_rotation_date
+        self.federated_credential_ids = federated.credential_ids if federated else {}
+        if credentials is None:
+            self.vault_secret_name = self.vault_secret_uri = self.vault_secret_id = None
+            self.vault_secret_resource = self.secret_end_date = self.next_rotation_date = None
+        else:
+            self.vault_secret_name = credentials.vault_secret_name
+            self.vault_secret_uri = credentials.vault_secret_uri
+            self.vault_secret_id = pulumi.Output.from_input(args.vault_secret_id)
+            self.vault_secret_resource = pulumi.Output.from_input(args.vault_resource)
+            self.secret_end_date = credentials.end_date
+            self.next_rotation_date = credentials.next_rotation_date
         self.register_outputs(
             {
                 "client_id": self.client_id,

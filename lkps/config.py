@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from lkps import rules
+from lkps import federation, rules
 from lkps.rules import Environment, Region, Role
 
 M = TypeVar("M", bound=BaseModel)
@@ -154,6 +154,46 @@ class AdoptionSettings(_Settings):
         return self
 
 
+def _issuer(value: str) -> str:
+    if not value.startswith("https://") or len(value) <= len("https://") or " " in value:
+        raise ValueError("must be an https:// URL (the issuer's 'iss' claim, exactly)")
+    if len(value) > federation.MAX_VALUE_LENGTH:
+        raise ValueError(f"must have at most {federation.MAX_VALUE_LENGTH} characters")
+    return value
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty (the workload token's 'sub' claim, exactly)")
+    return value
+
+
+def _one_audience(values: list[str]) -> list[str]:
+    if len(values) != 1 or not values[0].strip():
+        raise ValueError(
+            f"must be one audience (Graph takes exactly one per credential; for Entra's own "
+            f"exchange, {federation.DEFAULT_AUDIENCE})"
+        )
+    return values
+
+
+class FederatedCredentialSettings(_Settings):
+    """A trusted issuer's workload token the application may exchange for its own token:
+    matched on issuer, subject and audience exactly (Graph's federatedIdentityCredential)."""
+
+    name: Annotated[str, _matching(federation.NAME, federation.NAME_FORM)]
+    issuer: Annotated[str, AfterValidator(_issuer)]
+    subject: Annotated[
+        str, Field(max_length=federation.MAX_VALUE_LENGTH), AfterValidator(_non_blank)
+    ]
+    # Graph takes exactly one audience per credential.
+    audiences: Annotated[
+        list[Annotated[str, Field(max_length=federation.MAX_VALUE_LENGTH)]],
+        AfterValidator(_one_audience),
+    ] = [federation.DEFAULT_AUDIENCE]
+    description: Annotated[str, Field(max_length=rules.DESCRIPTION_MAX_LENGTH)] = ""
+
+
 class ApplicationSettings(_Settings):
     """One application onboarded to LKPS: an AI agent or a client app.
 
@@ -174,6 +214,12 @@ class ApplicationSettings(_Settings):
     emergency_rotation: date | None = None
     retired: bool = False
     adopt: AdoptionSettings | None = None
+    # Its credentials: a rotating client secret published to the vault (the default), federated
+    # identity credentials, or both while it moves from one to the other.
+    client_secret: bool = True
+    federated_credentials: Annotated[
+        list[FederatedCredentialSettings], Field(max_length=federation.MAX_PER_APPLICATION)
+    ] = []
 
     def display_name(self, environment: Environment) -> str:
         return rules.display_name(self.name, environment)
@@ -252,7 +298,8 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind in ("too_short", "too_long", "string_too_long"):
         if "min_length" in ctx:
             return f"must have at least {ctx['min_length']} item(s)"
-        return f"must have at most {ctx['max_length']} character(s) or item(s)"
+        unit = "item(s)" if isinstance(error.get("input"), list) else "character(s)"
+        return f"must have at most {ctx['max_length']} {unit}"
     return _MESSAGES.get(kind, str(error["msg"]))
 
 
@@ -355,7 +402,59 @@ def _consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
         problems.extend(_environment_problems(raw, known))
     problems.extend(_authorization_problems(apps, known))
     problems.extend(_retirement_problems(apps))
+    problems.extend(_credential_problems(apps))
     return problems
+
+
+def _credential_problems(apps: list[dict[str, Any]]) -> list[str]:
+    """Every application keeps a way to sign in; federated credentials are unique by name and
+    by issuer and subject, as Graph refuses a second one of either."""
+    problems: list[str] = []
+    for index, app in enumerate(apps):
+        federated = [_as_dict(c) for c in _as_list(app.get("federatedCredentials"))]
+        if app.get("clientSecret") is False and not federated:
+            problems.append(
+                f"applications[{index}].clientSecret: false needs at least one entry in "
+                f"applications[{index}].federatedCredentials; without either the application "
+                "could not sign in"
+            )
+        names: dict[str, int] = {}
+        pairs: dict[tuple[str, str], int] = {}
+        for position, credential in enumerate(federated):
+            where = f"applications[{index}].federatedCredentials[{position}]"
+            name, issuer, subject = (
+                credential.get("name"),
+                credential.get("issuer"),
+                credential.get("subject"),
+            )
+            if isinstance(name, str):
+                if name.lower() in names:
+                    problems.append(
+                        f"{where}.name: '{name}' is already used by "
+                        f"federatedCredentials[{names[name.lower()]}]; names are unique per "
+                        "application"
+                    )
+                names.setdefault(name.lower(), position)
+            if isinstance(issuer, str) and isinstance(subject, str):
+                pair = (issuer, subject)
+                if pair in pairs:
+                    problems.append(
+                        f"{where}: issuer '{issuer}' and subject '{subject}' are already "
+                        f"federatedCredentials[{pairs[pair]}]; each pair is trusted once per "
+                        "application"
+                    )
+                pairs.setdefault(pair, position)
+    return problems
+
+
+def credential_hints(settings: StackSettings) -> list[str]:
+    """Federated credentials whose subject does not have its well-known issuer's form."""
+    return [
+        f"applications[{index}].federatedCredentials[{position}].subject: {hint}"
+        for index, app in enumerate(settings.applications)
+        for position, credential in enumerate(app.federated_credentials)
+        if (hint := federation.subject_hint(credential.issuer, credential.subject))
+    ]
 
 
 def _retirement_problems(apps: list[dict[str, Any]]) -> list[str]:

@@ -20,3 +20,6 @@ STACK: Final = "pulumi:pulumi:Stack"
 IDENTIFIER_URI: Final = "azuread:index/applicationIdentifierUri:ApplicationIdentifierUri"
 PERMISSION_SCOPE: Final = "azuread:index/applicationPermissionScope:ApplicationPermissionScope"
 PRE_AUTHORIZED: Final = "azuread:index/applicationPreAuthorized:ApplicationPreAuthorized"
+FEDERATED_CREDENTIAL: Final = (
+    "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential"
+)

@@ -73,6 +73,9 @@ SANDBOX_ENTRA_URL_VARIABLE: Final = "LKPS_SANDBOX_ENTRA_URL"
 # Marks every resource of an application being retired (a tag on registrations, a tag key on
 # its vault secret): its Ocelot access is gone and its protection lifted for the removal.
 RETIRING_TAG: Final = "lkps-retiring"
+# Marks the vault secret of an application that also signs in with federated credentials: its
+# protection is lifted so that the change removing the client secret can delete it.
+FEDERATED_TAG: Final = "lkps-federated"
 PASSWORD_TYPE_NAME: Final = "azuread:index/applicationPassword:ApplicationPassword"
 CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
 

@@ -20,6 +20,7 @@ from policies.credentials import (
     no_plaintext_secret_outputs,
     vault_secret_expiry,
 )
+from policies.federation import federated_credential_issuer, prod_secretless
 from policies.naming import entra_display_name, vault_secret_name
 from policies.protection import prod_protection
 from policies.registration import app_owners, beat_id, one_registration_per_app, single_tenant
@@ -27,6 +28,7 @@ from policies.separation import environment_separation, stack_outputs_environmen
 
 PACK_NAME: Final = "lkps-onboarding"
 MANDATORY: Final = EnforcementLevel.MANDATORY
+ADVISORY: Final = EnforcementLevel.ADVISORY
 CONFIG_FILES: Final = "Stack configs live in Pulumi.<stack>.yaml under 'lkps-onboarding:'."
 
 POLICIES: Final[list[Policy]] = [
@@ -203,6 +205,37 @@ POLICIES: Final[list[Policy]] = [
         enforcement_level=MANDATORY,
         severity=Severity.CRITICAL,
         remediation_steps="Remove the output; consumers read the secret from Key Vault.",
+    ),
+    ResourceValidationPolicy(
+        name="federated-credential-issuer",
+        description="Federated identity credentials trust only the environment's allowed issuers.",
+        validate=federated_credential_issuer,
+        enforcement_level=MANDATORY,
+        severity=Severity.CRITICAL,
+        config_schema=PolicyConfigSchema(
+            properties={
+                "allowedIssuers": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Issuer URLs an application may trust, exact (a trailing "
+                    "slash aside), or regular expressions starting with '^'.",
+                }
+            }
+        ),
+        remediation_steps="Use an issuer of this environment's workloads (its AKS clusters, "
+        "GitHub Actions) in applications[].federatedCredentials[].issuer, or have the "
+        "platform owners add it to allowedIssuers in policies/config.<environment>.json.",
+    ),
+    ResourceValidationPolicy(
+        name="prod-secretless",
+        description="Prod applications sign in with federated credentials, not client secrets "
+        "(advisory; platform owners may make it mandatory in their pack config).",
+        validate=prod_secretless,
+        enforcement_level=ADVISORY,
+        severity=Severity.LOW,
+        remediation_steps="Add applications[].federatedCredentials for the workload's issuer "
+        "and subject, move the workload to it, then set clientSecret: false (README: "
+        "Secretless applications).",
     ),
     ResourceValidationPolicy(
         name="prod-protection",

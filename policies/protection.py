@@ -19,18 +19,24 @@ PROTECTED_IN_PROD = (APPLICATION, APPLICATION_REGISTRATION, SERVICE_PRINCIPAL, V
 
 def prod_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """In prod, app registrations, service principals and vault secrets are protected, except
-    those of an application being retired (`applications[].retired`, marked on the resource)."""
+    those of an application being retired (`applications[].retired`, marked on the resource)
+    and the vault secret of one that also signs in with federated credentials (marked so: the
+    change that removes its client secret deletes it)."""
     in_prod = environment_of(args.urn) == "prod"
     kind = canonical_type(args.resource_type)
     if kind not in PROTECTED_IN_PROD or not in_prod or args.opts.protect:
         return
-    if _retiring(args):
+    if _retiring(args) or (kind == VAULT_SECRET and _marked(args, rules.FEDERATED_TAG)):
         return
     report(f"'{args.name}' ({args.resource_type}) is not protected in prod", None)
 
 
 def _retiring(args: ResourceValidationArgs) -> bool:
+    return _marked(args, rules.RETIRING_TAG)
+
+
+def _marked(args: ResourceValidationArgs, tag: str) -> bool:
     tags = args.props.get("tags") or []
     if isinstance(tags, list):
-        return rules.RETIRING_TAG in tags
-    return rules.RETIRING_TAG in set(tags)
+        return tag in tags
+    return tag in set(tags)

@@ -10,6 +10,7 @@ from typing import Any, Final
 from lkps import ownership
 from lkps.resource_types import (
     APPLICATION,
+    FEDERATED_CREDENTIAL,
     IDENTIFIER_URI,
     PERMISSION_SCOPE,
     PRE_AUTHORIZED,
@@ -94,14 +95,20 @@ class Review:
 
 # The order a reviewer reads an application's changes in.
 TYPE_ORDER: Final = {
-    APPLICATION: 0,
-    SERVICE_PRINCIPAL: 1,
-    PASSWORD: 2,
-    VAULT_SECRET: 3,
-    ROUTE_ACCESS: 4,
-    IDENTIFIER_URI: 5,
-    PERMISSION_SCOPE: 6,
-    PRE_AUTHORIZED: 7,
+    kind: order
+    for order, kind in enumerate(
+        (
+            APPLICATION,
+            SERVICE_PRINCIPAL,
+            FEDERATED_CREDENTIAL,
+            PASSWORD,
+            VAULT_SECRET,
+            ROUTE_ACCESS,
+            IDENTIFIER_URI,
+            PERMISSION_SCOPE,
+            PRE_AUTHORIZED,
+        )
+    )
 }
 
 
@@ -186,6 +193,47 @@ def _vault_secret(step: Step) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _trust(inputs: Mapping[str, Any]) -> str:
+    return f"{inputs.get('issuer')}/{inputs.get('subject')}"
+
+
+def _federated(step: Step) -> tuple[str | None, str | None]:
+    name = step.new_inputs.get("displayName") or step.old_inputs.get("displayName") or step.name
+    if step.op == "create":
+        return f"trusts {_trust(step.new_inputs)} to sign in (federated credential {name})", None
+    if step.op in ("import", "import-replacement"):
+        return f"adopts the existing federated credential {name} (import)", None
+    if step.op == "update" and not {"issuer", "subject", "audiences"} & set(step.changed):
+        return f"federated credential {name}: changes {_words(step.changed)}", None
+    if step.op in ("update", "replace"):
+        return None, (
+            f"federated credential {name} now trusts {_trust(step.new_inputs)}: a workload "
+            f"signing in as {_trust(step.old_inputs)} loses access"
+        )
+    if step.op == "delete":
+        return None, (
+            f"federated credential {name} removed: {_trust(step.old_inputs)} can no longer sign in"
+        )
+    return None, None
+
+
+def _secret_removed(steps: Sequence[Step]) -> str | None:
+    """The client secret going away for good (every password revoked, none made, the vault
+    secret deleted): how the application signs in afterwards."""
+    ops = {(step.type, step.op) for step in steps}
+    removed = (VAULT_SECRET, "delete") in ops and (PASSWORD, "delete") in ops
+    if not removed or (PASSWORD, "create") in ops or (PASSWORD, "replace") in ops:
+        return None
+    trusted = sorted(
+        _trust(step.new_inputs)
+        for step in steps
+        if step.type == FEDERATED_CREDENTIAL and step.op != "delete"
+    )
+    if not trusted:
+        return "client secret removed: the app keeps no credential to sign in with"
+    return f"client secret removed: the app now signs in with {', '.join(trusted)} only"
+
+
 def _route(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
     route = step.new_inputs.get("route_id") or step.old_inputs.get("route_id") or step.name
     if step.op == "create":
@@ -258,6 +306,10 @@ def drift_found(drift: Drift) -> list[str]:
         APPLICATION: "the app registration was deleted by hand",
         SERVICE_PRINCIPAL: "the service principal was deleted by hand",
         PASSWORD: f"the client secret of slot {_slot(drift.name)} was deleted by hand",
+        FEDERATED_CREDENTIAL: (
+            f"federated credential {drift.recorded.get('displayName') or drift.name} was "
+            "deleted by hand"
+        ),
         VAULT_SECRET: "the vault secret was deleted by hand",
         ROUTE_ACCESS: f"the client was removed from `{route}` in the Ocelot UI",
         IDENTIFIER_URI: "the identifier URI was removed by hand",
@@ -283,6 +335,11 @@ def drift_found(drift: Drift) -> list[str]:
         return ["a pre-authorized client's permissions were changed by hand"]
     if drift.type == VAULT_SECRET:
         return ["the vault secret was changed by hand (enabled, expiry or tags)"]
+    if drift.type == FEDERATED_CREDENTIAL:
+        return [
+            f"federated credential {drift.recorded.get('displayName') or drift.name} was "
+            f"changed by hand ({', '.join(sorted(drift.changed))})"
+        ]
     return []
 
 
@@ -296,6 +353,8 @@ def describe(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
         return _password(step)
     if step.type == VAULT_SECRET:
         return _vault_secret(step)
+    if step.type == FEDERATED_CREDENTIAL:
+        return _federated(step)
     if step.type == ROUTE_ACCESS:
         return _route(step, ocelot_ui)
     if step.type in (PRE_AUTHORIZED, IDENTIFIER_URI, PERMISSION_SCOPE):
@@ -353,8 +412,17 @@ def build_review(
             app.dangers.append(danger)
         if step.type == PASSWORD and step.op in ("replace", "delete"):
             slots[owner].add(_slot(step.name))
+    by_owner: dict[str, list[Step]] = defaultdict(list)
+    for step in events.steps:
+        owner = _owner_of(step.name, prefixes)
+        if owner is not None:
+            by_owner[owner].append(step)
+    removals = {owner: _secret_removed(owned) for owner, owned in by_owner.items()}
+    for owner, removal in removals.items():
+        if removal:
+            apps.setdefault(owner, AppReview(owner)).dangers.append(removal)
     for owner, changed in slots.items():
-        if len(changed) > 1:
+        if len(changed) > 1 and not removals.get(owner):
             apps[owner].dangers.append(
                 "both client secret slots change in one run: the published secret may be "
                 "deleted before its successor exists"

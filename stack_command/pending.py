@@ -18,7 +18,8 @@ create asked for may or may not exist, and which it is decides what the next run
   simply repeats them;
 - an identifier URI, permission scope or pre-authorization is part of its registration: one
   the registration has is imported (creating it again fails: "already exists"), with the IDs
-  pulumi_azuread documents for `pulumi import`.
+  pulumi_azuread documents for `pulumi import`; so is a federated identity credential the
+  registration has under the pending one's name (Graph refuses a second of the same name).
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class Lookups:
     service_principal: Callable[[str], Mapping[str, Any] | None]
     vault_secret_exists: Callable[[str, str], bool]
     subscription_id: str
+    federated_credentials: Callable[[str], list[dict[str, Any]]] = lambda _object_id: []
 
 
 def existing_ids(pending: Iterable[PendingCreate], lookups: Lookups) -> dict[str, str]:
@@ -164,6 +166,16 @@ def existing_ids(pending: Iterable[PendingCreate], lookups: Lookups) -> dict[str
         setting = _api_setting_id(create, lookups)
         if setting is not None:
             found[create.urn] = setting
+        if create.type == resource_types.FEDERATED_CREDENTIAL:
+            application = str(inputs.get("applicationId") or "")
+            object_id = application.removeprefix("/applications/")
+            made = [
+                c
+                for c in lookups.federated_credentials(object_id)
+                if c.get("name") == inputs.get("displayName")
+            ]
+            if application.startswith("/applications/") and made:
+                found[create.urn] = f"{object_id}/federatedIdentityCredential/{made[0]['id']}"
         if create.type == resource_types.APPLICATION:
             app = lookups.application_named(str(inputs.get("displayName", "")))
             if app:

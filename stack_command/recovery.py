@@ -83,6 +83,7 @@ class Recovery:
                         sources.vault_secret(vault, name, with_value=False) is not None
                     ),
                     subscription_id=self.subscription_id,
+                    federated_credentials=sources.federated_credentials,
                 ),
             )
             strays = stray_credentials(self.pending, held_key_ids(deployment), sources.application)

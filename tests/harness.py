@@ -22,7 +22,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 
-from lkps import rules
+from lkps import resource_types, rules
 from lkps.config import StackSettings
 from program import build, run
 
@@ -103,6 +103,12 @@ class AzureMocks(pulumi_mocks.Mocks):
             return f"{args.inputs['applicationId']}/password/{key_id}", outputs | {
                 "keyId": key_id,
                 "value": secret,
+            }
+        if args.typ == resource_types.FEDERATED_CREDENTIAL:
+            credential_id = _fake_guid("federated", args.name)
+            object_id = str(args.inputs["applicationId"]).removeprefix("/applications/")
+            return f"{object_id}/federatedIdentityCredential/{credential_id}", outputs | {
+                "credentialId": credential_id
             }
         if args.typ == rules.ROUTE_ACCESS_TYPE:
             return f"{args.inputs['route_id']}/{args.inputs['client_id']}", outputs | {

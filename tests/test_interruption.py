@@ -145,6 +145,8 @@ def test_objects_an_interrupted_run_made_are_imported_under_the_documented_ids()
         pending(resource_types.PERMISSION_SCOPE, "scope", applicationId=app, scopeId="S1"),
         pending(resource_types.PRE_AUTHORIZED, "pre", applicationId=app, authorizedClientId="c2"),
         pending(resource_types.PRE_AUTHORIZED, "none", applicationId=app, authorizedClientId="c9"),
+        pending(resource_types.FEDERATED_CREDENTIAL, "ci", applicationId=app, displayName="ci"),
+        pending(resource_types.FEDERATED_CREDENTIAL, "cd", applicationId=app, displayName="cd"),
     ]
     registration = {
         "identifierUris": ["api://c1"],
@@ -161,6 +163,9 @@ def test_objects_an_interrupted_run_made_are_imported_under_the_documented_ids()
             service_principal={"c1": {"id": "os"}}.get,
             vault_secret_exists=lambda vault, name: (vault, name) == ("kv", "a-np-client-secret"),
             subscription_id="sub",
+            federated_credentials=lambda object_id: (
+                [{"id": "f1", "name": "ci"}] if object_id == OBJECT_ID else []
+            ),
         ),
     )
     by_name = {urn.rsplit("::", 1)[-1]: id_ for urn, id_ in found.items()}
@@ -172,4 +177,5 @@ def test_objects_an_interrupted_run_made_are_imported_under_the_documented_ids()
         "uri": f"{app}/identifierUris/YXBpOi8vYzE=",
         "scope": f"{app}/permissionScopes/S1",
         "pre": f"{OBJECT_ID}/preAuthorizedApplication/c2",
+        "ci": f"{OBJECT_ID}/federatedIdentityCredential/f1",
     }

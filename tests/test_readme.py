@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from lkps.config import AdoptionSettings, ApplicationSettings, KeyVaultSettings, StackSettings
+from lkps.config import (
+    AdoptionSettings,
+    ApplicationSettings,
+    FederatedCredentialSettings,
+    KeyVaultSettings,
+    StackSettings,
+)
 from lkps.rights import RIGHTS
 from policies.pack import POLICIES
 from tests.harness import ROOT
@@ -23,7 +29,13 @@ def test_every_policy_is_in_the_readme() -> None:
 
 def test_every_config_key_is_in_the_readme() -> None:
     section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    for model in (StackSettings, KeyVaultSettings, ApplicationSettings, AdoptionSettings):
+    for model in (
+        StackSettings,
+        KeyVaultSettings,
+        ApplicationSettings,
+        AdoptionSettings,
+        FederatedCredentialSettings,
+    ):
         for name, field in model.model_fields.items():
             assert (field.alias or name) in section, f"{model.__name__}.{field.alias or name}"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lkps.resource_types import APPLICATION, ROUTE_ACCESS
+from lkps.resource_types import APPLICATION, FEDERATED_CREDENTIAL, ROUTE_ACCESS, VAULT_SECRET
 from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
 from review.events import Drift, Note, PolicyResult, PreviewEvents, Step
 from review.render import COMMENT_LIMIT, as_markdown
@@ -115,3 +115,43 @@ def test_a_warning_on_the_stack_itself_is_shown_once_and_an_apps_under_its_row()
     assert "### The stack" not in as_markdown(
         build_review("np", "np", ["APP-0000-NP"], "https://o/api/v1", _events(1))
     )
+
+
+def test_removing_the_client_secret_names_the_federated_sign_in_left_as_a_danger() -> None:
+    app = "lkps-app-0000-np"
+    events = PreviewEvents()
+    events.steps += [
+        _step("delete", PASSWORD, f"{app}-secret-a"),
+        _step("delete", PASSWORD, f"{app}-secret-b"),
+        _step("delete", VAULT_SECRET, f"{app}-secret-vault"),
+        _step("same", FEDERATED_CREDENTIAL, f"{app}-federated-ci", issuer="https://i", subject="s"),
+    ]
+    review = build_review("np", "np", ["APP-0000-NP"], "https://o/api/v1", events)
+    dangers = review.applications["APP-0000-NP"].dangers
+    assert "client secret removed: the app now signs in with https://i/s only" in dangers
+    assert not review.ok
+
+    rotation = PreviewEvents()
+    rotation.steps += [*events.steps, _step("create", PASSWORD, f"{app}-secret-a")]
+    again = build_review("np", "np", ["APP-0000-NP"], "https://o/api/v1", rotation)
+    assert not [d for d in again.applications["APP-0000-NP"].dangers if "removed:" in d]
+
+
+def test_a_federated_credential_trusting_another_subject_is_a_danger() -> None:
+    name = "lkps-app-0000-np-federated-ci"
+    changed = Step(
+        "update",
+        f"urn:pulumi:np::p::{FEDERATED_CREDENTIAL}::{name}",
+        FEDERATED_CREDENTIAL,
+        {"displayName": "ci", "issuer": "https://i", "subject": "old"},
+        {"displayName": "ci", "issuer": "https://i", "subject": "new"},
+        ("subject",),
+        False,
+    )
+    events = PreviewEvents()
+    events.steps.append(changed)
+    review = build_review("np", "np", ["APP-0000-NP"], "https://o/api/v1", events)
+    assert review.applications["APP-0000-NP"].dangers == [
+        "federated credential ci now trusts https://i/new: a workload signing in as "
+        "https://i/old loses access"
+    ]

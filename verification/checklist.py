@@ -47,6 +47,9 @@ class Context:
     held_key_ids: frozenset[str] | None = None
     interrupted: bool = False
     sandbox: bool = False
+    # Mints a workload's token (issuer, subject, audience): the sandbox's local issuer. None
+    # against Azure, where a workload's token exists only where the workload runs.
+    workload_token: Callable[[str, str, str], str] | None = None
 
     def command(self, verb: str) -> str:
         """A `scripts/stack` command line for this stack, runnable as printed."""
@@ -109,7 +112,19 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
     findings.append(_beat(context, app, application))
     if application is not _REFUSED:
         findings.extend(_registration(context, app, outputs, application))
-        findings.append(_client_secret(context, outputs, application))
+        if "vaultSecretName" in outputs:
+            findings.append(_client_secret(context, outputs, application))
+        elif app.client_secret:
+            findings.append(
+                Finding(
+                    model.CLIENT_SECRET,
+                    "fail",
+                    "the config gives it a client secret, which no run has made yet",
+                    context.up_command,
+                )
+            )
+        if app.federated_credentials or outputs.get("federatedCredentials"):
+            findings.append(_federated(context, app, outputs))
         stray = _stray_credentials(context, application)
         if stray is not None:
             findings.append(stray)
@@ -117,7 +132,7 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
     if authorization is not None:
         findings.append(authorization)
     if context.token_check:
-        findings.append(_token(context, outputs))
+        findings.append(_token(context, app, outputs))
     findings.append(_separate(context, app, outputs))
     findings.append(_ocelot_users(environment))
     findings.extend(_route_access(context, app, outputs))
@@ -296,6 +311,46 @@ def _client_secret(
         f"{vault}/{name}: enabled, expires {datetime.fromtimestamp(expires, UTC).date()}, "
         f"holds live credential {key_id}",
     )
+
+
+def _federated(context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]) -> Finding:
+    """Each configured federated credential is on the registration as configured: issuer,
+    subject and audience exactly, as Entra compares them. One made by hand is a warning: it
+    trusts a workload nobody reviewed."""
+    item = model.FEDERATED
+    try:
+        live = context.sources.federated_credentials(outputs["objectId"])
+    except (RefusedError, UnreachableError) as exc:
+        return _unreadable(item, exc)
+    by_name = {str(c.get("name")): c for c in live}
+    problems = []
+    for wanted in app.federated_credentials:
+        found = by_name.pop(wanted.name, None)
+        if found is None:
+            problems.append(f"{wanted.name} is missing")
+            continue
+        differs = [
+            key
+            for key, value in (
+                ("issuer", wanted.issuer),
+                ("subject", wanted.subject),
+                ("audiences", list(wanted.audiences)),
+            )
+            if found.get(key) != value
+        ]
+        if differs:
+            problems.append(f"{wanted.name} has another {' and '.join(differs)} than configured")
+    if problems:
+        return Finding(item, "fail", "; ".join(problems), context.up_command)
+    trusted = ", ".join(f"{c.name} ({c.issuer}/{c.subject})" for c in app.federated_credentials)
+    if by_name:
+        return Finding(
+            item,
+            "warn",
+            f"{trusted or 'none configured'}; not in the config: {', '.join(sorted(by_name))}",
+            "remove them in the Entra portal, or add them to applications[].federatedCredentials",
+        )
+    return Finding(item, "pass", f"trusts {trusted}")
 
 
 def _value_mismatch(
@@ -477,7 +532,9 @@ def _client_authorization(
     return Finding(item, "pass", f"pre-authorized by {', '.join(agents)}")
 
 
-def _token(context: Context, outputs: Mapping[str, Any]) -> Finding:
+def _token(context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]) -> Finding:
+    if "vaultSecretName" not in outputs and app.federated_credentials:
+        return _federated_token(context, app, outputs)
     item = model.TOKEN
     vault = context.settings.key_vault.vault_name
     try:
@@ -493,6 +550,35 @@ def _token(context: Context, outputs: Mapping[str, Any]) -> Finding:
         rules.lkps_scope(context.settings.environment),
     )
     return Finding(item, "pass" if ok else "fail", what, "" if ok else context.up_command)
+
+
+def _federated_token(
+    context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]
+) -> Finding:
+    """A workload's token exchanged for the application's LKPS token. Only the sandbox can mint
+    one; against Azure the team runs the exchange where the workload runs."""
+    item = model.TOKEN
+    credential = app.federated_credentials[0]
+    scope = rules.lkps_scope(context.settings.environment)
+    tenant = context.settings.tenant_id
+    if context.workload_token is None:
+        return Finding(
+            item,
+            "manual",
+            f"signs in with federated credentials only; its workload's token exists only where "
+            f"it runs ({credential.issuer}, subject {credential.subject})",
+            f"in the workload: az login --service-principal --username {outputs['clientId']} "
+            f'--tenant {tenant} --allow-no-subscriptions --federated-token "$WORKLOAD_TOKEN" '
+            f"&& az account get-access-token --scope {scope}",
+        )
+    mint = context.workload_token
+
+    def assertion() -> str:
+        return mint(credential.issuer, credential.subject, credential.audiences[0])
+
+    ok, what = context.sources.federated_token(tenant, outputs["clientId"], assertion, scope)
+    detail = f"{what} for a workload token of {credential.issuer}/{credential.subject}"
+    return Finding(item, "pass" if ok else "fail", detail, "" if ok else context.up_command)
 
 
 def _separate(context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]) -> Finding:

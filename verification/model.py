@@ -12,6 +12,7 @@ SYMBOLS: Final[dict[Status, str]] = {"pass": "✅", "fail": "❌", "warn": "⚠�
 BEAT: Final = "A valid BEAT entry"
 REGISTRATION: Final = "An Entra ID app registration"
 CLIENT_SECRET: Final = "Client secret (stored securely)"
+FEDERATED: Final = "Federated credentials (no secret)"
 TOKEN: Final = "It works: a token for LKPS"
 SEPARATE: Final = "Separate registrations for non-prod and prod"
 OCELOT_USERS: Final = "Membership in the Ocelot Users group"

@@ -96,6 +96,9 @@ def run_checklist(
                 held_key_ids=held_key_ids,
                 interrupted=interrupted,
                 sandbox=sandbox is not None,
+                workload_token=(
+                    sandbox.workload_issuer.mint if sandbox and sandbox.workload_issuer else None
+                ),
             )
             report = verify(context, only=only, progress=progress)
         finally:

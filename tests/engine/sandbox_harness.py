@@ -24,7 +24,15 @@ from lkps import rules
 from lkps.rotation import SIMULATED_DATE_VARIABLE
 from program import run
 from sandbox.entra import EntraStore
-from sandbox.session import NAMESPACE, Sandbox, SandboxFolder, lay_work_dir, running
+from sandbox.session import (
+    NAMESPACE,
+    Sandbox,
+    SandboxFolder,
+    federated_issuers,
+    lay_work_dir,
+    running,
+    stack_config,
+)
 from sandbox.tokens import TOKEN_PREFIX
 from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
 
@@ -103,9 +111,14 @@ class Session:
         return self.stack.destroy(on_output=self.outputs.append, show_secrets=False, **options)
 
     def edit_config(self, edit: Callable[[dict[str, Any]], None]) -> None:
-        """Changes the stack file of the project, as a pull request would."""
+        """Changes the stack file of the project, as a pull request would; the sandbox then
+        stands in for the issuers it names, as the next command's sandbox would."""
         edit_stack_file(self.project, self.stack.name, edit)
         lay_work_dir(self.project, self.sandbox.folder.work_dir, self.stack.name)
+        if self.sandbox.workload_issuer is not None:
+            config = stack_config(self.project, self.stack.name)
+            for issuer in federated_issuers(config):
+                self.sandbox.workload_issuer.stand_in(issuer)
 
     def export_without_secrets(self) -> str:
         """`pulumi stack export` as a person runs it (the Automation API adds --show-secrets)."""
