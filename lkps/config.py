@@ -412,12 +412,23 @@ def _credential_problems(apps: list[dict[str, Any]]) -> list[str]:
     problems: list[str] = []
     for index, app in enumerate(apps):
         federated = [_as_dict(c) for c in _as_list(app.get("federatedCredentials"))]
-        if app.get("clientSecret") is False and not federated:
-            problems.append(
-                f"applications[{index}].clientSecret: false needs at least one entry in "
-                f"applications[{index}].federatedCredentials; without either the application "
-                "could not sign in"
-            )
+        if app.get("clientSecret") is False:
+            if not federated:
+                problems.append(
+                    f"applications[{index}].clientSecret: false needs at least one entry in "
+                    f"applications[{index}].federatedCredentials; without either the "
+                    "application could not sign in"
+                )
+            if app.get("emergencyRotation") is not None:
+                problems.append(
+                    f"applications[{index}].emergencyRotation: the application has no client "
+                    "secret to rotate (clientSecret: false); remove the key"
+                )
+            if _as_dict(app.get("adopt")).get("vaultSecret") is True:
+                problems.append(
+                    f"applications[{index}].adopt.vaultSecret: true takes over a vault secret, "
+                    "but the application has no client secret (clientSecret: false)"
+                )
         names: dict[str, int] = {}
         pairs: dict[tuple[str, str], int] = {}
         for position, credential in enumerate(federated):

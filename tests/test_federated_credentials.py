@@ -129,6 +129,23 @@ def test_a_known_issuer_with_a_subject_of_another_form_gets_a_hint() -> None:
             "applications[1].federatedCredentials",
         ),
         (
+            {
+                "clientSecret": False,
+                "federatedCredentials": [DEPLOY],
+                "emergencyRotation": "2026-11-01",
+            },
+            "applications[1].emergencyRotation: the application has no client secret to rotate",
+        ),
+        (
+            {
+                "clientSecret": False,
+                "federatedCredentials": [DEPLOY],
+                "adopt": {"clientId": "6a1f0c2e-8d3b-4e5f-9a7c-1b2d3e4f5a6b", "vaultSecret": True},
+            },
+            "applications[1].adopt.vaultSecret: true takes over a vault secret, but the "
+            "application has no client secret",
+        ),
+        (
             {"federatedCredentials": [{**DEPLOY, "issuer": "http://issuer"}]},
             "applications[1].federatedCredentials[0].issuer: 'http://issuer' must be an "
             "https:// URL",
@@ -172,6 +189,8 @@ def test_a_known_issuer_with_a_subject_of_another_form_gets_a_hint() -> None:
     ],
     ids=[
         "no-credential",
+        "emergency-without-secret",
+        "adopted-vault-secret-without-secret",
         "http-issuer",
         "blank-subject",
         "bad-name",
