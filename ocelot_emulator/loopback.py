@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import sys
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self, TypeVar
 
@@ -27,6 +29,28 @@ class LoopbackHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
+
+    def send_json(
+        self, status: HTTPStatus, payload: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answers with `payload` as JSON (no body for None) and `headers`; a client that went
+        away before the answer is no error of the emulator's."""
+        body = json_body(payload)
+        try:
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            if body:
+                self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            log.debug("client went away before the answer")
+
+
+def json_body(payload: Any) -> bytes:
+    return b"" if payload is None else json.dumps(payload).encode()
 
 
 def bound_handler(base: H, owner: object) -> H:

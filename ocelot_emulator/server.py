@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ocelot_emulator import contract
 from ocelot_emulator.faults import Fault, FaultPlan
-from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
+from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler, json_body
 from ocelot_emulator.store import OcelotStore, client_key
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ class _Handler(LoopbackHandler):
             self._token(parse_qs(url.query))
         elif url.path == STATS_PATH:
             emulator = self.emulator
-            self._send(
+            self.send_json(
                 HTTPStatus.OK,
                 {"requests": dict(emulator.requests), "writes": dict(emulator.store.writes)},
             )
@@ -186,11 +186,11 @@ class _Handler(LoopbackHandler):
     def _token(self, query: dict[str, list[str]]) -> None:
         emulator = self.emulator
         if self.headers.get(IDENTITY_HEADER) != emulator.identity_header:
-            self._send(HTTPStatus.UNAUTHORIZED, {"error": "invalid identity header"})
+            self.send_json(HTTPStatus.UNAUTHORIZED, {"error": "invalid identity header"})
             return
         emulator.count("token")
         token, expires_on = emulator.issue_token()
-        self._send(
+        self.send_json(
             HTTPStatus.OK,
             {
                 "access_token": token,
@@ -211,12 +211,12 @@ class _Handler(LoopbackHandler):
         )
         route = contract.ROUTES.get(route_id)
         if route is None:
-            self._send(HTTPStatus.NOT_FOUND, _error("route_not_found", f"no route {route_id}"))
+            self.send_json(HTTPStatus.NOT_FOUND, _error("route_not_found", f"no route {route_id}"))
             return
         check = emulator.route_claims
         claims = check(self.headers.get("Authorization"), route[0]) if check else None
         if claims is None:
-            self._send(
+            self.send_json(
                 HTTPStatus.UNAUTHORIZED,
                 _error("invalid_token", "the bearer token is missing, invalid or expired"),
                 {"WWW-Authenticate": 'Bearer error="invalid_token"'},
@@ -228,12 +228,12 @@ class _Handler(LoopbackHandler):
         entry = emulator.store.entries(route_id).get(client_key(client_id))
         if entry is None or entry.status != "active":
             state = "not on" if entry is None else f"{entry.status} on"
-            self._send(
+            self.send_json(
                 HTTPStatus.FORBIDDEN,
                 _error("client_not_allowed", f"client {client_id} is {state} {route_id}'s list"),
             )
             return
-        self._send(
+        self.send_json(
             HTTPStatus.OK,
             {
                 "route": route_id,
@@ -259,12 +259,12 @@ class _Handler(LoopbackHandler):
             elif method == "DELETE" and len(parts) == 5:
                 store.remove_out_of_band(parts[2], parts[4])
             else:
-                self._send(HTTPStatus.NOT_FOUND, {"error": "unknown admin path"})
+                self.send_json(HTTPStatus.NOT_FOUND, {"error": "unknown admin path"})
                 return
         except KeyError:
-            self._send(HTTPStatus.NOT_FOUND, {"error": "no such route or entry"})
+            self.send_json(HTTPStatus.NOT_FOUND, {"error": "no such route or entry"})
             return
-        self._send(HTTPStatus.NO_CONTENT, None)
+        self.send_json(HTTPStatus.NO_CONTENT, None)
 
     def _api(self, method: str) -> None:
         emulator = self.emulator
@@ -353,9 +353,9 @@ class _Handler(LoopbackHandler):
         payload: Any,
         headers: dict[str, str] | None = None,
     ) -> None:
-        body = _encode(payload)
+        body = json_body(payload)
         self._record(method, request_body, status, headers or {}, body)
-        self._send(status, payload, headers)
+        self.send_json(status, payload, headers)
 
     def _record(
         self,
@@ -379,26 +379,6 @@ class _Handler(LoopbackHandler):
                 response_body=response_body,
             )
         )
-
-    def _send(
-        self, status: HTTPStatus, payload: Any, headers: dict[str, str] | None = None
-    ) -> None:
-        body = _encode(payload)
-        try:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            if body:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            log.debug("client went away before the answer")
-
-
-def _encode(payload: Any) -> bytes:
-    return b"" if payload is None else json.dumps(payload).encode()
 
 
 def _error(code: str, message: str) -> dict[str, dict[str, str]]:

@@ -1441,7 +1441,7 @@ class _Handler(LoopbackHandler):
                     "client-request-id": self.headers.get("client-request-id") or str(uuid.uuid4()),
                 }
             payload = {"error": error}
-        self._send(status, payload, headers)
+        self.send_json(status, payload, headers)
 
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], body: Any
@@ -1952,22 +1952,6 @@ class _Handler(LoopbackHandler):
         elif paging.null_on_last_page:
             answer[paging.next_field] = None
         return answer
-
-    def _send(
-        self, status: HTTPStatus, payload: Any, headers: dict[str, str] | None = None
-    ) -> None:
-        body = b"" if payload is None else json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            if body:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            log.debug("client went away before the answer")
 
 
 GRAPH_APP_ID: Final = rights.MICROSOFT_GRAPH_APP_ID

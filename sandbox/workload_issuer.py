@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import logging
 import secrets
 import threading
 import time
@@ -41,8 +39,6 @@ from jwt.algorithms import RSAAlgorithm
 
 from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
 from sandbox.tls import SandboxCertificate
-
-log = logging.getLogger(__name__)
 
 ALGORITHM: Final = "RS256"
 # The audience Entra expects in an external token ("should be set to api://AzureADTokenExchange
@@ -208,13 +204,7 @@ class _Handler(LoopbackHandler):
 
     def do_GET(self) -> None:
         document = self.emulator.document(urlsplit(self.path).path)
-        status = HTTPStatus.OK if document is not None else HTTPStatus.NOT_FOUND
-        body = json.dumps(document if document is not None else {"error": "not_found"}).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            log.debug("client went away before the answer")
+        if document is None:
+            self.send_json(HTTPStatus.NOT_FOUND, {"error": "not_found"})
+        else:
+            self.send_json(HTTPStatus.OK, document)
