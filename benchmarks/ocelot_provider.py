@@ -43,7 +43,7 @@ MAX_CPU_MS_PER_REQUEST = 1.5
 
 def start_emulator(latency: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "ocelot_emulator", "--port", "0", "--latency", str(latency)],
+        [sys.executable, "-m", "sandbox.ocelot", "--port", "0", "--latency", str(latency)],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -48,7 +48,7 @@ def applications(count: int) -> list[dict[str, Any]]:
 
 def measure_mocks(count: int) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from tests.harness import run_program, stack_config
+    from tests.support.harness import run_program, stack_config
 
     raw = copy.deepcopy(stack_config("np"))
     raw["applications"] = applications(count)

@@ -72,7 +72,7 @@ def _list_hand_made_secrets(
     azure-identity and `azure_reads`, imported here: a run where no app adopts never loads them."""
     from azure.identity import DefaultAzureCredential
 
-    from azure_reads.sources import (
+    from components.azure_reads import (
         LiveSources,
         RefusedError,
         UnreachableError,

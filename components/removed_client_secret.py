@@ -29,7 +29,7 @@ def remove_password(object_id: str, key_id: str) -> bool:
     """Graph's removePassword for one credential of a registration, as the deploying identity;
     False when it is gone already (404). `azure_reads` (msal, the Key Vault client) is imported
     here, by the provider's delete alone."""
-    from azure_reads.sources import GRAPH_SCOPE, endpoints_from_environment
+    from components.azure_reads import GRAPH_SCOPE, endpoints_from_environment
 
     graph = endpoints_from_environment().graph
     answer = httpx.post(

@@ -60,9 +60,9 @@ import httpx
 import jwt
 
 from lkps import rights
-from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
 from sandbox import graph_objects
 from sandbox.entra_file import EntraFile
+from sandbox.loopback import LoopbackHandler, LoopbackServer, bound_handler
 from sandbox.tls import SandboxCertificate
 from sandbox.tokens import TokenSigner
 

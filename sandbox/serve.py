@@ -22,8 +22,8 @@ import threading
 from pathlib import Path
 from typing import Final
 
-from ocelot_emulator import contract
 from sandbox.entra import GRAPH_PREFIX, VAULT_PREFIX
+from sandbox.ocelot import contract
 from sandbox.session import BANNER, ROOT, Sandbox, SandboxFolder, running, sandbox_home
 
 ENV_FILE: Final = "serve.env"

@@ -28,7 +28,6 @@ from components.ocelot.endpoint import SANDBOX_OCELOT_URL_VARIABLE
 from components.vault_secret_name import SANDBOX_VAULT_URL_VARIABLE
 from lkps import rules
 from lkps.rights import RIGHTS
-from ocelot_emulator import OcelotEmulator, OcelotStore
 from sandbox import behaviours
 from sandbox.entra import (
     VAULT_PREFIX,
@@ -36,6 +35,7 @@ from sandbox.entra import (
     EntraStore,
     entra_secret_text,
 )
+from sandbox.ocelot import OcelotEmulator, OcelotStore
 from sandbox.standin.client import ENTRA_URL_VARIABLE
 from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
 from sandbox.tls import SandboxCertificate

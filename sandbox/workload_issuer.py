@@ -37,7 +37,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler
+from sandbox.loopback import LoopbackHandler, LoopbackServer, bound_handler
 from sandbox.tls import SandboxCertificate
 
 ALGORITHM: Final = "RS256"

@@ -464,9 +464,9 @@ def _review(args: argparse.Namespace) -> int:
     """A preview whose engine output goes to stderr (the pipeline log), and whose report in
     onboarding terms goes to stdout or --output. Exit 1 when the preview fails or a mandatory
     policy does, 3 when it passes with dangers, 0 otherwise."""
-    from review.events import PreviewEvents
-    from review.render import as_markdown
-    from review.report import build_review
+    from stack_command.review.events import PreviewEvents
+    from stack_command.review.render import as_markdown
+    from stack_command.review.report import build_review
 
     try:
         settings = parse_settings(stack_config(ROOT, args.stack), args.stack)
@@ -504,8 +504,8 @@ def _review(args: argparse.Namespace) -> int:
 
 
 def _rights(args: argparse.Namespace) -> int:
-    from verification.rights import as_text
-    from verification.runner import run_rights_check
+    from stack_command.verify.rights import as_text
+    from stack_command.verify.runner import run_rights_check
 
     if args.sandbox:
         _say(BANNER)
@@ -520,8 +520,8 @@ def _rights(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from verification.render import as_text
-    from verification.runner import run_checklist
+    from stack_command.verify.render import as_text
+    from stack_command.verify.runner import run_checklist
 
     sandbox_root = os.environ.get("LKPS_SANDBOX_ROOT")
     if args.sandbox:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from azure_reads.sources import LiveSources, endpoints_from_environment
+from components.azure_reads import LiveSources, endpoints_from_environment
 from stack_command.pending import (
     Lookups,
     PendingCreate,

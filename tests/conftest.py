@@ -4,9 +4,9 @@ from typing import Any
 import pytest
 
 from lkps.rules import ENVIRONMENTS, Environment
-from tests.harness import stack_config
+from tests.support.harness import stack_config
 
-pytest_plugins = ["tests.ocelot_fixtures"]
+pytest_plugins = ["tests.support.ocelot_fixtures"]
 
 
 @pytest.fixture(params=ENVIRONMENTS)

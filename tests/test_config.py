@@ -10,7 +10,7 @@ import pulumi
 import pytest
 
 from lkps.config import ConfigError, parse_settings
-from tests.harness import run_program, stack_config
+from tests.support.harness import run_program, stack_config
 
 TODAY = date(2026, 11, 26)
 Mutation = Callable[[dict[str, Any]], None]

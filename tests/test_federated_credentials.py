@@ -13,8 +13,8 @@ import pytest
 from lkps import federation, rules
 from lkps.config import ConfigError, parse_settings
 from lkps.resource_types import APPLICATION_PASSWORD, FEDERATED_CREDENTIAL, VAULT_SECRET
-from tests.harness import run_program, stack_config
-from verification.checklist import Context, _token
+from stack_command.verify.checklist import Context, _token
+from tests.support.harness import run_program, stack_config
 
 TODAY = date(2026, 11, 10)
 GITHUB = "https://token.actions.githubusercontent.com"

@@ -17,8 +17,8 @@ from components.ocelot.api import (
     OcelotTransientError,
     retry_after_seconds,
 )
-from ocelot_emulator import OcelotEmulator, OcelotStore
-from tests.ocelot_fixtures import CANARY_TOKEN, CLIENT, NP_EU, NP_US
+from sandbox.ocelot import OcelotEmulator, OcelotStore
+from tests.support.ocelot_fixtures import CANARY_TOKEN, CLIENT, NP_EU, NP_US
 
 ENTRY = {
     "clientId": CLIENT,

@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from components.ocelot.provider import OcelotRouteAccessProvider
-from ocelot_emulator import FaultPlan, OcelotEmulator
-from tests.ocelot_fixtures import (
+from sandbox.ocelot import FaultPlan, OcelotEmulator
+from tests.support.ocelot_fixtures import (
     CANARY_TOKEN,
     NP_EU,
     NP_US,

@@ -11,9 +11,9 @@ from openapi_core.testing import MockRequest, MockResponse
 
 from components.ocelot.api import OcelotError
 from components.ocelot.provider import OcelotRouteAccessProvider
-from ocelot_emulator import FaultPlan, OcelotEmulator
-from ocelot_emulator.server import Exchange
-from tests.ocelot_fixtures import (
+from sandbox.ocelot import FaultPlan, OcelotEmulator
+from sandbox.ocelot.server import Exchange
+from tests.support.ocelot_fixtures import (
     CANARY_TOKEN,
     CLIENT,
     NP_EU,

@@ -11,8 +11,8 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from components.ocelot.api import OcelotPermanentError
 from components.ocelot.provider import OcelotRouteAccessProvider
-from ocelot_emulator import FaultPlan, OcelotEmulator, OcelotStore
-from tests.ocelot_fixtures import (
+from sandbox.ocelot import FaultPlan, OcelotEmulator, OcelotStore
+from tests.support.ocelot_fixtures import (
     CANARY_TOKEN,
     CLIENT,
     FOREIGN_CLIENT,

@@ -11,9 +11,9 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components.ocelot.api import OcelotError
 from components.ocelot.provider import OcelotRouteAccessProvider
-from ocelot_emulator import OcelotEmulator
-from tests.harness import run_program, stack_config
-from tests.ocelot_fixtures import (
+from sandbox.ocelot import OcelotEmulator
+from tests.support.harness import run_program, stack_config
+from tests.support.ocelot_fixtures import (
     CANARY_TOKEN,
     NP_EU,
     NP_US,

@@ -7,7 +7,7 @@ from datetime import date
 
 from lkps import ownership
 from sandbox import azuread_schema
-from tests.harness import run_program, stack_config
+from tests.support.harness import run_program, stack_config
 
 
 def _inputs(schema: tuple[azuread_schema.Attribute, ...]) -> set[str]:

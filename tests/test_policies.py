@@ -35,8 +35,8 @@ from policies.context import (
     VAULT_SECRET,
 )
 from policies.pack import POLICIES
-from tests.harness import ROOT, ProgramRun, Registration, run_program, stack_config
-from tests.policy_harness import (
+from tests.support.harness import ROOT, ProgramRun, Registration, run_program, stack_config
+from tests.support.policy_harness import (
     Violation,
     evaluate,
     pack_config,

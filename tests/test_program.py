@@ -14,7 +14,7 @@ from lkps import rules
 from lkps.config import parse_settings
 from lkps.rotation import RotationPolicy, epoch_seconds, rfc3339
 from lkps.rules import Environment
-from tests.harness import (
+from tests.support.harness import (
     CANARY_SECRET,
     ProgramRun,
     Registration,

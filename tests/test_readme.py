@@ -11,7 +11,7 @@ from lkps.config import (
 )
 from lkps.rights import RIGHTS
 from policies.pack import POLICIES
-from tests.harness import ROOT
+from tests.support.harness import ROOT
 
 README = (ROOT / "README.md").read_text()
 

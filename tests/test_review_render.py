@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from lkps.resource_types import APPLICATION, FEDERATED_CREDENTIAL, ROUTE_ACCESS, VAULT_SECRET
 from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
-from review.events import Drift, Note, PolicyResult, PreviewEvents, Step
-from review.render import COMMENT_LIMIT, as_markdown
-from review.report import build_review
+from stack_command.review.events import Drift, Note, PolicyResult, PreviewEvents, Step
+from stack_command.review.render import COMMENT_LIMIT, as_markdown
+from stack_command.review.report import build_review
 
 
 def _step(op: str, type_: str, name: str, **inputs: object) -> Step:

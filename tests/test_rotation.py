@@ -26,7 +26,7 @@ from lkps.rotation import (
     other_slot,
 )
 from lkps.rules import Environment
-from tests.harness import run_program, stack_config
+from tests.support.harness import run_program, stack_config
 
 START = date(2026, 11, 10)
 

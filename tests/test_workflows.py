@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from lkps import rules
-from review.render import MARKER
 from stack_command.fleet import FleetError, FleetStack, Team, stacks, teams
-from tests.harness import ROOT
+from stack_command.review.render import MARKER
+from tests.support.harness import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")

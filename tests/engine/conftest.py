@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from ocelot_emulator import OcelotEmulator, OcelotStore
-from tests.ocelot_fixtures import CANARY_TOKEN, FOREIGN_CLIENT, NP_EU, NP_US, SCOPE
+from sandbox.ocelot import OcelotEmulator, OcelotStore
+from tests.support.ocelot_fixtures import CANARY_TOKEN, FOREIGN_CLIENT, NP_EU, NP_US, SCOPE
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "lkps-onboarding"

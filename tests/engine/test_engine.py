@@ -14,8 +14,15 @@ from components.ocelot.route_access import OcelotRouteAccess
 from lkps import rules
 from program import run
 from tests.engine.conftest import ROOT, EngineStack
-from tests.harness import stack_config
-from tests.ocelot_fixtures import CANARY_TOKEN, CLIENT, FOREIGN_CLIENT, NP_EU, NP_US, OTHER_CLIENT
+from tests.support.harness import stack_config
+from tests.support.ocelot_fixtures import (
+    CANARY_TOKEN,
+    CLIENT,
+    FOREIGN_CLIENT,
+    NP_EU,
+    NP_US,
+    OTHER_CLIENT,
+)
 
 ROUTE_ACCESS = rules.ROUTE_ACCESS_TYPE
 pytestmark = pytest.mark.engine

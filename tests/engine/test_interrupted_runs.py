@@ -30,7 +30,7 @@ from sandbox.session import FOREIGN_CLIENT_ID
 from sandbox.standin import consistency
 from stack_command.cli import ROOT
 from stack_command.pending import held_key_ids
-from tests.engine.sandbox_harness import (
+from tests.support.sandbox_harness import (
     applications,
     assert_vault_publishes_live_secrets,
     copy_deployed,

@@ -50,7 +50,7 @@ from msgraph_core import GraphClientFactory
 from lkps import rules
 from sandbox.entra import GRAPH_PREFIX, VAULT_PREFIX, EntraStore
 from sandbox.session import ROOT, Sandbox, SandboxFolder, running
-from tests.engine.sandbox_harness import CANARY_SECRET, SandboxProject, changes
+from tests.support.sandbox_harness import CANARY_SECRET, SandboxProject, changes
 
 pytestmark = pytest.mark.engine
 

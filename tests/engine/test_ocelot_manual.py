@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from lkps import rules
-from tests.engine.sandbox_harness import SandboxProject, Session, edit_stack_file
-from verification import model
-from verification.model import Report
-from verification.runner import run_checklist
+from stack_command.verify import model
+from stack_command.verify.model import Report
+from stack_command.verify.runner import run_checklist
+from tests.support.sandbox_harness import SandboxProject, Session, edit_stack_file
 
 pytestmark = pytest.mark.engine
 

@@ -18,12 +18,12 @@ from pulumi import automation as auto
 from lkps import ownership, rules
 from lkps.resource_types import APPLICATION, SERVICE_PRINCIPAL, VAULT_SECRET
 from lkps.rotation import RotationPolicy
-from review.events import PreviewEvents
-from review.report import PROPERTY_WORDS, build_review
 from sandbox.entra import Principal
 from sandbox.graph_objects import PORTAL_REQUIRED_RESOURCE_ACCESS
 from sandbox.standin import consistency
-from tests.engine.sandbox_harness import (
+from stack_command.review.events import PreviewEvents
+from stack_command.review.report import PROPERTY_WORDS, build_review
+from tests.support.sandbox_harness import (
     SandboxProject,
     Session,
     applications,

@@ -15,12 +15,12 @@ from pulumi import automation as auto
 
 from lkps.config import parse_settings
 from lkps.rotation import RotationPolicy
-from review.events import PreviewEvents
-from review.render import COMMENT_LIMIT, MARKER, as_markdown
-from review.report import Review, build_review
 from sandbox.session import stack_config
 from stack_command.cli import ROOT as ROOT_PROJECT
-from tests.engine.sandbox_harness import CANARY_SECRET, CANARY_TOKEN, SandboxProject, Session
+from stack_command.review.events import PreviewEvents
+from stack_command.review.render import COMMENT_LIMIT, MARKER, as_markdown
+from stack_command.review.report import Review, build_review
+from tests.support.sandbox_harness import CANARY_SECRET, CANARY_TOKEN, SandboxProject, Session
 
 pytestmark = pytest.mark.engine
 

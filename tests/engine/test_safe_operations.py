@@ -15,7 +15,7 @@ from pulumi import automation as auto
 from lkps import rules
 from sandbox.entra import Principal
 from sandbox.session import Sandbox, stack_config
-from tests.engine.sandbox_harness import (
+from tests.support.sandbox_harness import (
     SandboxProject,
     Session,
     applications,

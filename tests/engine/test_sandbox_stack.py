@@ -15,7 +15,7 @@ from lkps import rules
 from lkps.rotation import RotationPolicy, epoch_seconds, rfc3339
 from sandbox.entra import EntraStore
 from sandbox.session import FOREIGN_CLIENT_ID, Sandbox
-from tests.engine.sandbox_harness import (
+from tests.support.sandbox_harness import (
     CANARY_SECRET,
     CANARY_TOKEN,
     SandboxProject,

@@ -16,9 +16,12 @@ from pulumi import automation as auto
 
 from lkps import federation, rules
 from lkps.rules import Environment
-from review.events import PreviewEvents
-from review.report import build_review
-from tests.engine.sandbox_harness import (
+from stack_command.review.events import PreviewEvents
+from stack_command.review.report import build_review
+from stack_command.verify import model
+from stack_command.verify.render import as_text
+from stack_command.verify.runner import run_checklist
+from tests.support.sandbox_harness import (
     CANARY_SECRET,
     CANARY_TOKEN,
     SandboxProject,
@@ -28,9 +31,6 @@ from tests.engine.sandbox_harness import (
     assert_vault_publishes_live_secrets,
     changes,
 )
-from verification import model
-from verification.render import as_text
-from verification.runner import run_checklist
 
 pytestmark = pytest.mark.engine
 

@@ -17,8 +17,8 @@ from lkps.rotation import RotationPolicy
 from sandbox.entra import EntraStore
 from sandbox.session import BANNER, stack_config
 from stack_command.cli import ROOT, main
-from tests.engine.sandbox_harness import copy_deployed
-from verification.model import SEPARATE
+from stack_command.verify.model import SEPARATE
+from tests.support.sandbox_harness import copy_deployed
 
 pytestmark = pytest.mark.engine
 
@@ -58,7 +58,7 @@ def test_the_sandbox_run_of_the_main_job_and_its_exit_codes(
     assert checked.returncode == 0, checked.stdout + checked.stderr
     report = json.loads(checked.stdout)
     jsonschema.validate(
-        report, json.loads((ROOT / "verification" / "report.schema.json").read_text())
+        report, json.loads((ROOT / "stack_command" / "verify" / "report.schema.json").read_text())
     )
     assert report["ok"] is True
     assert report["counts"]["fail"] == 0

@@ -16,7 +16,7 @@ import pytest
 
 from sandbox.entra import EntraStore
 from stack_command.cli import ROOT
-from tests.engine.azurite import Azurite
+from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.engine
 

@@ -14,7 +14,9 @@ import pytest
 from pulumi import automation as auto
 
 from lkps import rules
-from tests.engine.sandbox_harness import (
+from stack_command.verify import model
+from stack_command.verify.runner import run_checklist
+from tests.support.sandbox_harness import (
     CANARY_SECRET,
     SandboxProject,
     Session,
@@ -24,8 +26,6 @@ from tests.engine.sandbox_harness import (
     edit_stack_file,
     preview_changes,
 )
-from verification import model
-from verification.runner import run_checklist
 
 pytestmark = pytest.mark.engine
 

@@ -12,16 +12,18 @@ import jsonschema
 import pytest
 
 from lkps import rules
-from tests.engine.sandbox_harness import CANARY_SECRET, CANARY_TOKEN, SandboxProject, Session
-from verification import model
-from verification.model import Report
-from verification.render import as_text
-from verification.runner import run_checklist
+from stack_command.verify import model
+from stack_command.verify.model import Report
+from stack_command.verify.render import as_text
+from stack_command.verify.runner import run_checklist
+from tests.support.sandbox_harness import CANARY_SECRET, CANARY_TOKEN, SandboxProject, Session
 
 pytestmark = pytest.mark.engine
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "verification" / "report.schema.json").read_text()
+    (
+        Path(__file__).resolve().parents[2] / "stack_command" / "verify" / "report.schema.json"
+    ).read_text()
 )
 AGENT = "MY-LIVEKIT-AGENT"
 NP_EU = rules.lkps_host("eu", "np")

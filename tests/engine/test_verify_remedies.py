@@ -24,16 +24,16 @@ import pytest
 import yaml
 
 from lkps import rules
-from ocelot_emulator.store import OcelotStore
 from sandbox.entra import EntraStore
+from sandbox.ocelot.store import OcelotStore
 from sandbox.session import NAMESPACE
 from stack_command.cli import ROOT
-from tests.engine.sandbox_harness import copy_deployed
-from verification import model
+from stack_command.verify import model
+from tests.support.sandbox_harness import copy_deployed
 
 pytestmark = pytest.mark.engine
 
-SCHEMA = json.loads((ROOT / "verification" / "report.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "stack_command" / "verify" / "report.schema.json").read_text())
 AGENT, CLIENT = "MY-LIVEKIT-AGENT", "MY-LIVEKIT-CLIENT"
 VAULT = "kv-lkps-apps-np"
 NP_EU = rules.lkps_host("eu", "np")
@@ -47,16 +47,12 @@ COPIED = (
     "__main__.py",
     "program.py",
     "pyproject.toml",
-    "azure_reads",
     "components",
     "lkps",
-    "ocelot_emulator",
     "policies",
-    "review",
     "sandbox",
     "scripts",
     "stack_command",
-    "verification",
 )
 
 

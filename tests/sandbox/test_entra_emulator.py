@@ -11,8 +11,8 @@ import pytest
 from azure.identity import ManagedIdentityCredential
 
 from lkps import rights
-from ocelot_emulator import OcelotStore
 from sandbox.entra import EntraEmulator, EntraStore, Principal
+from sandbox.ocelot import OcelotStore
 from sandbox.tls import SandboxCertificate
 from sandbox.tokens import TOKEN_PREFIX
 from tests.sandbox.conftest import (

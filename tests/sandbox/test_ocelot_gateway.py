@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from components.ocelot.api import OcelotClient
-from ocelot_emulator import OcelotEmulator, OcelotStore
 from sandbox.entra import EntraEmulator
+from sandbox.ocelot import OcelotEmulator, OcelotStore
 from sandbox.tls import SandboxCertificate
 
 NP_EU = "eu-livekit-platform-service-np.int.bayer.com"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from azure.core.credentials import AccessToken
 
-from azure_reads.sources import Endpoints, LiveSources, UnreachableError, sandbox_endpoints
+from components.azure_reads import Endpoints, LiveSources, UnreachableError, sandbox_endpoints
 from sandbox.entra import EntraEmulator, skiptoken
 from sandbox.graph_objects import GRAPH_DIRECTORY_OBJECT
 from tests.sandbox.conftest import VAULT, AreaTokens, unique

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ocelot_emulator import contract
+from sandbox.ocelot import contract
 
 
 @dataclass(frozen=True)

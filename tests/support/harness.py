@@ -26,7 +26,7 @@ from lkps import resource_types, rules
 from lkps.config import StackSettings
 from program import build, run
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "lkps-onboarding"
 CANARY_SECRET = "CANARY-client-secret-4f1d9c"
 DEPLOYER_OBJECT_ID = "0f0e0d0c-0b0a-4999-8888-777766665555"

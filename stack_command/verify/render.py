@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from verification.model import SYMBOLS, Report
+from stack_command.verify.model import SYMBOLS, Report
 
 
 def as_text(report: Report) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from azure_reads.sources import LiveSources, RefusedError, UnreachableError
+from components.azure_reads import LiveSources, RefusedError, UnreachableError
 from lkps.config import StackSettings
 from lkps.rights import RIGHTS, Right
 

@@ -12,7 +12,7 @@ from pulumi.dynamic.config import Config
 
 from components import entra_auth as auth
 from components.ocelot.provider import OcelotRouteAccessProvider
-from ocelot_emulator import OcelotEmulator, OcelotStore
+from sandbox.ocelot import OcelotEmulator, OcelotStore
 
 PROJECT = "lkps-onboarding"
 CANARY_TOKEN = "CANARY-ocelot-token-7b3e91"

@@ -21,9 +21,9 @@ from pulumi_policy import (
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.pack import POLICIES
-from tests.harness import PROJECT, ProgramRun, Registration
+from tests.support.harness import PROJECT, ProgramRun, Registration
 
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policies"
+POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from review.events import PolicyResult
-from review.report import Review, inputs_summary
+from stack_command.review.events import PolicyResult
+from stack_command.review.report import Review, inputs_summary
 
 # GitHub refuses comments longer than 65,536 characters; keep room for the workflow's footer.
 COMMENT_LIMIT: Final = 65_000

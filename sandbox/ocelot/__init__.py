@@ -3,8 +3,8 @@
 For tests and local runs only; it serves on 127.0.0.1.
 """
 
-from ocelot_emulator.faults import FaultPlan
-from ocelot_emulator.server import OcelotEmulator
-from ocelot_emulator.store import OcelotStore
+from sandbox.ocelot.faults import FaultPlan
+from sandbox.ocelot.server import OcelotEmulator
+from sandbox.ocelot.store import OcelotStore
 
 __all__ = ["FaultPlan", "OcelotEmulator", "OcelotStore"]

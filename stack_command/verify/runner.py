@@ -12,17 +12,17 @@ from typing import Any
 from azure.identity import DefaultAzureCredential
 from pulumi import automation as auto
 
-from azure_reads.sources import Endpoints, LiveSources
-from azure_reads.sources import sandbox_endpoints as endpoints_at
 from components import entra_auth as auth
+from components.azure_reads import Endpoints, LiveSources
+from components.azure_reads import sandbox_endpoints as endpoints_at
 from components.entra_auth import token_source
 from components.ocelot.api import OcelotClient
 from components.ocelot.endpoint import api_base_url
 from lkps.config import decode, parse_settings
 from sandbox.session import NAMESPACE, Sandbox
-from verification.checklist import Context, verify
-from verification.model import Report
-from verification.rights import RightCheck, check_rights
+from stack_command.verify.checklist import Context, verify
+from stack_command.verify.model import Report
+from stack_command.verify.rights import RightCheck, check_rights
 
 
 def stack_settings_and_outputs(stack: auto.Stack) -> tuple[Any, dict[str, Any]]:

@@ -19,7 +19,7 @@ from lkps.resource_types import (
     VAULT_SECRET,
 )
 from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
-from review.events import Drift, Note, PolicyResult, PreviewEvents, Step
+from stack_command.review.events import Drift, Note, PolicyResult, PreviewEvents, Step
 
 CHANGING_OPS: Final = ("create", "update", "delete", "replace", "import", "import-replacement")
 # What a reviewer calls the properties the program sets.

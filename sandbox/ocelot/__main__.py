@@ -1,6 +1,6 @@
 """Runs the Ocelot emulator on 127.0.0.1 until interrupted.
 
-python -m ocelot_emulator --port 8080 --token dev-token [--approval-route HOST] [--fault-rate 0.3]
+python -m sandbox.ocelot --port 8080 --token dev-token [--approval-route HOST] [--fault-rate 0.3]
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import signal
 import sys
 import threading
 
-from ocelot_emulator.faults import FaultPlan
-from ocelot_emulator.server import OcelotEmulator
-from ocelot_emulator.store import OcelotStore
+from sandbox.ocelot.faults import FaultPlan
+from sandbox.ocelot.server import OcelotEmulator
+from sandbox.ocelot.store import OcelotStore
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ocelot_emulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox.ocelot", description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--token", action="append", default=[], help="an accepted static token")
     parser.add_argument(

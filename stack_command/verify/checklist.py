@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from azure_reads.sources import LiveSources, RefusedError, UnreachableError
+from components.azure_reads import LiveSources, RefusedError, UnreachableError
 from components.ocelot.api import ACTIVE, PENDING, OcelotClient, OcelotError
 from lkps import rules
 from lkps.config import ApplicationSettings, StackSettings
-from verification import model
-from verification.model import AppReport, Finding, Report
+from stack_command.verify import model
+from stack_command.verify.model import AppReport, Finding, Report
 
 OCELOT_USERS_PAGE: Final = {
     "np": "https://devtools-np.bayer.com/profile/applications/OCELOT",

@@ -17,10 +17,10 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from ocelot_emulator import contract
-from ocelot_emulator.faults import Fault, FaultPlan
-from ocelot_emulator.loopback import LoopbackHandler, LoopbackServer, bound_handler, json_body
-from ocelot_emulator.store import OcelotStore, client_key
+from sandbox.loopback import LoopbackHandler, LoopbackServer, bound_handler, json_body
+from sandbox.ocelot import contract
+from sandbox.ocelot.faults import Fault, FaultPlan
+from sandbox.ocelot.store import OcelotStore, client_key
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import yaml
 
-OPENAPI: Final = Path(__file__).resolve().parents[1] / "components" / "ocelot" / "openapi.yaml"
+OPENAPI: Final = Path(__file__).resolve().parents[2] / "components" / "ocelot" / "openapi.yaml"
 
 _schemas: dict[str, Any] = yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
 _request: dict[str, Any] = _schemas["ClientRequest"]["properties"]

@@ -1,0 +1,1 @@
+"""Helpers the tests share: harnesses, fixtures and the engine's sandbox sessions."""
