@@ -1,14 +1,10 @@
-"""`scripts/stack`: preview, up, refresh or destroy one stack, with no Python language host.
+"""`scripts/stack <verb> <stack>`: run the stack through the Pulumi engine, no language host.
 
     scripts/stack preview np [--sandbox] [--today YYYY-MM-DD] [--diff] [--target URN] ...
     scripts/stack up prod [--sandbox] [--expect-no-changes] [-m MESSAGE] ...
-    scripts/stack reset np --sandbox
     scripts/stack verify np [--sandbox] [--app NAME] [--json] [--token]
-    scripts/stack rights np [--sandbox]
     scripts/stack review np [--sandbox] [--output FILE]   (a preview in onboarding terms)
-    scripts/stack up np --break-glass "REASON"   (as another identity than the pinned deployer)
-    scripts/stack up np --cancel-stale-lock      (a job that is the only run of its stack)
-    scripts/stack cancel np [--sandbox]           (remove the lock an interrupted run left)
+    scripts/stack <verb> --help                            (the flags each verb takes)
 
 The program runs inline in this process through the Automation API, with the project's own
 `Pulumi.yaml` and `Pulumi.<stack>.yaml`; the engine's output streams as the CLI prints it; the
@@ -52,109 +48,167 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 PROJECT: Final = "lkps-onboarding"
 # The interpreter of the engine's Python plugins (dynamic providers), ended with their engine.
 PLUGIN_PYTHON: Final = ROOT / "scripts" / "plugin-python"
-VERBS: Final = (
-    "preview",
-    "up",
-    "refresh",
-    "destroy",
-    "cancel",
-    "reset",
-    "verify",
-    "rights",
-    "review",
-)
-LOCKING_VERBS: Final = ("up", "refresh", "destroy")
-PASSED_FLAGS: Final = (
-    "--diff, --target URN, --replace URN, --expect-no-changes, --[no-]refresh, --parallel N, "
-    "--message TEXT, --suppress-outputs, --color MODE, --yes, -v N, --logtostderr, --logflow"
-)
 
 
-class UsageError(Exception):
-    """A command line the stack command cannot run; the message says what is allowed."""
+def _stack_name(value: str) -> str:
+    if rules.environment_of_stack(value) is None:
+        raise argparse.ArgumentTypeError(
+            f"stack {value!r} must be np, prod, np-<suffix> or prod-<suffix>"
+        )
+    if not (ROOT / f"Pulumi.{value}.yaml").is_file():
+        raise argparse.ArgumentTypeError(f"there is no Pulumi.{value}.yaml in {ROOT}")
+    return value
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="scripts/stack",
-        description="Runs the lkps-onboarding stack through the Pulumi engine.",
+def _parents() -> dict[str, argparse.ArgumentParser]:
+    """The groups of flags that several verbs share, each a parent parser."""
+    stack = argparse.ArgumentParser(add_help=False)
+    stack.add_argument("stack", type=_stack_name, help="np, prod, np-<suffix> or prod-<suffix>")
+    stack.add_argument("--sandbox", action="store_true", help="run against the local sandbox")
+    dated = argparse.ArgumentParser(add_help=False)
+    dated.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="simulated date, YYYY-MM-DD (outside the sandbox: previews only)",
     )
-    parser.add_argument("verb", choices=VERBS)
-    parser.add_argument("stack", help="np, prod, np-<suffix> or prod-<suffix>")
-    parser.add_argument("--sandbox", action="store_true", help="run against the local sandbox")
-    parser.add_argument("--today", type=date.fromisoformat, help="simulated date, YYYY-MM-DD")
-    # What `pulumi <verb>` would take, passed to the engine.
-    parser.add_argument("--diff", action="store_true")
-    parser.add_argument("--target", action="append", default=[])
-    parser.add_argument("--replace", action="append", default=[])
-    parser.add_argument(
+    dated.add_argument(
         "--break-glass",
         metavar="REASON",
         help="run as another identity than the stack's pinned deployer, for this reason",
     )
-    parser.add_argument(
+    # What `pulumi <verb>` takes, passed to the engine.
+    engine = argparse.ArgumentParser(add_help=False)
+    engine.add_argument(
+        "--parallel", "-p", type=int, metavar="N", help="resource operations at once"
+    )
+    engine.add_argument("--message", "-m", metavar="TEXT", help="the update's message")
+    engine.add_argument("--suppress-outputs", action="store_true", help="do not print outputs")
+    engine.add_argument("--color", choices=("always", "never", "raw", "auto"))
+    engine.add_argument("--yes", "-y", action="store_true", help="accepted; nothing prompts")
+    engine.add_argument("--verbose", "-v", type=int, metavar="N", help="the engine's log level")
+    engine.add_argument("--logtostderr", action="store_true", help="the engine's log to stderr")
+    engine.add_argument("--logflow", action="store_true", help="plugins log at the same level")
+    targeted = argparse.ArgumentParser(add_help=False)
+    targeted.add_argument("--target", action="append", default=[], metavar="URN")
+    planned = argparse.ArgumentParser(add_help=False)
+    planned.add_argument("--diff", action="store_true", help="show each property's change")
+    planned.add_argument("--expect-no-changes", action="store_true", help="fail on any change")
+    changing = argparse.ArgumentParser(add_help=False)
+    changing.add_argument("--replace", action="append", default=[], metavar="URN")
+    changing.add_argument(
+        "--refresh",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="read what is live first (default: yes)",
+    )
+    locking = argparse.ArgumentParser(add_help=False)
+    locking.add_argument(
         "--cancel-stale-lock",
         action="store_true",
         help="this run is the only one of its stack (a workflow's concurrency group): a lock "
         "found on the stack was left by an interrupted run; cancel it and go on",
     )
-    parser.add_argument("--expect-no-changes", action="store_true")
-    parser.add_argument(
-        "--refresh",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="read what is live first (the default of preview, up and review)",
+    return {
+        "stack": stack,
+        "dated": dated,
+        "engine": engine,
+        "targeted": targeted,
+        "planned": planned,
+        "changing": changing,
+        "locking": locking,
+    }
+
+
+# Each verb: what it does, and the groups of flags it takes.
+VERBS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "preview": (
+        "show what an up would change, with the policy pack",
+        ("stack", "dated", "engine", "targeted", "planned", "changing"),
+    ),
+    "up": (
+        "make the stack so, with the policy pack",
+        ("stack", "dated", "engine", "targeted", "planned", "changing", "locking"),
+    ),
+    "refresh": (
+        "read what is live into the state",
+        ("stack", "dated", "engine", "targeted", "planned", "locking"),
+    ),
+    "destroy": (
+        "delete every resource of the stack",
+        ("stack", "dated", "engine", "targeted", "locking"),
+    ),
+    "cancel": ("remove the lock an interrupted run left", ("stack",)),
+    "reset": ("wipe the local sandbox of a stack (with --sandbox)", ("stack",)),
+    "verify": ("the onboarding checklist against what is live", ("stack",)),
+    "rights": ("the running identity's Graph and vault rights", ("stack",)),
+    "review": (
+        "a preview in onboarding terms, as Markdown for a pull request",
+        ("stack", "dated", "engine", "targeted", "planned", "changing"),
+    ),
+}
+
+
+LOCKING_VERBS: Final = tuple(verb for verb, (_, groups) in VERBS.items() if "locking" in groups)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """`scripts/stack <verb> <stack> [flags]`: one subcommand per verb, with only its flags;
+    the parser and each verb's own."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/stack",
+        description="Runs the lkps-onboarding stack through the Pulumi engine (Automation API).",
     )
-    parser.add_argument("--parallel", "-p", type=int)
-    parser.add_argument("--message", "-m")
-    parser.add_argument("--suppress-outputs", action="store_true")
-    parser.add_argument("--color", choices=("always", "never", "raw", "auto"))
-    parser.add_argument("--yes", "-y", action="store_true", help="accepted; nothing prompts")
-    parser.add_argument("--verbose", "-v", type=int)
-    parser.add_argument("--logtostderr", action="store_true")
-    parser.add_argument("--logflow", action="store_true")
-    # verify: the onboarding checklist against the live systems.
-    parser.add_argument("--app", help="verify: only this application (its base name)")
-    parser.add_argument("--output", type=Path, help="review: write the Markdown report here")
-    parser.add_argument("--json", action="store_true", help="verify: the report as JSON")
-    parser.add_argument(
-        "--token", action="store_true", help="verify: also get a token with the vault's secret"
-    )
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        raise UsageError(
-            f"unsupported argument(s) {' '.join(unknown)}; the stack command passes {PASSED_FLAGS}"
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    parents = _parents()
+    subs: dict[str, argparse.ArgumentParser] = {}
+    for verb, (summary, groups) in VERBS.items():
+        sub = subs[verb] = verbs.add_parser(
+            verb,
+            help=summary,
+            description=summary,
+            parents=[parents[group] for group in groups],
         )
-    environment = rules.environment_of_stack(args.stack)
-    if environment is None:
-        raise UsageError(f"stack {args.stack!r} must be np, prod, np-<suffix> or prod-<suffix>")
-    if not (ROOT / f"Pulumi.{args.stack}.yaml").is_file():
-        raise UsageError(f"there is no Pulumi.{args.stack}.yaml in {ROOT}")
-    if args.today and not args.sandbox and args.verb != "preview":
-        raise UsageError(
+        # The engine operation the verb runs (review: a preview).
+        sub.set_defaults(engine_verb="preview" if verb == "review" else verb)
+        if verb == "verify":
+            sub.add_argument("--app", help="only this application (its base name)")
+            sub.add_argument("--json", action="store_true", help="the report as JSON")
+            sub.add_argument(
+                "--token",
+                action="store_true",
+                help="also get a token for LKPS (the vault's secret, or a workload's token)",
+            )
+        if verb == "review":
+            sub.add_argument("--output", type=Path, help="write the Markdown report here")
+    return parser, subs
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    """The command line, checked; a wrong one exits 2 with the usage and what is allowed."""
+    parser, subs = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    verb = subs[args.verb]
+    if extra:
+        verb.error(
+            f"unrecognized arguments: {' '.join(extra)} (scripts/stack {args.verb} --help lists "
+            "what it takes)"
+        )
+    if getattr(args, "today", None) and not args.sandbox and args.verb != "preview":
+        verb.error(
             "--today simulates a date: outside the sandbox it is for previews only, so that a "
             "real stack never changes on a pretended day"
         )
-    if (args.app or args.json or args.token) and args.verb != "verify":
-        raise UsageError("--app, --json and --token belong to verify")
-    passwords = [urn for urn in args.replace if rules.PASSWORD_TYPE_NAME in urn]
+    passwords = [urn for urn in getattr(args, "replace", []) if rules.PASSWORD_TYPE_NAME in urn]
     if passwords:
-        raise UsageError(
+        verb.error(
             f"--replace {passwords[0]}: replacing a client secret deletes it before its successor "
             "exists, while Key Vault may still publish it; for a secret that may have leaked, "
             "set applications[].emergencyRotation to today's date in the stack config instead"
         )
-    if args.break_glass and args.verb not in ("preview", "up", "refresh", "destroy", "review"):
-        raise UsageError("--break-glass belongs to preview, up, refresh, destroy and review")
-    if args.cancel_stale_lock and args.verb not in LOCKING_VERBS:
-        raise UsageError(f"--cancel-stale-lock belongs to {', '.join(LOCKING_VERBS)}")
-    if args.output and args.verb != "review":
-        raise UsageError("--output belongs to review")
-    if args.today and args.verb == "review" and not args.sandbox:
-        raise UsageError("--today with review: only in the sandbox")
     if args.verb == "reset" and not args.sandbox:
-        raise UsageError("reset wipes the local sandbox of a stack: use `reset <stack> --sandbox`")
-    args.environment = environment
+        verb.error("reset wipes the local sandbox of a stack: use `reset <stack> --sandbox`")
+    args.environment = rules.environment_of_stack(args.stack)
     return args
 
 
@@ -167,29 +221,25 @@ def policy_options(environment: str) -> dict[str, list[str]]:
 
 
 def _engine_options(args: argparse.Namespace, output: Callable[[str], Any]) -> dict[str, Any]:
+    """What the verb's engine operation takes of the flags it was given."""
+    given = vars(args)
     options: dict[str, Any] = {
         "on_output": output,
-        "color": args.color,
-        "parallel": args.parallel,
-        "message": args.message,
-        "log_verbosity": args.verbose,
-        "log_to_std_err": args.logtostderr or None,
-        "log_flow": args.logflow or None,
-        "suppress_outputs": args.suppress_outputs or None,
+        "color": given.get("color"),
+        "parallel": given.get("parallel"),
+        "message": given.get("message"),
+        "log_verbosity": given.get("verbose"),
+        "log_to_std_err": given.get("logtostderr") or None,
+        "log_flow": given.get("logflow") or None,
+        "suppress_outputs": given.get("suppress_outputs") or None,
+        "target": given.get("target") or None,
+        "diff": given.get("diff") or None,
+        "expect_no_changes": given.get("expect_no_changes") or None,
+        "replace": given.get("replace") or None,
     }
-    if args.verb in ("preview", "up", "refresh", "destroy"):
-        options["target"] = args.target or None
-    if args.verb in ("preview", "up"):
-        options.update(
-            diff=args.diff or None,
-            replace=args.replace or None,
-            expect_no_changes=args.expect_no_changes or None,
-            refresh=refreshes(args),
-            **policy_options(args.environment),
-        )
-    elif args.verb == "refresh":
-        options.update(diff=args.diff or None, expect_no_changes=args.expect_no_changes or None)
-    if args.verb in ("up", "refresh", "destroy"):
+    if args.engine_verb in ("preview", "up"):
+        options.update(refresh=refreshes(args), **policy_options(args.environment))
+    if args.engine_verb in ("up", "refresh", "destroy"):
         options["show_secrets"] = False
     return {key: value for key, value in options.items() if value is not None}
 
@@ -198,7 +248,7 @@ def refreshes(args: argparse.Namespace) -> bool:
     """Preview and up read what is live first unless `--no-refresh`: Graph objects deleted or
     edited by hand then show and heal instead of failing the run, and the Application's update,
     which writes the team's settings back from the prior state, writes them as they are now."""
-    return bool(args.refresh) if args.refresh is not None else True
+    return bool(getattr(args, "refresh", True))
 
 
 def workspace_env() -> dict[str, str]:
@@ -254,7 +304,7 @@ def target(
 ) -> Iterator[tuple[auto.Stack, Sandbox | None]]:
     """The stack to run, against the sandbox (started for the block) or the configured cloud.
     The program imports what `recovered` names when it runs (filled in by `Recovery.inspect`)."""
-    today, break_glass = args.today, args.break_glass
+    today, break_glass = vars(args).get("today"), vars(args).get("break_glass")
 
     def program() -> None:
         run(today=today, break_glass=break_glass, recovered=recovered)
@@ -317,7 +367,9 @@ def run_unlocked(args: argparse.Namespace, stack: auto.Stack, operation: Callabl
         return operation()
     except auto.errors.ConcurrentUpdateError as exc:
         locks = locks_in(exc) or []
-        if not args.cancel_stale_lock or any(lock.held_by_a_live_process_here() for lock in locks):
+        if not vars(args).get("cancel_stale_lock") or any(
+            lock.held_by_a_live_process_here() for lock in locks
+        ):
             raise StackLockedError(args, locks) from None
         for lock in locks:
             _say(
@@ -347,7 +399,7 @@ def _failure(args: argparse.Namespace, exc: auto.errors.CommandError, stopped: I
         )
         return 1
     reason = _error_text(exc)
-    if not reason and args.expect_no_changes:
+    if not reason and vars(args).get("expect_no_changes"):
         reason = "the engine found changes, and --expect-no-changes was given"
     _say(f"stack: {args.verb} of {args.stack} failed: {reason or 'see the output above'}")
     return 1
@@ -369,26 +421,33 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one verb; a wrong command line exits 2 (argparse), a failure 1 with one line."""
+    args = parse(sys.argv[1:] if argv is None else argv)
+    verbs: dict[str, Callable[[argparse.Namespace], int]] = {
+        "cancel": _cancel,
+        "reset": _reset,
+        "verify": _verify,
+        "rights": _rights,
+        "review": _review,
+    }
     try:
-        args = parse(sys.argv[1:] if argv is None else argv)
-    except UsageError as exc:
-        _say(f"stack: {exc}")
-        return 2
-    if args.verb == "cancel":
-        return _cancel(args)
-    if args.verb == "reset":
-        folder = SandboxFolder(
-            sandbox_home(os.environ.get("LKPS_SANDBOX_ROOT")) / args.stack, args.stack
-        )
-        wiped = folder.wipe()
-        _say(f"stack: {'wiped' if wiped else 'no sandbox at'} {folder.path}")
-        return 0
-    if args.verb == "verify":
-        return _verify(args)
-    if args.verb == "rights":
-        return _rights(args)
-    if args.verb == "review":
-        return _review(args)
+        return verbs.get(args.verb, _operate)(args)
+    except Exception as exc:  # anything unforeseen: one line, not a traceback
+        _say(f"stack: {args.verb} of {args.stack} failed: {type(exc).__name__}: {exc}")
+        return 1
+
+
+def _reset(args: argparse.Namespace) -> int:
+    folder = SandboxFolder(
+        sandbox_home(os.environ.get("LKPS_SANDBOX_ROOT")) / args.stack, args.stack
+    )
+    wiped = folder.wipe()
+    _say(f"stack: {'wiped' if wiped else 'no sandbox at'} {folder.path}")
+    return 0
+
+
+def _operate(args: argparse.Namespace) -> int:
+    """preview, up, refresh or destroy, with the recovery of what an interrupted run left."""
     if args.sandbox:
         # On stdout, first and last, so that no copy of the engine's output lacks it.
         _output(BANNER)
@@ -474,9 +533,7 @@ def _review(args: argparse.Namespace) -> int:
         _say(f"stack: review of {args.stack} failed: {exc}")
         return 1
     events = PreviewEvents()
-    args.verb = "preview"
     options = _engine_options(args, _say)
-    args.verb = "review"
     try:
         recovered: dict[str, str] = {}
         with target(args, os.environ.get("LKPS_SANDBOX_ROOT"), recovered) as (stack, _):
