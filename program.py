@@ -6,7 +6,6 @@ the components take (`components/`), and exports what each application's compone
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 from datetime import date
@@ -14,11 +13,10 @@ from typing import Any, Final
 
 import pulumi
 
-from components.deployer import BREAK_GLASS_VARIABLE
 from components.environment import ApplicationSpec, LkpsEnvironment, LkpsEnvironmentArgs
 from components.federated_credentials import FederatedCredentialSpec
 from components.onboarded_application import OnboardedApplication
-from lkps import rules
+from lkps import rules, switches
 from lkps.config import (
     ApplicationSettings,
     ConfigError,
@@ -58,7 +56,7 @@ def run(
         for warning in [size_warning(settings), *credential_hints(settings)]:
             if warning:
                 pulumi.log.warn(warning)
-        reason = break_glass or os.environ.get(BREAK_GLASS_VARIABLE) or None
+        reason = break_glass or switches.setting(switches.BREAK_GLASS)
         applications = recorded.get("applications")
         last_applications = applications if isinstance(applications, Mapping) else {}
         return build(

@@ -10,7 +10,6 @@ Azure or the sandbox.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.keyvault.secrets import SecretClient
 
-from lkps import rules
+from lkps import rules, switches
 from lkps.rights import MICROSOFT_GRAPH_APP_ID
 
 GRAPH_SCOPE: Final = "https://graph.microsoft.com/.default"
@@ -48,11 +47,9 @@ class Endpoints:
 
 
 def endpoints_from_environment() -> Endpoints:
-    """Azure's endpoints, or the sandbox's when `LKPS_SANDBOX_ENTRA_URL` names a loopback URL."""
-    base = os.environ.get(rules.SANDBOX_ENTRA_URL_VARIABLE, "")
-    if base and rules.is_loopback_url(base):
-        return sandbox_endpoints(base)
-    return Endpoints()
+    """Azure's endpoints, or the sandbox's local Entra (`switches.SANDBOX_ENTRA_URL`)."""
+    base = switches.sandbox_url(switches.SANDBOX_ENTRA_URL)
+    return sandbox_endpoints(base) if base else Endpoints()
 
 
 def sandbox_endpoints(base: str) -> Endpoints:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import pulumi
 
-BREAK_GLASS_VARIABLE: Final = "LKPS_BREAK_GLASS"
+from lkps import switches
 
 
 def check_deployer(
@@ -27,6 +25,6 @@ def check_deployer(
     raise pulumi.RunError(
         f"deployerObjectId: this stack is deployed by {pinned.lower()}, but the running identity "
         f"is {running.lower()}. Run it as the pinned deployer (the pipeline's identity); for an "
-        f"emergency, a person with the rights may run it anyway with {BREAK_GLASS_VARIABLE}="
+        f"emergency, a person with the rights may run it anyway with {switches.BREAK_GLASS}="
         "'<reason>' (scripts/stack --break-glass '<reason>'). Nothing was changed."
     )

@@ -16,7 +16,6 @@ preview's checks do not pay for it.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import TYPE_CHECKING, Any, Final
 
@@ -26,20 +25,18 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from components.dynamic_resources import pickle_guard
 from components.entra_auth import default_credential
-from lkps import rules
+from lkps import rules, switches
 
 if TYPE_CHECKING:
     from azure.keyvault.secrets import SecretClient
 
-# The sandbox's Key Vault data plane; honoured only for a loopback URL.
-SANDBOX_VAULT_URL_VARIABLE: Final = "LKPS_SANDBOX_KEYVAULT_URL"
 # A soft delete completes asynchronously; purging before it does answers 409 Conflict.
 PURGE_DEADLINE_SECONDS: Final = 120.0
 
 
 def vault_url(vault_name: str) -> str:
-    redirect = os.environ.get(SANDBOX_VAULT_URL_VARIABLE, "")
-    if redirect and rules.is_loopback_url(redirect):
+    redirect = switches.sandbox_url(switches.SANDBOX_KEYVAULT_URL)
+    if redirect:
         return f"{redirect.rstrip('/')}/{vault_name}"
     return f"https://{vault_name}.vault.azure.net"
 

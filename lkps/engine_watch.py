@@ -21,10 +21,11 @@ import time
 from collections.abc import Sequence
 from typing import Final
 
+from lkps import switches
+
 _ADDRESS: Final = re.compile(r"^(127\.0\.0\.1|localhost|\[::1\]):(\d{1,5})$")
 INTERVAL_SECONDS: Final = 1.0
 # Sets the seconds between checks instead (a test waits out three misses faster).
-INTERVAL_VARIABLE: Final = "LKPS_ENGINE_WATCH_INTERVAL_SECONDS"
 # Consecutive refused connections before the engine counts as gone (the Go SDK's health check
 # also tolerates a transient failure before it gives up).
 MISSES: Final = 3
@@ -55,7 +56,7 @@ def exit_with_engine(argv: Sequence[str], interval: float | None = None) -> None
     if address is None:
         return
     if interval is None:
-        interval = float(os.environ.get(INTERVAL_VARIABLE, INTERVAL_SECONDS))
+        interval = float(switches.setting(switches.ENGINE_WATCH_INTERVAL) or INTERVAL_SECONDS)
 
     def watch() -> None:
         misses = 0

@@ -12,23 +12,23 @@ one is published. Between rotations a run registers exactly the inputs of the la
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, Literal
 
+from lkps import switches
+
 Slot = Literal["a", "b"]
 SLOTS: Final[tuple[Slot, Slot]] = ("a", "b")
 ROTATION_EPOCH: Final = date(2026, 1, 1)
-# A simulated date (YYYY-MM-DD) that `scripts/stack --today` gives the engine's plugins, so that
-# the policy pack judges a simulated rotation day by that day, as the program does.
-SIMULATED_DATE_VARIABLE: Final = "LKPS_TODAY"
 
 
 def today_utc() -> date:
     """Today in UTC, or the simulated date of `scripts/stack --today`."""
-    simulated = os.environ.get(SIMULATED_DATE_VARIABLE)
+    # `scripts/stack --today` gives the engine's plugins the date too, so that the policy pack
+    # judges a simulated rotation day by that day, as the program does.
+    simulated = switches.setting(switches.SIMULATED_DATE)
     if simulated:
         return date.fromisoformat(simulated)
     return datetime.now(UTC).date()

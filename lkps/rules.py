@@ -68,8 +68,6 @@ EXTERNAL_CLIENT_LABEL_FORM: Final = "1 to 80 letters, digits, spaces, '.', '_' o
 
 CLIENT_SECRET_DISPLAY_NAME: Final = "lkps-integration"
 SIGN_IN_AUDIENCE: Final = "AzureADMyOrg"
-# Where the sandbox's local Entra ID, Graph and Key Vault answer; honoured only on loopback.
-SANDBOX_ENTRA_URL_VARIABLE: Final = "LKPS_SANDBOX_ENTRA_URL"
 # Marks every resource of an application being retired (a tag on registrations, a tag key on
 # its vault secret): its Ocelot access is gone and its protection lifted for the removal.
 RETIRING_TAG: Final = "lkps-retiring"

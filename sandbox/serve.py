@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
 import signal
 import sys
@@ -22,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Final
 
+from lkps import switches
 from sandbox.entra import GRAPH_PREFIX, VAULT_PREFIX
 from sandbox.ocelot import contract
 from sandbox.session import BANNER, ROOT, Sandbox, SandboxFolder, running, sandbox_home
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"serve: no stack file Pulumi.{args.stack}.yaml in {ROOT}", file=sys.stderr)
         return 2
     folder = SandboxFolder(
-        sandbox_home(os.environ.get("LKPS_SANDBOX_ROOT")) / args.stack, args.stack
+        sandbox_home(switches.setting(switches.SANDBOX_ROOT)) / args.stack, args.stack
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -24,9 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-from components.ocelot.endpoint import SANDBOX_OCELOT_URL_VARIABLE
-from components.vault_secret_name import SANDBOX_VAULT_URL_VARIABLE
-from lkps import rules
+from lkps import rules, switches
 from lkps.rights import RIGHTS
 from sandbox import behaviours
 from sandbox.entra import (
@@ -37,7 +35,7 @@ from sandbox.entra import (
 )
 from sandbox.ocelot import OcelotEmulator, OcelotStore
 from sandbox.standin.client import ENTRA_URL_VARIABLE
-from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
+from sandbox.standin.server import SANDBOX_MARKER
 from sandbox.tls import SandboxCertificate
 from sandbox.workload_issuer import WorkloadIssuer
 
@@ -231,12 +229,12 @@ class Sandbox:
                 "PULUMI_CONFIG_PASSPHRASE": self.folder.passphrase,
                 "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
                 "PULUMI_SKIP_UPDATE_CHECK": "true",
-                SANDBOX_DIR_VARIABLE: str(self.folder.path),
+                switches.SANDBOX_DIR: str(self.folder.path),
                 ENTRA_URL_VARIABLE: self.entra.url,
                 "IDENTITY_ENDPOINT": self.entra.identity_endpoint,
                 "IDENTITY_HEADER": self.entra.identity_header,
-                SANDBOX_OCELOT_URL_VARIABLE: self.ocelot.base_url,
-                SANDBOX_VAULT_URL_VARIABLE: f"{self.entra.url}{VAULT_PREFIX}",
+                switches.SANDBOX_OCELOT_API_URL: self.ocelot.base_url,
+                switches.SANDBOX_KEYVAULT_URL: f"{self.entra.url}{VAULT_PREFIX}",
                 **self.folder.certificate.trust,
             }
         )

@@ -27,9 +27,8 @@ from typing import Any, Final
 
 from pulumi import automation as auto
 
-from lkps import rules
+from lkps import rules, switches
 from lkps.config import ConfigError, parse_settings
-from lkps.rotation import SIMULATED_DATE_VARIABLE
 from program import run
 from sandbox.session import (
     BANNER,
@@ -309,7 +308,7 @@ def target(
     def program() -> None:
         run(today=today, break_glass=break_glass, recovered=recovered)
 
-    dated = {SIMULATED_DATE_VARIABLE: today.isoformat()} if today else {}
+    dated = switches.simulated_date_env(today)
     if not args.sandbox:
         yield open_stack(args.stack, program, ROOT, {**workspace_env(), **dated}), None
         return
@@ -411,7 +410,7 @@ def _subscription_of(stack: str) -> str:
 
 def _cancel(args: argparse.Namespace) -> int:
     try:
-        with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, _):
+        with target(args, switches.setting(switches.SANDBOX_ROOT)) as (stack, _):
             stack.cancel()
     except auto.errors.CommandError as exc:
         _say(f"stack: cancel of {args.stack} failed: {_error_text(exc)}")
@@ -439,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _reset(args: argparse.Namespace) -> int:
     folder = SandboxFolder(
-        sandbox_home(os.environ.get("LKPS_SANDBOX_ROOT")) / args.stack, args.stack
+        sandbox_home(switches.setting(switches.SANDBOX_ROOT)) / args.stack, args.stack
     )
     wiped = folder.wipe()
     _say(f"stack: {'wiped' if wiped else 'no sandbox at'} {folder.path}")
@@ -463,7 +462,7 @@ def _operate(args: argparse.Namespace) -> int:
     try:
         with (
             stopped.guarding(),
-            target(args, os.environ.get("LKPS_SANDBOX_ROOT"), recovered) as (stack, sandbox),
+            target(args, switches.setting(switches.SANDBOX_ROOT), recovered) as (stack, sandbox),
         ):
             if sandbox is not None:
                 _say(f"sandbox: started in {sandbox.timings['start']:.2f}s ({sandbox.folder.path})")
@@ -536,7 +535,7 @@ def _review(args: argparse.Namespace) -> int:
     options = _engine_options(args, _say)
     try:
         recovered: dict[str, str] = {}
-        with target(args, os.environ.get("LKPS_SANDBOX_ROOT"), recovered) as (stack, _):
+        with target(args, switches.setting(switches.SANDBOX_ROOT), recovered) as (stack, _):
             recovered.update(Recovery(stack, _subscription_of(args.stack), _say).inspect(up=False))
             stack.preview(**options, on_event=events)
     except auto.errors.CommandError as exc:
@@ -567,7 +566,7 @@ def _rights(args: argparse.Namespace) -> int:
     if args.sandbox:
         _say(BANNER)
     try:
-        with target(args, os.environ.get("LKPS_SANDBOX_ROOT")) as (stack, sandbox):
+        with target(args, switches.setting(switches.SANDBOX_ROOT)) as (stack, sandbox):
             checks = run_rights_check(stack, sandbox)
     except (auto.errors.CommandError, ConfigError) as exc:
         _say(f"stack: rights of {args.stack} could not be checked: {exc}")
@@ -580,7 +579,7 @@ def _verify(args: argparse.Namespace) -> int:
     from stack_command.verify.render import as_text
     from stack_command.verify.runner import run_checklist
 
-    sandbox_root = os.environ.get("LKPS_SANDBOX_ROOT")
+    sandbox_root = switches.setting(switches.SANDBOX_ROOT)
     if args.sandbox:
         _say(BANNER)
     other = _other_outputs(args, sandbox_root)

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from lkps.engine_watch import INTERVAL_VARIABLE, MISSES, engine_address
+from lkps.engine_watch import MISSES, engine_address
+from lkps.switches import ENGINE_WATCH_INTERVAL
 
 INTERVAL = 0.2
 
@@ -41,7 +42,7 @@ def test_a_plugin_exits_soon_after_its_engine_is_gone() -> None:
         [sys.executable, "-m", "lkps.engine_watch", "-m", "pulumi.dynamic", f"127.0.0.1:{port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, INTERVAL_VARIABLE: str(INTERVAL)},
+        env={**os.environ, ENGINE_WATCH_INTERVAL: str(INTERVAL)},
     )
     try:
         # More checks answered than it takes misses to exit, and the plugin still runs.

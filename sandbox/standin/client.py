@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from lkps import rules
+from lkps import switches
 
-ENTRA_URL_VARIABLE: Final = rules.SANDBOX_ENTRA_URL_VARIABLE
+ENTRA_URL_VARIABLE: Final = switches.SANDBOX_ENTRA_URL
 # The resource each of the emulator's areas serves, by path prefix.
 _RESOURCES: Final = {
     "/graph/": "https://graph.microsoft.com",

@@ -10,18 +10,18 @@ The emulator is consistent at once, so the stand-in only sleeps through the poll
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Final
 
-SECONDS_VARIABLE: Final = "LKPS_SANDBOX_CONSISTENCY_SECONDS"
+from lkps import switches
+
 CONTINUOUS_TARGET_OCCURENCE: Final = 5
 
 
 def poll_interval() -> float:
     try:
-        return max(0.0, float(os.environ.get(SECONDS_VARIABLE, "0") or 0))
+        return max(0.0, float(switches.setting(switches.SANDBOX_CONSISTENCY_SECONDS) or 0))
     except ValueError:
         return 0.0
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import abc
 import logging
-import os
 import sys
 import threading
 import traceback
@@ -24,6 +23,7 @@ from typing import Any, Final, TypeVar
 import grpc
 from google.protobuf import empty_pb2
 
+from lkps import switches
 from sandbox.behaviours import TypeRules
 from sandbox.standin.client import ApiCallError, EntraClient
 from sandbox.standin.protocol import plugin_pb2, provider_pb2, provider_pb2_grpc
@@ -31,7 +31,6 @@ from sandbox.standin.wire import UNKNOWN, Secret, decode, encode, has_unknown, p
 
 log = logging.getLogger(__name__)
 
-SANDBOX_DIR_VARIABLE: Final = "LKPS_SANDBOX_DIR"
 SANDBOX_MARKER: Final = "SANDBOX"
 
 R = TypeVar("R")
@@ -322,7 +321,7 @@ class StandinServicer(provider_pb2_grpc.ResourceProviderServicer):
 
 def refuse_outside_sandbox(name: str) -> None:
     """Exit unless started by the sandbox, so a stand-in never shadows the real provider."""
-    folder = os.environ.get(SANDBOX_DIR_VARIABLE)
+    folder = switches.setting(switches.SANDBOX_DIR)
     if not folder or not (Path(folder) / SANDBOX_MARKER).is_file():
         sys.stderr.write(
             f"pulumi-resource-{name}: this is the lkps-onboarding sandbox's stand-in for "

@@ -25,9 +25,9 @@ from typing import Any, TextIO
 import pytest
 import yaml
 
+from lkps import switches
 from sandbox.entra import EntraStore
 from sandbox.session import FOREIGN_CLIENT_ID
-from sandbox.standin import consistency
 from stack_command.cli import ROOT
 from stack_command.pending import held_key_ids
 from tests.support.sandbox_harness import (
@@ -77,7 +77,7 @@ class Sandboxes:
         process = subprocess.Popen(  # noqa: S603 - this interpreter, the project's own module
             [sys.executable, "-m", "stack_command", *args],
             cwd=ROOT,
-            env={**os.environ, "LKPS_SANDBOX_ROOT": str(self.root), **(env or {})},
+            env={**os.environ, switches.SANDBOX_ROOT: str(self.root), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -277,7 +277,7 @@ def test_a_killed_engine_a_cancelled_job_and_a_lock_left_behind(sandboxes: Sandb
     # Azure) the signal lands, as it would on Azure, while that step is still in flight.
     day += PERIOD
     process, log = sandboxes.start(
-        *rotate_np, "--today", day.isoformat(), env={consistency.SECONDS_VARIABLE: "1"}
+        *rotate_np, "--today", day.isoformat(), env={switches.SANDBOX_CONSISTENCY_SECONDS: "1"}
     )
     interrupt_when(process, after(sandboxes, "np", "addPassword"), how="terminate")
     assert process.returncode == 128 + signal.SIGTERM, log.read_text()

@@ -47,7 +47,7 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
-from lkps import rules
+from lkps import rules, switches
 from sandbox.entra import GRAPH_PREFIX, VAULT_PREFIX, EntraStore
 from sandbox.session import ROOT, Sandbox, SandboxFolder, running
 from tests.support.sandbox_harness import CANARY_SECRET, SandboxProject, changes
@@ -394,7 +394,7 @@ def test_a_served_sandbox_answers_the_readmes_example(
     served = subprocess.Popen(
         [sys.executable, "-m", "sandbox.serve", "np"],
         cwd=ROOT,
-        env={**os.environ, "LKPS_SANDBOX_ROOT": str(root)},
+        env={**os.environ, switches.SANDBOX_ROOT: str(root)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from lkps import ownership, rules
+from lkps import ownership, rules, switches
 from lkps.resource_types import APPLICATION, SERVICE_PRINCIPAL, VAULT_SECRET
 from lkps.rotation import RotationPolicy
 from sandbox.entra import Principal
@@ -274,11 +274,11 @@ def test_a_rotation_day_with_graphs_consistency_waits(project: SandboxProject) -
         day = RotationPolicy(30, 90).plan(datetime.now(UTC).date()).next_rotation
         env = session.stack.workspace.env_vars
         assert isinstance(env, dict)
-        env[consistency.SECONDS_VARIABLE] = "1"
+        env[switches.SANDBOX_CONSISTENCY_SECONDS] = "1"
         started = time.perf_counter()
         result = session.up(today=day, refresh=True)
         took = time.perf_counter() - started
-        del env[consistency.SECONDS_VARIABLE]
+        del env[switches.SANDBOX_CONSISTENCY_SECONDS]
         assert changes(result).get("replace", 0) >= 2, changes(result)
         # Each replaced slot: five polls for the removal, five for the new credential.
         assert took >= 2 * consistency.CONTINUOUS_TARGET_OCCURENCE * 1.0, took

@@ -12,6 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from lkps import switches
 from lkps.rights import RIGHTS
 from lkps.rotation import RotationPolicy
 from sandbox.entra import EntraStore
@@ -27,7 +28,7 @@ def _stack(sandbox_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - this interpreter, the project's own module
         [sys.executable, "-m", "stack_command", *args],
         cwd=ROOT,
-        env={**os.environ, "LKPS_SANDBOX_ROOT": str(sandbox_root)},
+        env={**os.environ, switches.SANDBOX_ROOT: str(sandbox_root)},
         capture_output=True,
         text=True,
         timeout=300,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lkps import switches
 from sandbox.entra import EntraStore
 from stack_command.cli import ROOT
 from tests.support.azurite import Azurite
@@ -39,7 +40,7 @@ def _stack(sandbox_root: Path, azurite: Azurite, *args: str) -> subprocess.Popen
     return subprocess.Popen(  # noqa: S603 - this interpreter, the project's own module
         [sys.executable, "-m", "stack_command", *args],
         cwd=ROOT,
-        env={**os.environ, **azurite.env, "LKPS_SANDBOX_ROOT": str(sandbox_root)},
+        env={**os.environ, **azurite.env, switches.SANDBOX_ROOT: str(sandbox_root)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -131,7 +132,7 @@ def test_the_sandbox_state_survives_a_kill_in_the_middle_of_a_metadata_write(
         return subprocess.run(  # noqa: S603 - this interpreter, the project's own module
             [sys.executable, "-m", "stack_command", *args, "np", "--sandbox"],
             cwd=ROOT,
-            env={**os.environ, "LKPS_SANDBOX_ROOT": str(root)},
+            env={**os.environ, switches.SANDBOX_ROOT: str(root)},
             capture_output=True,
             text=True,
             timeout=300,

@@ -23,7 +23,7 @@ import jsonschema
 import pytest
 import yaml
 
-from lkps import rules
+from lkps import rules, switches
 from sandbox.entra import EntraStore
 from sandbox.ocelot.store import OcelotStore
 from sandbox.session import NAMESPACE
@@ -67,7 +67,7 @@ class Sandbox:
         return subprocess.run(  # noqa: S603 - this interpreter, the copy's own module
             [sys.executable, "-m", "stack_command", *args],
             cwd=self.project,
-            env={**os.environ, "LKPS_SANDBOX_ROOT": str(self.root)},
+            env={**os.environ, switches.SANDBOX_ROOT: str(self.root)},
             capture_output=True,
             text=True,
             timeout=300,

@@ -15,11 +15,12 @@ import httpx
 import pytest
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+from lkps import switches
 from sandbox import behaviours
 from sandbox.entra import AUDIENCES, EntraEmulator, EntraStore
 from sandbox.session import install_plugins
 from sandbox.standin.client import ENTRA_URL_VARIABLE
-from sandbox.standin.server import SANDBOX_DIR_VARIABLE, SANDBOX_MARKER
+from sandbox.standin.server import SANDBOX_MARKER
 from sandbox.standin.wire import decode, encode
 from sandbox.tls import SandboxCertificate
 
@@ -194,7 +195,7 @@ def _urn(resource_type: str) -> str:
 
 def sandbox_env(folder: Path, entra: EntraEmulator) -> dict[str, str]:
     return {
-        SANDBOX_DIR_VARIABLE: str(folder),
+        switches.SANDBOX_DIR: str(folder),
         ENTRA_URL_VARIABLE: entra.url,
         "IDENTITY_ENDPOINT": entra.identity_endpoint,
         "IDENTITY_HEADER": entra.identity_header,

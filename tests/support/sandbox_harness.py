@@ -20,8 +20,7 @@ from typing import Any, Final
 import yaml
 from pulumi import automation as auto
 
-from lkps import rules
-from lkps.rotation import SIMULATED_DATE_VARIABLE
+from lkps import rules, switches
 from program import run
 from sandbox.entra import EntraStore
 from sandbox.session import (
@@ -64,10 +63,8 @@ class Session:
         """The program on `today`; the policy pack gets the same date, as from `--today`."""
         env = self.stack.workspace.env_vars
         assert isinstance(env, dict)
-        if today is None:
-            env.pop(SIMULATED_DATE_VARIABLE, None)
-        else:
-            env[SIMULATED_DATE_VARIABLE] = today.isoformat()
+        env.pop(switches.SIMULATED_DATE, None)
+        env.update(switches.simulated_date_env(today))
 
         def program() -> None:
             run(today=today, break_glass=break_glass)
