@@ -12,19 +12,16 @@ from datetime import date
 from typing import Any, Final
 
 import pulumi
+from pulumi.runtime import config as runtime_config
 
 from components.environment import ApplicationSpec, LkpsEnvironment, LkpsEnvironmentArgs
 from components.federated_credentials import FederatedCredentialSpec
 from components.onboarded_application import OnboardedApplication
 from lkps import rules, switches
-from lkps.config import (
-    ApplicationSettings,
-    ConfigError,
-    StackSettings,
-    credential_hints,
-    load_settings,
-)
+from lkps.config import ConfigError, decode, parse_settings
+from lkps.config_checks import credential_hints
 from lkps.rotation import RotationPolicy, RotationState, RotationStateError, today_utc
+from lkps.settings import ApplicationSettings, StackSettings
 
 ROTATION_OUTPUT: Final = "secretRotation"
 # The engine's built-in provider serves this function (pkg/resource/deploy/builtins.go).
@@ -64,6 +61,25 @@ def run(
         )
     except (ConfigError, RotationStateError) as exc:
         raise pulumi.RunError(str(exc)) from None
+
+
+def read_stack_config() -> tuple[dict[str, Any], set[str]]:
+    """The raw values of every key under the project namespace, and which of them are secret.
+
+    The SDK has no public way to list a stack's keys (`pulumi.Config` reads one key it is
+    told), and unknown keys must be found to be reported: this reads the SDK's config store
+    (`pulumi.runtime.config.CONFIG`, pinned by the lock file) here and nowhere else."""
+    prefix = f"{pulumi.get_project()}:"
+    keys = [key for key in runtime_config.CONFIG.get() if key.startswith(prefix)]
+    raw = {key.removeprefix(prefix): decode(runtime_config.get_config(key)) for key in keys}
+    secret = {key.removeprefix(prefix) for key in keys if runtime_config.is_config_secret(key)}
+    return raw, secret
+
+
+def load_settings() -> StackSettings:
+    """Read and validate this stack's settings; raise ConfigError listing every problem."""
+    raw, secret_keys = read_stack_config()
+    return parse_settings(raw, pulumi.get_stack(), secret_keys)
 
 
 def emergency_problems(settings: StackSettings, today: date) -> list[str]:

@@ -15,7 +15,7 @@ from datetime import datetime
 import pulumi
 import pulumi_azuread as azuread
 
-from lkps.config import AdoptionSettings
+from lkps.settings import AdoptionSettings
 
 
 @dataclass(frozen=True)

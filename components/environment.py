@@ -22,9 +22,9 @@ from components.onboarded_application import (
 )
 from components.vault_record import published_in_vault
 from lkps import rules
-from lkps.config import AdoptionSettings
 from lkps.rotation import RotationPlan, RotationPolicy, RotationState
 from lkps.rules import Environment, Region, Role
+from lkps.settings import AdoptionSettings
 
 TYPE_TOKEN: Final = "lkps:onboarding:Environment"
 

@@ -19,8 +19,9 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from lkps import rules
-from lkps.config import FederatedCredentialSettings, StackSettings, parse_settings
+from lkps.config import parse_settings
 from lkps.rules import Environment
+from lkps.settings import FederatedCredentialSettings, StackSettings
 from policies.context import (
     APPLICATION,
     APPLICATION_PASSWORD,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from lkps.config import (
+from lkps.rights import RIGHTS
+from lkps.settings import (
     AdoptionSettings,
     ApplicationSettings,
     FederatedCredentialSettings,
     KeyVaultSettings,
     StackSettings,
 )
-from lkps.rights import RIGHTS
 from policies.pack import POLICIES
 from tests.support.harness import ROOT
 

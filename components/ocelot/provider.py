@@ -32,7 +32,8 @@ from components.ocelot.api import (
 )
 from components.ocelot.endpoint import api_base_url
 from lkps import rules
-from lkps.config import ConfigError, OcelotAccessSettings, ocelot_access_settings
+from lkps.config import ConfigError, ocelot_access_settings
+from lkps.settings import OcelotAccessSettings
 
 INPUTS: Final = ("route_id", "client_id", "beat_id", "description")
 REPLACING: Final = ("route_id", "client_id")

@@ -18,7 +18,7 @@ from typing import Any, Final
 from components.azure_reads import LiveSources, RefusedError, UnreachableError
 from components.ocelot.api import ACTIVE, PENDING, OcelotClient, OcelotError
 from lkps import rules
-from lkps.config import ApplicationSettings, StackSettings
+from lkps.settings import ApplicationSettings, StackSettings
 from stack_command.verify import model
 from stack_command.verify.model import AppReport, Finding, Report
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from components.azure_reads import LiveSources, RefusedError, UnreachableError
-from lkps.config import StackSettings
 from lkps.rights import RIGHTS, Right
+from lkps.settings import StackSettings
 
 Status = Literal["granted", "missing", "not needed", "unknown"]
 

@@ -23,7 +23,7 @@ from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 
 from lkps import resource_types, rules
-from lkps.config import StackSettings
+from lkps.settings import StackSettings
 from program import build, run
 
 ROOT = Path(__file__).resolve().parents[2]
