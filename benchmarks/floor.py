@@ -21,7 +21,7 @@ from pulumi.dynamic import CreateResult, Resource, ResourceProvider
 from components.client_authorization import scope_id
 from lkps import rules
 from sandbox.session import SandboxFolder, running, stack_config
-from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
+from stack_command.engine import ROOT, open_stack, policy_options, workspace_env
 
 
 class _Recorded(ResourceProvider):

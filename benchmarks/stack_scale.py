@@ -65,7 +65,7 @@ def measure_sandbox(kind: str, count: int, verbs: tuple[str, ...] = VERBS) -> di
     from benchmarks.floor import floor_program
     from program import run
     from sandbox.session import SandboxFolder, running, stack_config
-    from stack_command.cli import open_stack, policy_options, workspace_env
+    from stack_command.engine import open_stack, policy_options, workspace_env
 
     with tempfile.TemporaryDirectory() as temp:
         project = Path(temp) / "project"

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from stack_command.cli import _engine_options, build_parser, parse
+from stack_command.cli import build_parser, parse
+from stack_command.engine import engine_options
 
 
 @pytest.mark.parametrize("verb", ["preview", "up"])
 def test_preview_and_up_refresh_unless_told_not_to(verb: str) -> None:
-    assert _engine_options(parse([verb, "np"]), print)["refresh"] is True
-    assert _engine_options(parse([verb, "np", "--refresh"]), print)["refresh"] is True
-    assert _engine_options(parse([verb, "np", "--no-refresh"]), print)["refresh"] is False
+    assert engine_options(parse([verb, "np"]), print)["refresh"] is True
+    assert engine_options(parse([verb, "np", "--refresh"]), print)["refresh"] is True
+    assert engine_options(parse([verb, "np", "--no-refresh"]), print)["refresh"] is False
 
 
 def test_refresh_and_destroy_take_no_refresh_option() -> None:
     for verb in ("refresh", "destroy"):
-        assert "refresh" not in _engine_options(parse([verb, "np"]), print)
+        assert "refresh" not in engine_options(parse([verb, "np"]), print)
 
 
 def _flags(verb: str) -> set[str]:
@@ -86,7 +87,7 @@ def test_a_flag_of_another_verb_is_a_usage_error(
 
 
 def test_review_runs_a_preview_with_the_flags_it_was_given() -> None:
-    options = _engine_options(parse(["review", "np", "--target", "urn:x", "--no-refresh"]), print)
+    options = engine_options(parse(["review", "np", "--target", "urn:x", "--no-refresh"]), print)
     assert options["target"] == ["urn:x"]
     assert options["refresh"] is False
     assert "policy_packs" in options

@@ -28,7 +28,7 @@ import yaml
 from lkps import switches
 from sandbox.entra import EntraStore
 from sandbox.session import FOREIGN_CLIENT_ID
-from stack_command.cli import ROOT
+from stack_command.engine import ROOT
 from stack_command.pending import held_key_ids
 from tests.support.sandbox_harness import (
     applications,

@@ -16,7 +16,7 @@ from pulumi import automation as auto
 from lkps.config import parse_settings
 from lkps.rotation import RotationPolicy
 from sandbox.session import stack_config
-from stack_command.cli import ROOT as ROOT_PROJECT
+from stack_command.engine import ROOT as ROOT_PROJECT
 from stack_command.review.events import PreviewEvents
 from stack_command.review.render import COMMENT_LIMIT, MARKER, as_markdown
 from stack_command.review.report import Review, build_review

@@ -17,7 +17,8 @@ from lkps.rights import RIGHTS
 from lkps.rotation import RotationPolicy
 from sandbox.entra import EntraStore
 from sandbox.session import BANNER, stack_config
-from stack_command.cli import ROOT, main
+from stack_command.cli import main
+from stack_command.engine import ROOT
 from stack_command.verify.model import SEPARATE
 from tests.support.sandbox_harness import copy_deployed
 

@@ -16,7 +16,7 @@ import pytest
 
 from lkps import switches
 from sandbox.entra import EntraStore
-from stack_command.cli import ROOT
+from stack_command.engine import ROOT
 from tests.support.azurite import Azurite
 
 pytestmark = pytest.mark.engine

@@ -27,7 +27,7 @@ from lkps import rules, switches
 from sandbox.entra import EntraStore
 from sandbox.ocelot.store import OcelotStore
 from sandbox.session import NAMESPACE
-from stack_command.cli import ROOT
+from stack_command.engine import ROOT
 from stack_command.verify import model
 from tests.support.sandbox_harness import copy_deployed
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sandbox.entra import EntraStore, Principal
 from sandbox.entra_file import EntraFile
-from stack_command.cli import ROOT
+from stack_command.engine import ROOT
 from tests.sandbox.conftest import RESOURCE_GROUP, SUBSCRIPTION, VAULT
 
 PERSON = Principal("5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9", "unused", "tenant")

@@ -12,7 +12,7 @@ from typing import Final
 import httpx
 from azure.storage.blob import BlobServiceClient
 
-from stack_command.cli import ROOT
+from stack_command.engine import ROOT
 
 AZURITE: Final = ROOT / "tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's documented development account (learn.microsoft.com/azure/storage/common/

@@ -33,7 +33,7 @@ from sandbox.session import (
     stack_config,
 )
 from sandbox.tokens import TOKEN_PREFIX
-from stack_command.cli import ROOT, open_stack, policy_options, workspace_env
+from stack_command.engine import ROOT, open_stack, policy_options, workspace_env
 
 CANARY_SECRET = "CANARY-sandbox-client-secret"
 # The first characters of every access token the sandbox issues (see `sandbox.tokens`).
