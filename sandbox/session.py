@@ -27,12 +27,8 @@ import yaml
 from lkps import rules, switches
 from lkps.rights import RIGHTS
 from sandbox import behaviours
-from sandbox.entra import (
-    VAULT_PREFIX,
-    EntraEmulator,
-    EntraStore,
-    entra_secret_text,
-)
+from sandbox.entra import VAULT_PREFIX, EntraEmulator
+from sandbox.entra_store import EntraStore, entra_secret_text
 from sandbox.ocelot import OcelotEmulator, OcelotStore
 from sandbox.standin.client import ENTRA_URL_VARIABLE
 from sandbox.standin.server import SANDBOX_MARKER

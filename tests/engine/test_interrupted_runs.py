@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from lkps import switches
-from sandbox.entra import EntraStore
+from sandbox.entra_store import EntraStore
 from sandbox.session import FOREIGN_CLIENT_ID
 from stack_command.engine import ROOT
 from stack_command.pending import held_key_ids

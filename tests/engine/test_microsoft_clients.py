@@ -48,7 +48,8 @@ from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core import GraphClientFactory
 
 from lkps import rules, switches
-from sandbox.entra import GRAPH_PREFIX, VAULT_PREFIX, EntraStore
+from sandbox.entra import GRAPH_PREFIX, VAULT_PREFIX
+from sandbox.entra_store import EntraStore
 from sandbox.session import ROOT, Sandbox, SandboxFolder, running
 from tests.support.sandbox_harness import CANARY_SECRET, SandboxProject, changes
 

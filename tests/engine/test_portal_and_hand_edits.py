@@ -18,7 +18,7 @@ from pulumi import automation as auto
 from lkps import ownership, rules, switches
 from lkps.resource_types import APPLICATION, SERVICE_PRINCIPAL, VAULT_SECRET
 from lkps.rotation import RotationPolicy
-from sandbox.entra import Principal
+from sandbox.entra_store import Principal
 from sandbox.graph_objects import PORTAL_REQUIRED_RESOURCE_ACCESS
 from sandbox.standin import consistency
 from stack_command.review.events import PreviewEvents

@@ -13,7 +13,7 @@ import pytest
 from pulumi import automation as auto
 
 from lkps import rules
-from sandbox.entra import Principal
+from sandbox.entra_store import Principal
 from sandbox.session import Sandbox, stack_config
 from tests.support.sandbox_harness import (
     SandboxProject,

@@ -13,7 +13,7 @@ from pulumi import automation as auto
 
 from lkps import rules
 from lkps.rotation import RotationPolicy, epoch_seconds, rfc3339
-from sandbox.entra import EntraStore
+from sandbox.entra_store import EntraStore
 from sandbox.session import FOREIGN_CLIENT_ID, Sandbox
 from tests.support.sandbox_harness import (
     CANARY_SECRET,

@@ -15,7 +15,7 @@ import pytest
 from lkps import switches
 from lkps.rights import RIGHTS
 from lkps.rotation import RotationPolicy
-from sandbox.entra import EntraStore
+from sandbox.entra_store import EntraStore
 from sandbox.session import BANNER, stack_config
 from stack_command.cli import main
 from stack_command.engine import ROOT

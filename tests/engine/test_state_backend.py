@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lkps import switches
-from sandbox.entra import EntraStore
+from sandbox.entra_store import EntraStore
 from stack_command.engine import ROOT
 from tests.support.azurite import Azurite
 

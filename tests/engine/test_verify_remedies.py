@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from lkps import rules, switches
-from sandbox.entra import EntraStore
+from sandbox.entra_store import EntraStore
 from sandbox.ocelot.store import OcelotStore
 from sandbox.session import NAMESPACE
 from stack_command.engine import ROOT

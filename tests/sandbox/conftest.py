@@ -17,7 +17,8 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from lkps import switches
 from sandbox import behaviours
-from sandbox.entra import AUDIENCES, EntraEmulator, EntraStore
+from sandbox.entra import AUDIENCES, EntraEmulator
+from sandbox.entra_store import EntraStore
 from sandbox.session import install_plugins
 from sandbox.standin.client import ENTRA_URL_VARIABLE
 from sandbox.standin.server import SANDBOX_MARKER

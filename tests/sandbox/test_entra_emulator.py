@@ -11,7 +11,8 @@ import pytest
 from azure.identity import ManagedIdentityCredential
 
 from lkps import rights
-from sandbox.entra import EntraEmulator, EntraStore, Principal
+from sandbox.entra import EntraEmulator
+from sandbox.entra_store import EntraStore, Principal
 from sandbox.ocelot import OcelotStore
 from sandbox.tls import SandboxCertificate
 from sandbox.tokens import TOKEN_PREFIX

@@ -12,8 +12,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from sandbox.entra import EntraStore, Principal
 from sandbox.entra_file import EntraFile
+from sandbox.entra_store import EntraStore, Principal
 from stack_command.engine import ROOT
 from tests.sandbox.conftest import RESOURCE_GROUP, SUBSCRIPTION, VAULT
 

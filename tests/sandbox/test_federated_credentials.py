@@ -19,7 +19,8 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ClientAssertionCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sandbox.entra import EntraEmulator, EntraStore
+from sandbox.entra import EntraEmulator
+from sandbox.entra_store import EntraStore
 from sandbox.session import ROOT, SandboxFolder, federated_issuers, running
 from sandbox.tls import SandboxCertificate
 from sandbox.workload_issuer import TOKEN_EXCHANGE_AUDIENCE, WorkloadIssuer
@@ -407,8 +408,8 @@ def test_the_emulator_fetches_issuer_metadata_on_loopback_only(
             return "https://token.actions.githubusercontent.com"
 
     app = _trusting(graph, GITHUB)
-    assertion = emulator.issuers.mint(GITHUB, SUBJECT)  # type: ignore[union-attr]
-    monkeypatch.setattr(emulator, "issuers", Elsewhere())
+    assertion = emulator.assertions.issuers.mint(GITHUB, SUBJECT)  # type: ignore[union-attr]
+    monkeypatch.setattr(emulator.assertions, "issuers", Elsewhere())
     answer = _exchange(emulator, app["appId"], assertion)
     assert answer.json()["error_codes"] == [7000272]
     assert "is not on this machine" in answer.json()["error_description"]
@@ -535,7 +536,7 @@ def test_a_running_sandbox_stands_in_for_the_stacks_issuers(tmp_path: Path) -> N
         workload = sandbox.workload_issuer
         assert workload is not None
         assert workload.issuers == (GITHUB,)
-        assert sandbox.entra.issuers is workload
+        assert sandbox.entra.assertions.issuers is workload
         person = sandbox.entra.deployer
         store = sandbox.entra.store
         app = store.create_application({"displayName": "SESSION-NP"}, person)

@@ -22,7 +22,7 @@ from pulumi import automation as auto
 
 from lkps import rules, switches
 from program import run
-from sandbox.entra import EntraStore
+from sandbox.entra_store import EntraStore
 from sandbox.session import (
     NAMESPACE,
     Sandbox,
