@@ -33,7 +33,7 @@ from components.ocelot.provider import OcelotRouteAccessProvider
 from lkps import rules
 
 PARALLELISM = 16
-PROJECT = "lkps-onboarding"
+PROJECT = rules.PROJECT
 SCOPE = "api://devtools-np.bayer.com/ocelot/.default"
 MAX_REQUESTS_PER_OP = 1.0
 MAX_TOKEN_REQUESTS = 1

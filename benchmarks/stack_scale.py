@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from lkps import resource_types
+
 ROOT = Path(__file__).resolve().parents[1]
 VERBS = ("new preview", "up", "no-change preview")
 
@@ -47,15 +49,15 @@ def applications(count: int) -> list[dict[str, Any]]:
 
 
 def measure_mocks(count: int) -> dict[str, float]:
-    sys.path.insert(0, str(ROOT))
-    from tests.support.harness import run_program, stack_config
+    from sandbox.mocks import run_program
+    from sandbox.session import stack_config
 
-    raw = copy.deepcopy(stack_config("np"))
+    raw = copy.deepcopy(stack_config(ROOT, "np"))
     raw["applications"] = applications(count)
     started = time.perf_counter()
     run = run_program(raw, "np", datetime.now(UTC).date())
     seconds = time.perf_counter() - started
-    assert len(run.of_type("azuread:index/application:Application")) == count
+    assert len(run.of_type(resource_types.APPLICATION)) == count
     return {"mocks": seconds}
 
 

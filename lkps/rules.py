@@ -7,6 +7,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
+# The Pulumi project, and the namespace of its config keys (`lkps-onboarding:<key>`).
+PROJECT: Final = "lkps-onboarding"
+
 Environment = Literal["np", "prod"]
 Region = Literal["eu", "us"]
 Role = Literal["agent", "client"]

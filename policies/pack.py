@@ -26,7 +26,7 @@ from policies.protection import prod_protection
 from policies.registration import app_owners, beat_id, one_registration_per_app, single_tenant
 from policies.separation import environment_separation, stack_outputs_environment
 
-PACK_NAME: Final = "lkps-onboarding"
+PACK_NAME: Final = rules.PROJECT
 MANDATORY: Final = EnforcementLevel.MANDATORY
 ADVISORY: Final = EnforcementLevel.ADVISORY
 CONFIG_FILES: Final = "Stack configs live in Pulumi.<stack>.yaml under 'lkps-onboarding:'."

@@ -37,7 +37,7 @@ from sandbox.workload_issuer import WorkloadIssuer
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_HOME: Final = ROOT / ".sandbox"
-NAMESPACE: Final = "lkps-onboarding"
+NAMESPACE: Final = rules.PROJECT
 BANNER: Final = (
     "SANDBOX: local stand-ins for Entra ID, Key Vault and Ocelot; nothing is sent to Azure "
     "or Ocelot."

@@ -18,7 +18,7 @@ from sandbox.session import Sandbox, SandboxFolder, file_backend_url, running, s
 from stack_command.interruption import StackLock, locks_in
 
 ROOT: Final = Path(__file__).resolve().parents[1]
-PROJECT: Final = "lkps-onboarding"
+PROJECT: Final = rules.PROJECT
 # The interpreter of the engine's Python plugins (dynamic providers), ended with their engine.
 PLUGIN_PYTHON: Final = ROOT / "scripts" / "plugin-python"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from lkps import ownership
+from lkps import ownership, resource_types
 from sandbox import azuread_schema
 from tests.support.harness import run_program, stack_config
 
@@ -21,10 +21,10 @@ def test_every_input_property_has_an_owner() -> None:
 
 def test_the_registration_ignores_exactly_what_the_stack_does_not_own() -> None:
     program = run_program(stack_config("np"), "np", date(2026, 12, 2))
-    for resource in program.of_type("azuread:index/application:Application"):
+    for resource in program.of_type(resource_types.APPLICATION):
         assert sorted(resource.ignore_changes) == ownership.not_owned(ownership.APPLICATION)
         owned = {k for k, (who, _) in ownership.APPLICATION.items() if who == ownership.STACK}
         assert set(resource.inputs) - {"__defaults"} <= owned
-    for resource in program.of_type("azuread:index/servicePrincipal:ServicePrincipal"):
+    for resource in program.of_type(resource_types.SERVICE_PRINCIPAL):
         assert sorted(resource.ignore_changes) == ownership.not_owned(ownership.SERVICE_PRINCIPAL)
         assert resource.inputs["accountEnabled"] is True

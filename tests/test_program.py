@@ -12,6 +12,15 @@ from pulumi.runtime import rpc
 
 from lkps import rules
 from lkps.config import parse_settings
+from lkps.resource_types import (
+    APPLICATION,
+    APPLICATION_PASSWORD,
+    IDENTIFIER_URI,
+    PERMISSION_SCOPE,
+    PRE_AUTHORIZED,
+    SERVICE_PRINCIPAL,
+    VAULT_SECRET,
+)
 from lkps.rotation import RotationPolicy, epoch_seconds, rfc3339
 from lkps.rules import Environment
 from tests.support.harness import (
@@ -23,14 +32,7 @@ from tests.support.harness import (
 )
 
 TODAY = date(2026, 11, 10)
-APPLICATION = "azuread:index/application:Application"
-SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
-PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
-VAULT_SECRET = "azure-native:keyvault:Secret"
 ROUTE_ACCESS = rules.ROUTE_ACCESS_TYPE
-IDENTIFIER_URI = "azuread:index/applicationIdentifierUri:ApplicationIdentifierUri"
-PERMISSION_SCOPE = "azuread:index/applicationPermissionScope:ApplicationPermissionScope"
-PRE_AUTHORIZED = "azuread:index/applicationPreAuthorized:ApplicationPreAuthorized"
 
 
 @pytest.fixture
@@ -64,8 +66,8 @@ def test_full_resource_set(environment: Environment, program: ProgramRun) -> Non
             (APPLICATION, f"{app}-app", app),
             (SERVICE_PRINCIPAL, f"{app}-sp", app),
             ("lkps:credentials:RotatingClientSecret", f"{app}-secret", app),
-            (PASSWORD, f"{app}-secret-a", f"{app}-secret"),
-            (PASSWORD, f"{app}-secret-b", f"{app}-secret"),
+            (APPLICATION_PASSWORD, f"{app}-secret-a", f"{app}-secret"),
+            (APPLICATION_PASSWORD, f"{app}-secret-b", f"{app}-secret"),
             (VAULT_SECRET, f"{app}-secret-vault", f"{app}-secret"),
             (VAULT_SECRET_NAME, f"{app}-secret-vault-name", f"{app}-secret"),
         }
@@ -185,7 +187,7 @@ def test_passwords_have_explicit_end_dates_and_rotation_keys(
 ) -> None:
     settings = parse_settings(stack_config(environment), environment)
     plan = RotationPolicy(settings.secret_rotation_days, settings.secret_lifetime_days).plan(TODAY)
-    passwords = program.of_type(PASSWORD)
+    passwords = program.of_type(APPLICATION_PASSWORD)
     assert len(passwords) == 2 * len(settings.applications)
     for password in passwords:
         generation = plan.in_slot("a" if password.name.endswith("-a") else "b")
@@ -242,7 +244,7 @@ def test_client_secret_stays_secret(program: ProgramRun) -> None:
     assert all(rpc.is_rpc_secret(vault.inputs["properties"]) for vault in vaults)
     assert CANARY_SECRET not in json.dumps(program.outputs)
     for registration in program.registrations:
-        if registration.type != PASSWORD:
+        if registration.type != APPLICATION_PASSWORD:
             assert CANARY_SECRET not in json.dumps(_unwrap_plain(registration.inputs))
 
 

@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from lkps import rules
 from sandbox.ocelot import OcelotEmulator, OcelotStore
 from tests.support.ocelot_fixtures import CANARY_TOKEN, FOREIGN_CLIENT, NP_EU, NP_US, SCOPE
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "lkps-onboarding"
+PROJECT = rules.PROJECT
 PASSPHRASE = "engine-tests-passphrase"
 # The version scripts/pulumi-cli.sh pins (and builds when no newer CLI is on PATH).
 PINNED_CLI_VERSION = re.search(

@@ -12,6 +12,7 @@ import pytest
 from pulumi import automation as auto
 
 from lkps import rules
+from lkps.resource_types import APPLICATION_PASSWORD, VAULT_SECRET
 from lkps.rotation import RotationPolicy, epoch_seconds, rfc3339
 from sandbox.entra_store import EntraStore
 from sandbox.session import FOREIGN_CLIENT_ID, Sandbox
@@ -25,8 +26,6 @@ from tests.support.sandbox_harness import (
 
 pytestmark = pytest.mark.engine
 
-PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
-VAULT_SECRET = "azure-native:keyvault:Secret"
 ROUTE_ACCESS = rules.ROUTE_ACCESS_TYPE
 # The committed np schedule (every 30 days, 90-day lifetime), from the real date, so that the
 # secrets the emulator hands out are live whatever day the suite runs.
@@ -248,7 +247,7 @@ def test_hand_deletions_show_in_refresh_and_the_next_up_restores_them(
 
         refreshed = session.refresh(today=BEFORE_ROTATION)
         assert changes(refreshed) == {"same": 27, "delete": 2}
-        assert sum(r["type"] == PASSWORD for r in session.deployment()) == 3
+        assert sum(r["type"] == APPLICATION_PASSWORD for r in session.deployment()) == 3
         assert sum(r["type"] == ROUTE_ACCESS for r in session.deployment()) == 2
 
         restored = session.up(today=BEFORE_ROTATION)
@@ -338,7 +337,7 @@ def test_no_client_secret_or_token_appears_in_state_export_output_or_verbose_log
         for where, text in texts.items():
             assert CANARY_SECRET not in text, f"a client secret appears in the {where}"
             assert CANARY_TOKEN not in text, f"a token appears in the {where}"
-        passwords = [r for r in session.deployment() if r["type"] == PASSWORD]
+        passwords = [r for r in session.deployment() if r["type"] == APPLICATION_PASSWORD]
         assert len(passwords) == 4
         for resource in passwords:
             assert set(resource["outputs"]["value"]) == {

@@ -12,9 +12,10 @@ from pulumi.dynamic.config import Config
 
 from components import entra_auth as auth
 from components.ocelot.provider import OcelotRouteAccessProvider
+from lkps import rules
 from sandbox.ocelot import OcelotEmulator, OcelotStore
 
-PROJECT = "lkps-onboarding"
+PROJECT = rules.PROJECT
 CANARY_TOKEN = "CANARY-ocelot-token-7b3e91"
 NP_EU = "eu-livekit-platform-service-np.int.bayer.com"
 NP_US = "us-livekit-platform-service-np.int.bayer.com"

@@ -54,15 +54,25 @@ def pack_config(environment: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _opts(registration: Registration) -> PolicyResourceOptions:
+def _options(
+    protect: bool, delete_before_replace: bool, parent: str | None
+) -> PolicyResourceOptions:
     return PolicyResourceOptions(
-        protect=bool(registration.protect),
+        protect=protect,
         ignore_changes=[],
-        delete_before_replace=registration.delete_before_replace,
+        delete_before_replace=delete_before_replace,
         aliases=[],
-        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        custom_timeouts=PolicyCustomTimeouts(create_seconds=0, update_seconds=0, delete_seconds=0),
         additional_secret_outputs=[],
-        parent=registration.parent or None,
+        parent=parent,
+    )
+
+
+def _opts(registration: Registration) -> PolicyResourceOptions:
+    return _options(
+        bool(registration.protect),
+        registration.delete_before_replace,
+        registration.parent or None,
     )
 
 
@@ -70,13 +80,13 @@ def resource_args(
     registration: Registration, config: Mapping[str, Any] | None = None
 ) -> ResourceValidationArgs:
     return ResourceValidationArgs(
-        registration.type,
-        unknown_checking_proxy(plain(registration.inputs)),
-        registration.urn,
-        registration.name,
-        _opts(registration),
-        None,
-        config or {},
+        resource_type=registration.type,
+        props=unknown_checking_proxy(plain(registration.inputs)),
+        urn=registration.urn,
+        name=registration.name,
+        opts=_opts(registration),
+        provider=None,
+        config=config or {},
     )
 
 
@@ -84,35 +94,38 @@ def stack_urn(stack: str) -> str:
     return f"urn:pulumi:{stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{stack}"
 
 
+def _policy_resource(
+    resource_type: str, props: Any, urn: str, name: str, opts: PolicyResourceOptions
+) -> PolicyResource:
+    return PolicyResource(
+        resource_type=resource_type,
+        props=unknown_checking_proxy(plain(props)),
+        urn=urn,
+        name=name,
+        opts=opts,
+        provider=None,
+        parent=None,
+        dependencies=[],
+        property_dependencies={},
+    )
+
+
 def stack_resources(run: ProgramRun, stack: str) -> list[PolicyResource]:
-    by_urn: dict[str, PolicyResource] = {}
-    for registration in run.registrations:
-        by_urn[registration.urn] = PolicyResource(
-            registration.type,
-            unknown_checking_proxy(plain(registration.outputs)),
-            registration.urn,
-            registration.name,
-            _opts(registration),
-            None,
-            None,
-            [],
-            {},
-        )
+    by_urn = {
+        r.urn: _policy_resource(r.type, r.outputs, r.urn, r.name, _opts(r))
+        for r in run.registrations
+    }
     for registration in run.registrations:
         by_urn[registration.urn].property_dependencies = {
             key: [by_urn[urn] for urn in urns if urn in by_urn]
             for key, urns in registration.property_dependencies.items()
         }
-    root = PolicyResource(
+    root = _policy_resource(
         "pulumi:pulumi:Stack",
-        unknown_checking_proxy(plain(run.outputs)),
+        run.outputs,
         stack_urn(stack),
         f"{PROJECT}-{stack}",
-        PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None),
-        None,
-        None,
-        [],
-        {},
+        _options(False, False, None),
     )
     return [*by_urn.values(), root]
 
