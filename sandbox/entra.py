@@ -52,9 +52,9 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from lkps import rights
 from sandbox import graph_objects
-from sandbox.entra_store import FEDERATED, ApiError, EntraStore, Principal, now_iso
+from sandbox.entra_store import FEDERATED, EntraStore, Principal, now_iso
 from sandbox.federated_sign_in import AssertionCheck, IssuerResolver, TokenRefusalError, aad_error
-from sandbox.loopback import LoopbackHandler, LoopbackServer, bound_handler
+from sandbox.loopback import ApiError, LoopbackHandler, LoopbackServer, bound_handler
 from sandbox.tls import SandboxCertificate
 from sandbox.tokens import TokenSigner
 

@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from sandbox import graph_objects
 from sandbox.entra_file import EntraFile
+from sandbox.loopback import ApiError
 
 SOFT_DELETE_RETENTION_DAYS: Final = 90
 # Where an application's federated identity credentials are kept in its row, and how many it
@@ -60,21 +61,6 @@ class Principal:
     object_id: str
     client_id: str
     tenant_id: str
-
-
-class ApiError(Exception):
-    """An answer other than success, with the documented error code where there is one."""
-
-    def __init__(
-        self,
-        status: HTTPStatus,
-        code: str,
-        message: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers = headers or {}
 
 
 class EntraStore:

@@ -49,6 +49,21 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             log.debug("client went away before the answer")
 
 
+class ApiError(Exception):
+    """An answer other than success, with the documented error code where there is one."""
+
+    def __init__(
+        self,
+        status: HTTPStatus,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
 def json_body(payload: Any) -> bytes:
     return b"" if payload is None else json.dumps(payload).encode()
 

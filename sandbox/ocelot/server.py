@@ -17,10 +17,11 @@ from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.loopback import LoopbackHandler, LoopbackServer, bound_handler, json_body
+from sandbox.loopback import ApiError, LoopbackHandler, LoopbackServer, bound_handler, json_body
 from sandbox.ocelot import contract
 from sandbox.ocelot.faults import Fault, FaultPlan
 from sandbox.ocelot.store import OcelotStore, client_key
+from sandbox.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,10 @@ TOKEN_PATH: Final = "/msi/token"
 STATS_PATH: Final = "/_admin/stats"
 IDENTITY_HEADER: Final = "X-IDENTITY-HEADER"
 TOKEN_LIFETIME_SECONDS: Final = 3600
+# Who holds a token of the emulator's own managed-identity endpoint (run without the sandbox's
+# Entra), and the tenant its token service signs for.
+MANAGED_IDENTITY: Final = "managed-identity"
+MANAGED_IDENTITY_TENANT: Final = "00000000-0000-4000-8000-000000000001"
 # The identity headers Ocelot injects for LKPS besides the client ID it matched, by the claim each
 # carries. That Ocelot injects identity claims as headers is documented; the names are this
 # project's assumption.
@@ -87,7 +92,10 @@ class OcelotEmulator(LoopbackServer):
         self._static_tokens = set(tokens)
         self._token_issuer = token_issuer
         self.route_claims = route_claims
-        self._issued: dict[str, float] = {}
+        # The managed-identity endpoint's tokens come from the sandbox's one token service,
+        # for the resources they were asked for.
+        self._signer = TokenSigner(MANAGED_IDENTITY_TENANT)
+        self._audiences: set[str] = set()
         self._lock = threading.Lock()
         super().__init__(bound_handler(_Handler, self), port, tls)
 
@@ -107,12 +115,12 @@ class OcelotEmulator(LoopbackServer):
         with self._lock:
             self.requests[operation] += 1
 
-    def issue_token(self) -> tuple[str, int]:
-        token = secrets.token_urlsafe(32)
-        expires_on = int(time.time()) + TOKEN_LIFETIME_SECONDS
+    def issue_token(self, resource: str) -> tuple[str, int]:
         with self._lock:
-            self._issued[token] = expires_on
-        return token, expires_on
+            self._audiences.add(resource)
+        return self._signer.issue(
+            MANAGED_IDENTITY, MANAGED_IDENTITY, resource, TOKEN_LIFETIME_SECONDS
+        )
 
     def caller(self, authorization: str | None) -> str | None:
         """Who holds the bearer token, or None when it is missing, unknown or expired."""
@@ -126,16 +134,8 @@ class OcelotEmulator(LoopbackServer):
             if holder is not None:
                 return holder
         with self._lock:
-            expires_on = self._issued.get(token)
-        if expires_on is not None and expires_on > time.time():
-            return "managed-identity"
-        return None
-
-
-class _ApiError(Exception):
-    def __init__(self, status: HTTPStatus, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+            audiences = tuple(self._audiences)
+        return MANAGED_IDENTITY if self._signer.claims(token, audiences) else None
 
 
 class _Handler(LoopbackHandler):
@@ -189,13 +189,14 @@ class _Handler(LoopbackHandler):
             self.send_json(HTTPStatus.UNAUTHORIZED, {"error": "invalid identity header"})
             return
         emulator.count("token")
-        token, expires_on = emulator.issue_token()
+        resource = query.get("resource", [""])[0]
+        token, expires_on = emulator.issue_token(resource)
         self.send_json(
             HTTPStatus.OK,
             {
                 "access_token": token,
                 "expires_on": str(expires_on),
-                "resource": query.get("resource", [""])[0],
+                "resource": resource,
                 "token_type": "Bearer",
             },
         )
@@ -302,32 +303,32 @@ class _Handler(LoopbackHandler):
     def _handle(self, method: str, body: bytes) -> tuple[HTTPStatus, Any]:
         try:
             return self._route(method, body)
-        except _ApiError as exc:
+        except ApiError as exc:
             return exc.status, _error(exc.code, exc.message)
 
     def _route(self, method: str, body: bytes) -> tuple[HTTPStatus, Any]:
         emulator = self.emulator
         caller = emulator.caller(self.headers.get("Authorization"))
         if caller is None:
-            raise _ApiError(HTTPStatus.UNAUTHORIZED, "unauthorized", "missing or invalid token")
+            raise ApiError(HTTPStatus.UNAUTHORIZED, "unauthorized", "missing or invalid token")
         path = urlsplit(self.path).path
         if not path.startswith(f"{API_PREFIX}/routes/"):
-            raise _ApiError(HTTPStatus.NOT_FOUND, "not_found", "no such resource")
+            raise ApiError(HTTPStatus.NOT_FOUND, "not_found", "no such resource")
         parts = path.removeprefix(f"{API_PREFIX}/").split("/")
         route_id = parts[1]
         if method == "GET" and len(parts) == 2:
             emulator.count("get_route")
             route = emulator.store.route_json(route_id)
             if route is None:
-                raise _ApiError(HTTPStatus.NOT_FOUND, "route_not_found", f"no route {route_id}")
+                raise ApiError(HTTPStatus.NOT_FOUND, "route_not_found", f"no route {route_id}")
             return HTTPStatus.OK, route
         if len(parts) != 4 or parts[2] != "clients" or method not in ("PUT", "DELETE"):
-            raise _ApiError(HTTPStatus.NOT_FOUND, "not_found", "no such resource")
+            raise ApiError(HTTPStatus.NOT_FOUND, "not_found", "no such resource")
         client_id = parts[3]
         if not contract.UUID.fullmatch(client_id):
-            raise _ApiError(HTTPStatus.BAD_REQUEST, "invalid_client_id", "client ID is not a GUID")
+            raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_client_id", "client ID is not a GUID")
         if route_id in emulator.forbidden_routes:
-            raise _ApiError(
+            raise ApiError(
                 HTTPStatus.FORBIDDEN, "forbidden", f"{caller} may not manage route {route_id}"
             )
         if method == "DELETE":
@@ -335,13 +336,13 @@ class _Handler(LoopbackHandler):
             deleted = emulator.store.delete(route_id, client_id)
             if not deleted:
                 what = "route" if deleted is None else "client"
-                raise _ApiError(HTTPStatus.NOT_FOUND, f"{what}_not_found", f"no such {what}")
+                raise ApiError(HTTPStatus.NOT_FOUND, f"{what}_not_found", f"no such {what}")
             return HTTPStatus.NO_CONTENT, None
         emulator.count("put_client")
         beat_id, description = _client_request(body)
         result = emulator.store.put(route_id, client_id, beat_id, description, caller)
         if result is None:
-            raise _ApiError(HTTPStatus.NOT_FOUND, "route_not_found", f"no route {route_id}")
+            raise ApiError(HTTPStatus.NOT_FOUND, "route_not_found", f"no route {route_id}")
         entry, added = result
         return (HTTPStatus.CREATED if added else HTTPStatus.OK), entry.to_json()
 
@@ -389,18 +390,18 @@ def _client_request(body: bytes) -> tuple[str, str]:
     try:
         request = json.loads(body)
     except ValueError:
-        raise _ApiError(HTTPStatus.BAD_REQUEST, "invalid_json", "body is not JSON") from None
+        raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_json", "body is not JSON") from None
     if not isinstance(request, dict):
-        raise _ApiError(HTTPStatus.BAD_REQUEST, "invalid_body", "body must be an object")
+        raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_body", "body must be an object")
     beat_id, description = request.get("beatId"), request.get("description")
     if not isinstance(beat_id, str) or not contract.BEAT_ID.fullmatch(beat_id):
-        raise _ApiError(
+        raise ApiError(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid_beat_id",
             f"beatId must be {contract.BEAT_ID_FORM}",
         )
     if not isinstance(description, str) or len(description) > contract.DESCRIPTION_MAX_LENGTH:
-        raise _ApiError(
+        raise ApiError(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid_description",
             f"description must be a string of at most {contract.DESCRIPTION_MAX_LENGTH} characters",

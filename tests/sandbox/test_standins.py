@@ -20,7 +20,7 @@ from pulumi.runtime.proto import plugin_pb2, provider_pb2
 from sandbox import behaviours
 from sandbox.behaviours import BEHAVIOURS, TYPES, TypeRules
 from sandbox.entra import EntraEmulator
-from sandbox.entra_store import ApiError
+from sandbox.loopback import ApiError
 from sandbox.session import install_plugins
 from sandbox.standin.wire import UNKNOWN, Secret, decode
 from tests.sandbox.conftest import (
