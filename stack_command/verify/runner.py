@@ -1,24 +1,26 @@
 """Runs the checklist of one stack: reads its config and outputs through the engine, then the
-live systems (Azure and Ocelot, or the sandbox's stand-ins), and reports."""
+live systems (Azure and Ocelot, or the sandbox's stand-ins), and reports.
+
+The endpoints and credentials are arguments of the clients: Azure's, or the sandbox's emulators
+(whose command has already made the process trust the sandbox's CA and find its identity
+endpoint, as `sandbox.session.running` does for the whole command)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential
 from pulumi import automation as auto
 
-from components import entra_auth as auth
 from components.azure_reads import Endpoints, LiveSources
 from components.azure_reads import sandbox_endpoints as endpoints_at
 from components.entra_auth import token_source
 from components.ocelot.api import OcelotClient
-from components.ocelot.endpoint import api_base_url
 from lkps.config import decode, parse_settings
+from lkps.settings import StackSettings
 from sandbox.session import NAMESPACE, Sandbox
 from stack_command.verify.checklist import Context, verify
 from stack_command.verify.model import Report
@@ -37,23 +39,6 @@ def stack_settings_and_outputs(stack: auto.Stack) -> tuple[Any, dict[str, Any]]:
     return settings, {key: value.value for key, value in stack.outputs().items()}
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """This process's environment with `values` set, for azure-identity and the Ocelot client."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    auth.forget_tokens()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        auth.forget_tokens()
-
-
 def sandbox_endpoints(sandbox: Sandbox) -> Endpoints:
     return endpoints_at(sandbox.entra.url)
 
@@ -70,51 +55,54 @@ def run_checklist(
 ) -> Report:
     """`held_key_ids` and `interrupted` come from the stack's state, as in `Context`."""
     settings, outputs = stack_settings_and_outputs(stack)
-    env = sandbox.env if sandbox else {}
-    with _environment(env):
-        credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-        sources = LiveSources(credential, sandbox_endpoints(sandbox) if sandbox else Endpoints())
-        token = settings.ocelot_token
-        ocelot = OcelotClient(
-            base_url=api_base_url(settings.ocelot.api_url),
-            token=token_source(
-                settings.ocelot.token_scope, token.get_secret_value() if token else None
+    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    sources = LiveSources(credential, sandbox_endpoints(sandbox) if sandbox else Endpoints())
+    ocelot = OcelotClient(
+        base_url=sandbox.ocelot.base_url if sandbox else settings.ocelot.api_url,
+        token=ocelot_token(settings, credential),
+        timeout=settings.ocelot.request_timeout_seconds,
+        deadline=settings.ocelot.retry_deadline_seconds,
+    )
+    try:
+        context = Context(
+            stack=stack.name,
+            settings=settings,
+            outputs=outputs,
+            other_outputs=other_outputs,
+            sources=sources,
+            ocelot=ocelot,
+            today=datetime.now(UTC).date(),
+            token_check=token_check,
+            held_key_ids=held_key_ids,
+            interrupted=interrupted,
+            sandbox=sandbox is not None,
+            workload_token=(
+                sandbox.workload_issuer.mint if sandbox and sandbox.workload_issuer else None
             ),
-            timeout=settings.ocelot.request_timeout_seconds,
-            deadline=settings.ocelot.retry_deadline_seconds,
         )
-        try:
-            context = Context(
-                stack=stack.name,
-                settings=settings,
-                outputs=outputs,
-                other_outputs=other_outputs,
-                sources=sources,
-                ocelot=ocelot,
-                today=datetime.now(UTC).date(),
-                token_check=token_check,
-                held_key_ids=held_key_ids,
-                interrupted=interrupted,
-                sandbox=sandbox is not None,
-                workload_token=(
-                    sandbox.workload_issuer.mint if sandbox and sandbox.workload_issuer else None
-                ),
-            )
-            report = verify(context, only=only, progress=progress)
-        finally:
-            sources.close()
-            credential.close()
-    return report
+        return verify(context, only=only, progress=progress)
+    finally:
+        sources.close()
+        credential.close()
+
+
+def ocelot_token(settings: StackSettings, credential: TokenCredential) -> Callable[[], str]:
+    """The bearer of the checklist's Ocelot reads: the static token if the config has one, else
+    the running identity's Entra token for Ocelot's scope."""
+    static = settings.ocelot_token
+    if static is not None:
+        return token_source(settings.ocelot.token_scope, static.get_secret_value())
+    scope = settings.ocelot.token_scope
+    return lambda: credential.get_token(scope).token
 
 
 def run_rights_check(stack: auto.Stack, sandbox: Sandbox | None) -> list[RightCheck]:
     """The rights of the identity azure-identity signs in as, for this stack's vault."""
     settings, _ = stack_settings_and_outputs(stack)
-    with _environment(sandbox.env if sandbox else {}):
-        credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
-        sources = LiveSources(credential, sandbox_endpoints(sandbox) if sandbox else Endpoints())
-        try:
-            return check_rights(sources, settings)
-        finally:
-            sources.close()
-            credential.close()
+    credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
+    sources = LiveSources(credential, sandbox_endpoints(sandbox) if sandbox else Endpoints())
+    try:
+        return check_rights(sources, settings)
+    finally:
+        sources.close()
+        credential.close()
