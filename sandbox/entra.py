@@ -44,10 +44,10 @@ import json
 import re
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from lkps import rights
@@ -528,68 +528,90 @@ class _Handler(LoopbackHandler):
                     "property objects are not present.",
                 )
             parts = [kind, found[0]["id"], *parts[1:]]
-        kind = parts[0]
-        if kind not in ("applications", "servicePrincipals"):
-            raise ApiError(HTTPStatus.NOT_FOUND, "Request_ResourceNotFound", f"no {kind}")
-        if len(parts) == 1:
-            if method == "GET":
-                field, value, prefix = _filter(query.get("$filter", [""])[0])
-                if kind == "servicePrincipals" and field == "appId" and value == GRAPH_APP_ID:
-                    return HTTPStatus.OK, self._page([MICROSOFT_GRAPH_PRINCIPAL], query)
-                found = [_public(o) for o in store.list_objects(kind, field, value, prefix)]
-                shown = self._expanded(kind, _selected(kind, found, query), query)
-                return HTTPStatus.OK, self._page(shown, query)
-            if method == "POST":
-                created = (
-                    store.create_application(body, caller)
-                    if kind == "applications"
-                    else store.create_service_principal(body, caller)
-                )
-                return HTTPStatus.CREATED, _public(created)
-        object_id = parts[1]
-        if parts[2:] == ["appRoleAssignments"] and method == "GET":
-            assigned = [
-                {
-                    "appRoleId": rights.GRAPH_APP_ROLES[role],
-                    "principalId": object_id,
-                    "resourceId": MICROSOFT_GRAPH_PRINCIPAL["id"],
-                    "resourceDisplayName": "Microsoft Graph",
-                }
-                for role in store.app_roles(object_id)
-            ]
-            return HTTPStatus.OK, self._page(assigned, query)
-        if len(parts) == 2:
-            if method == "GET":
-                shown = _selected(kind, [_public(store.get_object(kind, object_id))], query)
-                return HTTPStatus.OK, self._expanded(kind, shown, query)[0]
-            if method == "PATCH":
-                store.update_object(kind, object_id, body)
-                return HTTPStatus.NO_CONTENT, None
-            if method == "DELETE":
-                store.delete_object(kind, object_id)
-                return HTTPStatus.NO_CONTENT, None
-        if parts[2] == "owners":
-            if len(parts) == 3 and method == "GET":
-                owners = store.get_object(kind, object_id)["owners"]
-                listed = [{"@odata.type": store.object_type(o), "id": o} for o in owners]
-                return HTTPStatus.OK, self._page(listed, query)
-            if len(parts) == 4 and parts[3] == "$ref" and method == "POST":
-                store.add_owner(kind, object_id, str(body.get("@odata.id", "")).rsplit("/", 1)[-1])
-                return HTTPStatus.NO_CONTENT, None
-            if len(parts) == 5 and parts[4] == "$ref" and method == "DELETE":
-                store.remove_owner(kind, object_id, parts[3])
-                return HTTPStatus.NO_CONTENT, None
-        if kind == "applications" and parts[2] == FEDERATED:
-            return self._federated(method, object_id, parts[3:], query, body)
-        if kind == "applications" and method == "POST" and len(parts) == 3:
-            if parts[2] == "addPassword":
-                return HTTPStatus.OK, store.add_password(
-                    object_id, body.get("passwordCredential") or {}
-                )
-            if parts[2] == "removePassword":
-                store.remove_password(object_id, str(body.get("keyId", "")))
-                return HTTPStatus.NO_CONTENT, None
+        if parts[0] not in ("applications", "servicePrincipals"):
+            raise ApiError(HTTPStatus.NOT_FOUND, "Request_ResourceNotFound", f"no {parts[0]}")
+        for route_method, pattern, handle in _GRAPH_ROUTES:
+            if route_method not in (method, "*"):
+                continue
+            matched = _match(pattern, parts)
+            if matched is not None:
+                request = GraphRequest(method, parts[0], matched, query, body, caller)
+                return handle(self, request)
         raise ApiError(HTTPStatus.BAD_REQUEST, "Request_BadRequest", f"{method} {path}")
+
+    def _list(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        kind, query = request.kind, request.query
+        field, value, prefix = _filter(query.get("$filter", [""])[0])
+        if kind == "servicePrincipals" and field == "appId" and value == GRAPH_APP_ID:
+            return HTTPStatus.OK, self._page([MICROSOFT_GRAPH_PRINCIPAL], query)
+        store = self.emulator.store
+        found = [_public(o) for o in store.list_objects(kind, field, value, prefix)]
+        return HTTPStatus.OK, self._page(
+            self._expanded(kind, _selected(kind, found, query), query), query
+        )
+
+    def _create(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        store = self.emulator.store
+        created = (
+            store.create_application(request.body, request.caller)
+            if request.kind == "applications"
+            else store.create_service_principal(request.body, request.caller)
+        )
+        return HTTPStatus.CREATED, _public(created)
+
+    def _app_role_assignments(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        object_id = request.object_id
+        assigned = [
+            {
+                "appRoleId": rights.GRAPH_APP_ROLES[role],
+                "principalId": object_id,
+                "resourceId": MICROSOFT_GRAPH_PRINCIPAL["id"],
+                "resourceDisplayName": "Microsoft Graph",
+            }
+            for role in self.emulator.store.app_roles(object_id)
+        ]
+        return HTTPStatus.OK, self._page(assigned, request.query)
+
+    def _get(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        found = _public(self.emulator.store.get_object(request.kind, request.object_id))
+        shown = _selected(request.kind, [found], request.query)
+        return HTTPStatus.OK, self._expanded(request.kind, shown, request.query)[0]
+
+    def _update(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        self.emulator.store.update_object(request.kind, request.object_id, request.body)
+        return HTTPStatus.NO_CONTENT, None
+
+    def _delete(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        self.emulator.store.delete_object(request.kind, request.object_id)
+        return HTTPStatus.NO_CONTENT, None
+
+    def _owners(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        store = self.emulator.store
+        owners = store.get_object(request.kind, request.object_id)["owners"]
+        listed = [{"@odata.type": store.object_type(o), "id": o} for o in owners]
+        return HTTPStatus.OK, self._page(listed, request.query)
+
+    def _add_owner(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        owner = str(request.body.get("@odata.id", "")).rsplit("/", 1)[-1]
+        self.emulator.store.add_owner(request.kind, request.object_id, owner)
+        return HTTPStatus.NO_CONTENT, None
+
+    def _remove_owner(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        owner = request.matched["owner"]
+        self.emulator.store.remove_owner(request.kind, request.object_id, owner)
+        return HTTPStatus.NO_CONTENT, None
+
+    def _add_password(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        credential = request.body.get("passwordCredential") or {}
+        return HTTPStatus.OK, self.emulator.store.add_password(request.object_id, credential)
+
+    def _remove_password(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        self.emulator.store.remove_password(request.object_id, str(request.body.get("keyId", "")))
+        return HTTPStatus.NO_CONTENT, None
+
+    def _federated_credentials(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        rest = request.matched["*"].split("/") if request.matched["*"] else []
+        return self._federated(request.method, request.object_id, rest, request.query, request.body)
 
     def _expanded(
         self, kind: str, objects: list[dict[str, Any]], query: dict[str, list[str]]
@@ -754,6 +776,61 @@ class _Handler(LoopbackHandler):
         elif paging.null_on_last_page:
             answer[paging.next_field] = None
         return answer
+
+
+@dataclass(frozen=True)
+class GraphRequest:
+    """A Graph call matched to its route: the collection, the placeholders the route named
+    (`id`, `owner`, and `*` for the rest of the path), the query, body and caller."""
+
+    method: str
+    kind: str
+    matched: dict[str, str]
+    query: dict[str, list[str]]
+    body: Any
+    caller: Principal
+
+    @property
+    def object_id(self) -> str:
+        return self.matched["id"]
+
+
+_GraphHandler: TypeAlias = Callable[["_Handler", GraphRequest], tuple[HTTPStatus, Any]]
+_ANY_KIND: Final = "{kind}"
+# The Graph v1.0 calls served, first match wins (learn.microsoft.com/graph/api/resources/
+# application and /serviceprincipal, their owners, addPassword and removePassword, and
+# federatedIdentityCredentials): method ("*" for any), path segments ("{name}" a placeholder,
+# "*" the rest of the path), handler.
+_GRAPH_ROUTES: Final[tuple[tuple[str, tuple[str, ...], _GraphHandler], ...]] = (
+    ("GET", (_ANY_KIND,), _Handler._list),
+    ("POST", (_ANY_KIND,), _Handler._create),
+    ("GET", (_ANY_KIND, "{id}"), _Handler._get),
+    ("PATCH", (_ANY_KIND, "{id}"), _Handler._update),
+    ("DELETE", (_ANY_KIND, "{id}"), _Handler._delete),
+    ("GET", (_ANY_KIND, "{id}", "appRoleAssignments"), _Handler._app_role_assignments),
+    ("GET", (_ANY_KIND, "{id}", "owners"), _Handler._owners),
+    ("POST", (_ANY_KIND, "{id}", "owners", "$ref"), _Handler._add_owner),
+    ("DELETE", (_ANY_KIND, "{id}", "owners", "{owner}", "$ref"), _Handler._remove_owner),
+    ("*", ("applications", "{id}", FEDERATED, "*"), _Handler._federated_credentials),
+    ("POST", ("applications", "{id}", "addPassword"), _Handler._add_password),
+    ("POST", ("applications", "{id}", "removePassword"), _Handler._remove_password),
+)
+
+
+def _match(pattern: tuple[str, ...], parts: list[str]) -> dict[str, str] | None:
+    """The placeholders of `pattern` in `parts`, or None when the path is another one."""
+    matched: dict[str, str] = {}
+    for index, segment in enumerate(pattern):
+        if segment == "*":
+            matched["*"] = "/".join(parts[index:])
+            return matched
+        if index >= len(parts):
+            return None
+        if segment.startswith("{") and segment.endswith("}"):
+            matched[segment[1:-1]] = parts[index]
+        elif segment != parts[index]:
+            return None
+    return matched if len(parts) == len(pattern) else None
 
 
 GRAPH_APP_ID: Final = rights.MICROSOFT_GRAPH_APP_ID
