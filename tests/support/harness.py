@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sandbox.mocks import (
     CANARY_SECRET,
     DEPLOYER_OBJECT_ID,
@@ -17,15 +15,14 @@ from sandbox.mocks import (
     as_engine_config,
     run_program,
 )
+from sandbox.session import stack_config as committed_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def stack_config(environment: str) -> dict[str, Any]:
     """The committed stack file's config as raw values (namespace removed)."""
-    document = yaml.safe_load((ROOT / f"Pulumi.{environment}.yaml").read_text())
-    prefix = f"{PROJECT}:"
-    return {key.removeprefix(prefix): value for key, value in document["config"].items()}
+    return committed_config(ROOT, environment)
 
 
 __all__ = [
