@@ -37,18 +37,34 @@ def default_credential() -> TokenCredential:
 def entra_token(scope: str) -> str:
     """A cached Entra access token for `scope`, fetched again when it is about to expire."""
     with _lock:
-        cached = _tokens.get(scope)
-        if cached is None or cached.expires_on - REFRESH_MARGIN_SECONDS <= time.time():
-            cached = default_credential().get_token(scope)
-            _tokens[scope] = cached
-        return cached.token
+        return _fresh(_tokens, scope, default_credential()).token
 
 
-def token_source(scope: str, static_token: str | None) -> Callable[[], str]:
-    """What an Ocelot client calls for its bearer token: the static one if set, else Entra's."""
+def _fresh(cache: dict[str, AccessToken], scope: str, credential: TokenCredential) -> AccessToken:
+    cached = cache.get(scope)
+    if cached is None or cached.expires_on - REFRESH_MARGIN_SECONDS <= time.time():
+        cached = credential.get_token(scope)
+        cache[scope] = cached
+    return cached
+
+
+def token_source(
+    scope: str, static_token: str | None, credential: TokenCredential | None = None
+) -> Callable[[], str]:
+    """What an Ocelot client calls for its bearer token: the static one if set, else Entra's,
+    from `credential` (cached for this source) or the process's default credential."""
     if static_token:
         return _StaticToken(static_token)
-    return lambda: entra_token(scope)
+    if credential is None:
+        return lambda: entra_token(scope)
+    lock = threading.Lock()
+    cache: dict[str, AccessToken] = {}
+
+    def token() -> str:
+        with lock:
+            return _fresh(cache, scope, credential).token
+
+    return token
 
 
 class _StaticToken:

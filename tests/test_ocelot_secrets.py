@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from datetime import date
 
 import pytest
@@ -98,3 +99,24 @@ def test_a_pending_entry_warns_with_the_approval_link() -> None:
     assert all("waits for approval by the route's owners" in w for w in warnings)
     active = run_program(stack_config("np"), "np", date(2026, 11, 10))
     assert not [message for level, message in active.engine_log if level == "WARNING"]
+
+
+def test_a_given_credential_is_asked_once_per_source_until_its_token_nears_expiry() -> None:
+    from azure.core.credentials import AccessToken
+
+    from components.entra_auth import REFRESH_MARGIN_SECONDS, token_source
+
+    asked: list[str] = []
+
+    class Counting:
+        def get_token(self, *scopes: str, **_: object) -> AccessToken:
+            asked.append(scopes[0])
+            lifetime = REFRESH_MARGIN_SECONDS + (3600 if len(asked) == 1 else 0)
+            return AccessToken(f"token-{len(asked)}", int(time.time()) + lifetime)
+
+    source = token_source(SCOPE, None, Counting())
+    assert [source() for _ in range(5)] == ["token-1"] * 5
+    assert asked == [SCOPE]
+    expiring = token_source(SCOPE, None, Counting())
+    assert expiring() == "token-2"
+    assert expiring() == "token-3", "a token within the refresh margin is asked for again"

@@ -93,8 +93,9 @@ class OcelotEmulator(LoopbackServer):
         self._token_issuer = token_issuer
         self.route_claims = route_claims
         # The managed-identity endpoint's tokens come from the sandbox's one token service,
-        # for the resources they were asked for.
-        self._signer = TokenSigner(MANAGED_IDENTITY_TENANT)
+        # for the resources they were asked for; its key is made on the first token (inside a
+        # sandbox, Entra issues the tokens and this endpoint is not used).
+        self._signer: TokenSigner | None = None
         self._audiences: set[str] = set()
         self._lock = threading.Lock()
         super().__init__(bound_handler(_Handler, self), port, tls)
@@ -118,9 +119,10 @@ class OcelotEmulator(LoopbackServer):
     def issue_token(self, resource: str) -> tuple[str, int]:
         with self._lock:
             self._audiences.add(resource)
-        return self._signer.issue(
-            MANAGED_IDENTITY, MANAGED_IDENTITY, resource, TOKEN_LIFETIME_SECONDS
-        )
+            if self._signer is None:
+                self._signer = TokenSigner(MANAGED_IDENTITY_TENANT)
+            signer = self._signer
+        return signer.issue(MANAGED_IDENTITY, MANAGED_IDENTITY, resource, TOKEN_LIFETIME_SECONDS)
 
     def caller(self, authorization: str | None) -> str | None:
         """Who holds the bearer token, or None when it is missing, unknown or expired."""
@@ -134,8 +136,8 @@ class OcelotEmulator(LoopbackServer):
             if holder is not None:
                 return holder
         with self._lock:
-            audiences = tuple(self._audiences)
-        return MANAGED_IDENTITY if self._signer.claims(token, audiences) else None
+            signer, audiences = self._signer, tuple(self._audiences)
+        return MANAGED_IDENTITY if signer and signer.claims(token, audiences) else None
 
 
 class _Handler(LoopbackHandler):

@@ -88,12 +88,12 @@ def run_checklist(
 
 def ocelot_token(settings: StackSettings, credential: TokenCredential) -> Callable[[], str]:
     """The bearer of the checklist's Ocelot reads: the static token if the config has one, else
-    the running identity's Entra token for Ocelot's scope."""
+    the running identity's Entra token for Ocelot's scope, asked once and kept until it is about
+    to expire (an `az login` credential would otherwise start `az` for every read)."""
     static = settings.ocelot_token
-    if static is not None:
-        return token_source(settings.ocelot.token_scope, static.get_secret_value())
-    scope = settings.ocelot.token_scope
-    return lambda: credential.get_token(scope).token
+    return token_source(
+        settings.ocelot.token_scope, static.get_secret_value() if static else None, credential
+    )
 
 
 def run_rights_check(stack: auto.Stack, sandbox: Sandbox | None) -> list[RightCheck]:
