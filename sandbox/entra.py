@@ -6,7 +6,19 @@ Paths (all on 127.0.0.1, over TLS with the sandbox's certificate, see `sandbox.t
   (learn.microsoft.com/graph/api/resources/application), an application's
   `federatedIdentityCredentials` (list, create, get/update/delete by ID or name; also through
   `$expand`), with `$filter` (`eq`, `startswith`), `$select`, `$top` and `$count`
-  (learn.microsoft.com/graph/query-parameters);
+  (learn.microsoft.com/graph/query-parameters); and Microsoft Entra Agent ID: agent identity
+  blueprints (`applications/microsoft.graph.agentIdentityBlueprint`: create, list, and the upsert
+  `PATCH applications(uniqueName='…')/microsoft.graph.agentIdentityBlueprint`), their blueprint
+  principals and agent identities (`servicePrincipals/microsoft.graph.agentIdentityBlueprint
+  Principal` and `.../microsoft.graph.agentIdentity`: create, list), read, updated and deleted as
+  any application or service principal, and their `sponsors` (learn.microsoft.com/graph/api/
+  resources/agentidentityblueprint, .../agentidentityblueprintprincipal, .../agentidentity; the
+  rules are in `sandbox.entra_store`). Not emulated for Agent ID: the token exchange of an agent
+  identity (the two-stage exchange through its blueprint's credential,
+  learn.microsoft.com/entra/agent-id/identity-platform/agent-autonomous-app-oauth-flow), agent
+  users, inheritable permissions, adding or removing sponsors after create, soft delete and the
+  cascade deletion of a blueprint's agent identities, and Graph's replication delay right after a
+  create;
 - `/keyvault/<vault>/...`: Key Vault secrets data plane 7.x: set, get (an empty version is the
   latest), versions, list, update, delete with soft delete, deleted secrets and their list,
   recover and purge (learn.microsoft.com/rest/api/keyvault/secrets), behind Key Vault's
@@ -81,7 +93,9 @@ AUDIENCES: Final = {
 VAULT_CHALLENGE: Final = (
     'Bearer authorization="https://login.microsoftonline.com/{tenant}", resource="{resource}"'
 )
-_ALTERNATE_KEY: Final = re.compile(r"^(applications|servicePrincipals)\(appId='([^']*)'\)$")
+_ALTERNATE_KEY: Final = re.compile(
+    r"^(applications|servicePrincipals)\((appId|uniqueName)='([^']*)'\)$"
+)
 # The client assertion type of a certificate or federated credential (learn.microsoft.com/entra/
 # identity-platform/v2-oauth2-client-creds-grant-flow, second and third cases).
 JWT_BEARER: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -515,19 +529,25 @@ class _Handler(LoopbackHandler):
         store = self.emulator.store
         parts = [unquote(p) for p in path.split("/")]
         keyed = _ALTERNATE_KEY.match(parts[0])
+        unique_name: str | None = None
         if keyed:
             # Alternate keys (learn.microsoft.com/graph/api/application-get: `/applications
-            # (appId='{appId}')`; servicePrincipal-get: `/servicePrincipals(appId='{appId}')`).
-            kind, app_id = keyed.groups()
-            found = store.list_objects(kind, "appId", app_id)
-            if not found:
+            # (appId='{appId}')`; servicePrincipal-get: `/servicePrincipals(appId='{appId}')`;
+            # agentidentityblueprint-upsert: `/applications(uniqueName='{uniqueName}')`).
+            kind, key, value = keyed.groups()
+            found = store.list_objects(kind, key, value)
+            upsert = kind == "applications" and key == "uniqueName"
+            if upsert and method == "PATCH" and parts[1:] == [graph_objects.BLUEPRINT]:
+                # The upsert finds (or makes) the blueprint itself.
+                unique_name = value
+            elif not found:
                 raise ApiError(
                     HTTPStatus.NOT_FOUND,
                     "Request_ResourceNotFound",
-                    f"Resource '{app_id}' does not exist or one of its queried reference-"
+                    f"Resource '{value}' does not exist or one of its queried reference-"
                     "property objects are not present.",
                 )
-            parts = [kind, found[0]["id"], *parts[1:]]
+            parts = [kind, found[0]["id"] if found else "", *parts[1:]]
         if parts[0] not in ("applications", "servicePrincipals"):
             raise ApiError(HTTPStatus.NOT_FOUND, "Request_ResourceNotFound", f"no {parts[0]}")
         for route_method, pattern, handle in _GRAPH_ROUTES:
@@ -535,19 +555,104 @@ class _Handler(LoopbackHandler):
                 continue
             matched = _match(pattern, parts)
             if matched is not None:
-                request = GraphRequest(method, parts[0], matched, query, body, caller)
+                request = GraphRequest(method, parts[0], matched, query, body, caller, unique_name)
                 return handle(self, request)
         raise ApiError(HTTPStatus.BAD_REQUEST, "Request_BadRequest", f"{method} {path}")
 
-    def _list(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+    def _list(self, request: GraphRequest, cast: str | None = None) -> tuple[HTTPStatus, Any]:
         kind, query = request.kind, request.query
         field, value, prefix = _filter(query.get("$filter", [""])[0])
-        if kind == "servicePrincipals" and field == "appId" and value == GRAPH_APP_ID:
+        if field == "agentIdentityBlueprintId":
+            # The agentIdentity resource does not say the property "Supports $filter" (its
+            # property table, learn.microsoft.com/graph/api/resources/agentidentity), and a
+            # client of Graph filters it on the client side; the emulator refuses the filter.
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "Request_UnsupportedQuery",
+                "Unsupported filter on agentIdentityBlueprintId: filter the listed agent "
+                "identities on the client.",
+            )
+        if (
+            cast is None
+            and kind == "servicePrincipals"
+            and (field, value) == ("appId", GRAPH_APP_ID)
+        ):
             return HTTPStatus.OK, self._page([MICROSOFT_GRAPH_PRINCIPAL], query)
         store = self.emulator.store
-        found = [_public(o) for o in store.list_objects(kind, field, value, prefix)]
+        found = [
+            _public(o)
+            for o in store.list_objects(kind, field, value, prefix)
+            if cast is None or o.get(graph_objects.ODATA_TYPE) == f"#{cast}"
+        ]
         return HTTPStatus.OK, self._page(
             self._expanded(kind, _selected(kind, found, query), query), query
+        )
+
+    def _list_cast(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """List through a type cast: "Does not return other types of application objects"
+        (learn.microsoft.com/graph/api/agentidentityblueprint-list), "Does not return other types
+        of service principal objects" (agentidentity-list); the same for blueprint principals."""
+        return self._list(request, urlsplit(self.path).path.rstrip("/").rsplit("/", 1)[-1])
+
+    def _create_blueprint(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        created = self.emulator.store.create_blueprint(request.body, request.caller)
+        return HTTPStatus.CREATED, _public(created)
+
+    def _upsert_blueprint(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """`PATCH applications(uniqueName='…')/microsoft.graph.agentIdentityBlueprint`, the upsert:
+        "Prefer: create-if-missing. Required for upsert behavior, otherwise the request is
+        treated as an update operation." (agentidentityblueprint-upsert). Through the object ID,
+        `PATCH applications/{id}/microsoft.graph.agentIdentityBlueprint` updates a blueprint."""
+        store = self.emulator.store
+        if request.unique_name is None:
+            store.update_blueprint(request.object_id, request.body)
+            return HTTPStatus.NO_CONTENT, None
+        prefer = {p.strip().lower() for p in (self.headers.get("Prefer") or "").split(",")}
+        created = store.upsert_blueprint(
+            request.unique_name, request.body, request.caller, "create-if-missing" in prefer
+        )
+        if created is None:
+            return HTTPStatus.NO_CONTENT, None
+        return HTTPStatus.CREATED, _public(created)
+
+    def _create_blueprint_principal(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        created = self.emulator.store.create_blueprint_principal(request.body, request.caller)
+        return HTTPStatus.CREATED, _public(created)
+
+    def _create_agent_identity(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        created = self.emulator.store.create_agent_identity(request.body, request.caller)
+        return HTTPStatus.CREATED, _public(created)
+
+    def _sponsors(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """`GET {kind}/{id}/{cast}/sponsors` as documented (agentidentityblueprint-list-sponsors,
+        agentidentity-list-sponsors), or without the cast."""
+        store = self.emulator.store
+        cast = request.matched.get("cast")
+        if cast is not None:
+            store.typed_object(request.kind, request.object_id, cast)
+        listed = store.sponsors(request.kind, request.object_id)
+        return HTTPStatus.OK, self._page(listed, request.query)
+
+    def _principal_credential(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """addPassword and addKey on a service principal. An agent identity "doesn't have
+        credentials on its own" (learn.microsoft.com/entra/agent-id/agent-identities): refused
+        with the error-codes page's code for a property an agent identity does not take. Other
+        service principals' credentials are not served by the emulator."""
+        store = self.emulator.store
+        target = store.get_object(request.kind, request.object_id)
+        action = urlsplit(self.path).path.rsplit("/", 1)[-1]
+        if target.get(graph_objects.ODATA_TYPE) == f"#{graph_objects.AGENT_IDENTITY}":
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "AgentBlueprintPrincipal_AgentIdentity_IncompatibleProperty",
+                "A property specified in the request is incompatible with agent identity and "
+                f"can't be set: an agent identity has no credentials of its own ({action}); "
+                "add them to its agent identity blueprint.",
+            )
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "Request_BadRequest",
+            f"{request.method} servicePrincipals/{request.object_id}/{action}",
         )
 
     def _create(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
@@ -789,6 +894,8 @@ class GraphRequest:
     query: dict[str, list[str]]
     body: Any
     caller: Principal
+    # The uniqueName of `PATCH applications(uniqueName='…')/microsoft.graph.agentIdentityBlueprint`.
+    unique_name: str | None = None
 
     @property
     def object_id(self) -> str:
@@ -802,6 +909,22 @@ _ANY_KIND: Final = "{kind}"
 # federatedIdentityCredentials): method ("*" for any), path segments ("{name}" a placeholder,
 # "*" the rest of the path), handler.
 _GRAPH_ROUTES: Final[tuple[tuple[str, tuple[str, ...], _GraphHandler], ...]] = (
+    # Microsoft Entra Agent ID: the type-cast collections come before `{kind}/{id}`.
+    ("GET", ("applications", graph_objects.BLUEPRINT), _Handler._list_cast),
+    ("POST", ("applications", graph_objects.BLUEPRINT), _Handler._create_blueprint),
+    ("GET", ("servicePrincipals", graph_objects.BLUEPRINT_PRINCIPAL), _Handler._list_cast),
+    (
+        "POST",
+        ("servicePrincipals", graph_objects.BLUEPRINT_PRINCIPAL),
+        _Handler._create_blueprint_principal,
+    ),
+    ("GET", ("servicePrincipals", graph_objects.AGENT_IDENTITY), _Handler._list_cast),
+    ("POST", ("servicePrincipals", graph_objects.AGENT_IDENTITY), _Handler._create_agent_identity),
+    ("PATCH", ("applications", "{id}", graph_objects.BLUEPRINT), _Handler._upsert_blueprint),
+    ("GET", (_ANY_KIND, "{id}", "{cast}", "sponsors"), _Handler._sponsors),
+    ("GET", (_ANY_KIND, "{id}", "sponsors"), _Handler._sponsors),
+    ("POST", ("servicePrincipals", "{id}", "addPassword"), _Handler._principal_credential),
+    ("POST", ("servicePrincipals", "{id}", "addKey"), _Handler._principal_credential),
     ("GET", (_ANY_KIND,), _Handler._list),
     ("POST", (_ANY_KIND,), _Handler._create),
     ("GET", (_ANY_KIND, "{id}"), _Handler._get),
@@ -847,11 +970,12 @@ MICROSOFT_GRAPH_PRINCIPAL: Final = {
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:
-    """A directory object as Graph returns it: owners and federated identity credentials are
-    relations of their own (an application's `federatedIdentityCredentials` come only from the
-    navigation property or `$expand`, learn.microsoft.com/graph/api/resources/application,
-    relationships), and a password's secret text is never returned after addPassword."""
-    shown = {k: v for k, v in obj.items() if k not in ("owners", FEDERATED)}
+    """A directory object as Graph returns it: owners, an Agent ID object's sponsors and
+    federated identity credentials are relations of their own (an application's
+    `federatedIdentityCredentials` come only from the navigation property or `$expand`,
+    learn.microsoft.com/graph/api/resources/application, relationships), and a password's secret
+    text is never returned after addPassword."""
+    shown = {k: v for k, v in obj.items() if k not in ("owners", "sponsors", FEDERATED)}
     if "passwordCredentials" in shown:
         shown["passwordCredentials"] = [
             {k: v for k, v in p.items() if k != "sandboxSecret"} for p in obj["passwordCredentials"]
@@ -888,9 +1012,15 @@ _PROPERTIES: Final = {
     )
     - {"owners"},
     "servicePrincipals": frozenset(
-        {*graph_objects.SERVICE_PRINCIPAL_DEFAULTS, *graph_objects.READ_ONLY, "displayName"}
+        {
+            *graph_objects.SERVICE_PRINCIPAL_DEFAULTS,
+            *graph_objects.READ_ONLY,
+            "displayName",
+            "agentIdentityBlueprintId",
+            "servicePrincipalType",
+        }
     )
-    - {"owners"},
+    - {"owners", "uniqueName"},
 }
 
 

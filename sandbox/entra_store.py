@@ -29,6 +29,18 @@ SOFT_DELETE_RETENTION_DAYS: Final = 90
 # may have (learn.microsoft.com/graph/api/application-post-federatedidentitycredentials).
 FEDERATED: Final = "federatedIdentityCredentials"
 MAX_FEDERATED_CREDENTIALS: Final = 20
+# Microsoft Entra Agent ID limits for app-only callers (learn.microsoft.com/entra/agent-id/faq) and
+# on sponsors (learn.microsoft.com/graph/api/agentidentityblueprint-post-sponsors).
+MAX_BLUEPRINTS: Final = 250
+MAX_AGENT_IDENTITIES_PER_BLUEPRINT: Final = 250
+MAX_SPONSORS: Final = 100
+MAX_GROUP_SPONSORS: Final = 5
+# A sponsor's reference, as the create examples bind it: `https://graph.microsoft.com/v1.0/users/
+# {id}` (agentidentityblueprint-post), `.../groups/{id}` (agentidentity-post), or the generic
+# `.../directoryObjects/{id}`.
+_SPONSOR_REF: Final = re.compile(
+    r"^https://graph\.microsoft\.com/v1\.0/(users|groups|directoryObjects)/([0-9A-Fa-f-]{36})$"
+)
 # The ARM ID of a vault secret, as azure-native names it.
 _ARM_SECRET_PATH: Final = (
     "subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{vault}"
@@ -239,27 +251,36 @@ class EntraStore:
         return "#microsoft.graph.user"
 
     def create_application(self, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
+        with self._lock:
+            app = self._add_application(body, caller, {})
+            self._record("createApplication", appId=app["appId"], displayName=app["displayName"])
+            self.save()
+            return app
+
+    def _add_application(
+        self, body: dict[str, Any], caller: Principal, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A new application row from `body` (the caller saves), with `extra` properties (an
+        agent identity blueprint's type, sponsors and uniqueName)."""
         if not body.get("displayName"):
             raise ApiError(
                 HTTPStatus.BAD_REQUEST,
                 "Request_BadRequest",
                 "Property displayName is required.",
             )
-        with self._lock:
-            object_id = str(uuid.uuid4())
-            app = {
-                **_shaped(graph_objects.new_application, body),
-                "id": object_id,
-                "appId": str(uuid.uuid4()),
-                "createdDateTime": now_iso(),
-                "publisherDomain": "sandbox.onmicrosoft.com",
-                "passwordCredentials": [],
-                "owners": _bound_owners(body, caller),
-            }
-            self._collection("applications")[object_id] = app
-            self._record("createApplication", appId=app["appId"], displayName=app["displayName"])
-            self.save()
-            return app
+        object_id = str(uuid.uuid4())
+        app = {
+            **_shaped(graph_objects.new_application, body),
+            "id": object_id,
+            "appId": str(uuid.uuid4()),
+            "createdDateTime": now_iso(),
+            "publisherDomain": "sandbox.onmicrosoft.com",
+            "passwordCredentials": [],
+            "owners": _bound_owners(body, caller),
+            **extra,
+        }
+        self._collection("applications")[object_id] = app
+        return app
 
     def register_in_portal(
         self, display_name: str, person: Principal, **properties: Any
@@ -277,42 +298,71 @@ class EntraStore:
         return app
 
     def create_service_principal(self, body: dict[str, Any], caller: Principal) -> dict[str, Any]:
-        app_id = str(body.get("appId", "")).lower()
+        """Create servicePrincipal. "This API can also create an agentIdentityBlueprintPrincipal
+        object from an agentIdentityBlueprint when the @odata.type property is set to
+        #microsoft.graph.agentIdentityBlueprintPrincipal." (learn.microsoft.com/graph/api/
+        serviceprincipal-post-serviceprincipals). What Graph does with a blueprint's appId and no
+        @odata.type is not documented: the emulator refuses it (the strict answer)."""
+        odata_type = body.get(graph_objects.ODATA_TYPE) if isinstance(body, dict) else None
+        if odata_type == f"#{graph_objects.BLUEPRINT_PRINCIPAL}":
+            rest = {k: v for k, v in body.items() if k != graph_objects.ODATA_TYPE}
+            return self.create_blueprint_principal(rest, caller)
         with self._lock:
-            apps = [a for a in self._collection("applications").values() if a["appId"] == app_id]
-            if not apps:
+            app = self._principal_app(body)
+            if _is(app, graph_objects.BLUEPRINT):
                 raise ApiError(
                     HTTPStatus.BAD_REQUEST,
                     "Request_BadRequest",
-                    "The appId of the service principal does not reference a valid application "
-                    "object.",
+                    "The application is an agent identity blueprint: create its service principal "
+                    f"with POST /servicePrincipals/{graph_objects.BLUEPRINT_PRINCIPAL}.",
                 )
-            if any(sp["appId"] == app_id for sp in self._collection("servicePrincipals").values()):
-                # Graph refuses a second service principal for one application; the exact code
-                # is this emulator's own (the documentation does not give it).
-                raise ApiError(
-                    HTTPStatus.CONFLICT,
-                    "Request_MultipleObjectsWithSameKeyValue",
-                    "The service principal cannot be created, updated, or restored because the "
-                    "service principal name is already in use.",
-                )
-            object_id = str(uuid.uuid4())
-            sp = {
-                **_shaped(graph_objects.new_service_principal, body),
-                "id": object_id,
-                "appId": app_id,
-                "appOwnerOrganizationId": self.data["deployer"]["tenantId"]
-                if self.data["deployer"]
-                else "",
-                "displayName": apps[0]["displayName"],
-                "servicePrincipalNames": [app_id],
-                "servicePrincipalType": "Application",
-                "signInAudience": apps[0].get("signInAudience", "AzureADMyOrg"),
-                "owners": _bound_owners(body, caller),
-            }
-            self._collection("servicePrincipals")[object_id] = sp
+            sp = self._add_service_principal(app, body, caller, {})
             self.save()
             return sp
+
+    def _principal_app(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The application whose appId `body` names, which has no service principal yet."""
+        app_id = str(body.get("appId", "")).lower()
+        apps = [a for a in self._collection("applications").values() if a["appId"] == app_id]
+        if not apps:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "Request_BadRequest",
+                "The appId of the service principal does not reference a valid application object.",
+            )
+        if any(sp.get("appId") == app_id for sp in self._collection("servicePrincipals").values()):
+            # Graph refuses a second service principal for one application; the exact code
+            # is this emulator's own (the documentation does not give it).
+            raise ApiError(
+                HTTPStatus.CONFLICT,
+                "Request_MultipleObjectsWithSameKeyValue",
+                "The service principal cannot be created, updated, or restored because the "
+                "service principal name is already in use.",
+            )
+        found: dict[str, Any] = apps[0]
+        return found
+
+    def _add_service_principal(
+        self, app: dict[str, Any], body: dict[str, Any], caller: Principal, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A new service principal row of `app` (the caller saves)."""
+        object_id = str(uuid.uuid4())
+        sp = {
+            **_shaped(graph_objects.new_service_principal, body),
+            "id": object_id,
+            "appId": app["appId"],
+            "appOwnerOrganizationId": self.data["deployer"]["tenantId"]
+            if self.data["deployer"]
+            else "",
+            "displayName": app["displayName"],
+            "servicePrincipalNames": [app["appId"]],
+            "servicePrincipalType": "Application",
+            "signInAudience": app.get("signInAudience", "AzureADMyOrg"),
+            "owners": _bound_owners(body, caller),
+            **extra,
+        }
+        self._collection("servicePrincipals")[object_id] = sp
+        return sp
 
     def update_object(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
         with self._lock:
@@ -322,13 +372,19 @@ class EntraStore:
                 if kind == "applications"
                 else graph_objects.SERVICE_PRINCIPAL_WRITABLE - {"appId"}
             )
+            if _is(obj, graph_objects.BLUEPRINT):
+                _refuse_incompatible(body, writable, graph_objects.BLUEPRINT_WRITABLE)
+                writable = graph_objects.BLUEPRINT_WRITABLE
+            elif _is(obj, graph_objects.AGENT_IDENTITY):
+                _refuse_incompatible(body, writable, graph_objects.AGENT_IDENTITY_WRITABLE)
+                writable = graph_objects.AGENT_IDENTITY_WRITABLE
             _shaped(lambda b: graph_objects.refuse_unknown(b, writable), body)
             if kind == "applications":
                 self._check_application_patch(obj, body)
             graph_objects.patch(obj, body, writable)
             if kind == "applications" and "displayName" in body:
                 for sp in self._collection("servicePrincipals").values():
-                    if sp["appId"] == obj["appId"]:
+                    if sp.get("appId") == obj["appId"]:
                         sp["displayName"] = body["displayName"]
             self.save()
 
@@ -385,8 +441,20 @@ class EntraStore:
             del self._collection(kind)[obj["id"]]
             if kind == "applications":
                 sps = self._collection("servicePrincipals")
-                for sp_id in [k for k, sp in sps.items() if sp["appId"] == obj["appId"]]:
+                for sp_id in [k for k, sp in sps.items() if sp.get("appId") == obj["appId"]]:
                     del sps[sp_id]
+            if graph_objects.ODATA_TYPE in obj:
+                # Agent ID objects only: the journal of other deletes stays as it was. Deleting
+                # a blueprint leaves its agent identities (Entra deletes them by an asynchronous
+                # cascade, learn.microsoft.com/entra/agent-id/cascade-deletion-agent-identities;
+                # not emulated).
+                kind_name = obj[graph_objects.ODATA_TYPE].rsplit(".", 1)[-1]
+                self._record(
+                    f"delete{kind_name[0].upper()}{kind_name[1:]}",
+                    id=obj["id"],
+                    appId=obj.get("appId"),
+                    displayName=obj.get("displayName"),
+                )
             self.save()
 
     def add_owner(self, kind: str, object_id: str, owner_id: str) -> None:
@@ -493,6 +561,327 @@ class EntraStore:
                     else:
                         return str(password["keyId"]), "live"
             return None, standing
+
+    # -- Graph: Microsoft Entra Agent ID -----------------------------------------------------------
+    #
+    # Agent identity blueprints are application rows, blueprint principals and agent identities
+    # servicePrincipal rows, each with its `@odata.type`, so that reads, owners, deletes and the
+    # file keep working on them. Sponsors are kept in the row and, like owners, shown only through
+    # their navigation property.
+    #
+    # Real Graph is eventually consistent here: "When creating agent identity objects in quick
+    # succession using Microsoft Graph APIs, requests might fail with errors like `400 Bad Request:
+    # Object with id {id} not found`" (learn.microsoft.com/entra/agent-id/faq, "Why do sequential
+    # Microsoft Graph API requests sometimes fail when creating agent identity objects?"). The
+    # emulator is consistent at once and does not emulate that delay: a stack must still retry.
+    #
+    # "If the client has been granted the delegated permission Directory.AccessAsUser.All, that
+    # permission overrides other delegated permissions" and creating or modifying agent identities
+    # fails with 403 (same FAQ). The emulator issues app-only tokens only, so it never sees one.
+
+    def create_blueprint(
+        self, body: Any, caller: Principal, unique_name: str | None = None
+    ) -> dict[str, Any]:
+        """Create agentIdentityBlueprint (learn.microsoft.com/graph/api/agentidentityblueprint-
+        post): "You must specify the displayName property and sponsors relationship." A
+        blueprint made by the upsert carries its `unique_name`."""
+        body = _object_body(body)
+        with self._lock:
+            _refuse_incompatible(
+                body, graph_objects.APPLICATION_WRITABLE, graph_objects.BLUEPRINT_WRITABLE
+            )
+            if not body.get("displayName"):
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "Property displayName is required.",
+                )
+            sponsors = self._bound_sponsors(body, "agent identity blueprint")
+            blueprints = [
+                a
+                for a in self._collection("applications").values()
+                if _is(a, graph_objects.BLUEPRINT)
+            ]
+            if len(blueprints) >= MAX_BLUEPRINTS:
+                # "Non-Microsoft platforms using app-only permissions are limited to 250 active
+                # agent identity blueprints per tenant" (learn.microsoft.com/entra/agent-id/faq,
+                # "Are there limits on the number of agent identity blueprints per tenant?"); the
+                # code is the error-codes page's. Its HTTP status is not documented: 400 here.
+                # Every caller of the emulator is app-only, so the limit always applies.
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "AgentBlueprint_LimitExceeded",
+                    "You've reached the maximum number of agent identity blueprints allowed "
+                    "including active and soft-deleted items. To create more, you must "
+                    "permanently delete unneeded blueprints.",
+                )
+            rest = {k: v for k, v in body.items() if k != "sponsors@odata.bind"}
+            app = self._add_application(
+                rest,
+                caller,
+                {
+                    graph_objects.ODATA_TYPE: f"#{graph_objects.BLUEPRINT}",
+                    "uniqueName": unique_name,
+                    "sponsors": sponsors,
+                },
+            )
+            self._record(
+                "createAgentIdentityBlueprint",
+                appId=app["appId"],
+                displayName=app["displayName"],
+                uniqueName=unique_name,
+                sponsors=[s["id"] for s in sponsors],
+            )
+            self.save()
+            return app
+
+    def upsert_blueprint(
+        self, unique_name: str, body: Any, caller: Principal, create_if_missing: bool
+    ) -> dict[str, Any] | None:
+        """Upsert agentIdentityBlueprint (learn.microsoft.com/graph/api/agentidentityblueprint-
+        upsert): the new blueprint when none has `unique_name` and `Prefer: create-if-missing`
+        was sent ("this method returns a 201 Created"), None after updating the existing one
+        ("updates the object and returns a 204 No Content"); without the header a missing one is
+        "404 Not Found". The page's example creates one without sponsors, while Create says the
+        sponsors relationship must be specified: the emulator asks for sponsors here too (the
+        strict answer). An application with that uniqueName that is not a blueprint is refused
+        (Graph's answer is not documented; the code is the emulator's)."""
+        with self._lock:
+            found = self.list_objects("applications", "uniqueName", unique_name)
+            if not found:
+                if not create_if_missing:
+                    raise ApiError(
+                        HTTPStatus.NOT_FOUND,
+                        "Request_ResourceNotFound",
+                        f"Resource '{unique_name}' does not exist or one of its queried "
+                        "reference-property objects are not present.",
+                    )
+                return self.create_blueprint(body, caller, unique_name)
+            if not _is(found[0], graph_objects.BLUEPRINT):
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    f"The application with uniqueName '{unique_name}' is not an agent identity "
+                    "blueprint.",
+                )
+            self.update_blueprint(found[0]["id"], body)
+            return None
+
+    def update_blueprint(self, object_id: str, body: Any) -> None:
+        """PATCH through the blueprint type cast: the object must be a blueprint."""
+        with self._lock:
+            self.typed_object("applications", object_id, graph_objects.BLUEPRINT)
+            self.update_object("applications", object_id, _object_body(body))
+
+    def create_blueprint_principal(self, body: Any, caller: Principal) -> dict[str, Any]:
+        """Create agentIdentityBlueprintPrincipal (learn.microsoft.com/graph/api/
+        agentidentityblueprintprincipal-post): "The request body must contain appId of the
+        agentIdentityBlueprint object." One per blueprint, as for any application (the second
+        is refused as a second service principal of an application is)."""
+        body = _object_body(body)
+        with self._lock:
+            app = self._principal_app(body)
+            if not _is(app, graph_objects.BLUEPRINT):
+                # AgentBlueprintPrincipal_requireAgentBlueprint: "Agent identity blueprint
+                # principals can only be created for Agent Blueprints." (error-codes page; the
+                # HTTP status is not documented: 400 here).
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "AgentBlueprintPrincipal_requireAgentBlueprint",
+                    "Agent identity blueprint principals can only be created for Agent Blueprints.",
+                )
+            sp = self._add_service_principal(
+                app,
+                body,
+                caller,
+                {graph_objects.ODATA_TYPE: f"#{graph_objects.BLUEPRINT_PRINCIPAL}"},
+            )
+            self._record("createAgentIdentityBlueprintPrincipal", id=sp["id"], appId=sp["appId"])
+            self.save()
+            return sp
+
+    def create_agent_identity(self, body: Any, caller: Principal) -> dict[str, Any]:
+        """Create agentIdentity (learn.microsoft.com/graph/api/agentidentity-post): "The request
+        body must contain displayName, agentIdentityBlueprintAppId, and a valid sponsor
+        reference." The page's example and the agentIdentity resource name the property
+        `agentIdentityBlueprintId` ("The appId of the agent identity blueprint"): that name is
+        the one accepted. An agent identity is a service principal without an application: "It
+        doesn't have credentials on its own" (learn.microsoft.com/entra/agent-id/agent-
+        identities)."""
+        body = _object_body(body)
+        allowed = graph_objects.AGENT_IDENTITY_WRITABLE | {"agentIdentityBlueprintId"}
+        with self._lock:
+            _refuse_incompatible(
+                body,
+                graph_objects.SERVICE_PRINCIPAL_WRITABLE
+                | {"passwordCredentials", "keyCredentials", "appId"},
+                allowed,
+            )
+            _shaped(
+                lambda b: graph_objects.refuse_unknown(b, allowed),
+                {k: v for k, v in body.items() if k != "sponsors@odata.bind"},
+            )
+            for required in ("displayName", "agentIdentityBlueprintId"):
+                if not body.get(required):
+                    raise ApiError(
+                        HTTPStatus.BAD_REQUEST,
+                        "Request_BadRequest",
+                        f"Property {required} is required.",
+                    )
+            sponsors = self._bound_sponsors(body, "agent identity")
+            blueprint_id = str(body["agentIdentityBlueprintId"]).lower()
+            apps = self.list_objects("applications", "appId", blueprint_id)
+            if not apps:
+                # A blueprint that does not exist: Graph's answer is not documented; this is
+                # the emulator's, with the wording of a service principal's unknown appId.
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    f"The agentIdentityBlueprintId '{blueprint_id}' does not reference a valid "
+                    "agent identity blueprint.",
+                )
+            if not _is(apps[0], graph_objects.BLUEPRINT):
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "AgentIdentity_IncompatibleParentType",
+                    "The specified Application (AppId) isn't an Agent Blueprint. The "
+                    "AgentIdentityBlueprintId must be set to the AppId of a valid agent identity "
+                    "blueprint.",
+                )
+            principals = self.list_objects("servicePrincipals", "appId", blueprint_id)
+            if not any(_is(sp, graph_objects.BLUEPRINT_PRINCIPAL) for sp in principals):
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "AgentIdentity_AgentBlueprintPrincipalDoesNotExist",
+                    "The required agent identity blueprint principal doesn't exist for the "
+                    "specified agent identity blueprint ID.",
+                )
+            siblings = [
+                sp
+                for sp in self._collection("servicePrincipals").values()
+                if _is(sp, graph_objects.AGENT_IDENTITY)
+                and sp.get("agentIdentityBlueprintId") == blueprint_id
+            ]
+            if len(siblings) >= MAX_AGENT_IDENTITIES_PER_BLUEPRINT:
+                # "each of those blueprints is limited to 250 active agent identities" for
+                # app-only callers (learn.microsoft.com/entra/agent-id/faq); the code is the
+                # error-codes page's, the HTTP status (not documented) the emulator's.
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "AgentIdentity_LimitExceeded",
+                    "You've reached the maximum number of agent identities allowed including "
+                    "active and soft-deleted entries. To add more, you must permanently delete "
+                    "unneeded agent identities.",
+                )
+            object_id = str(uuid.uuid4())
+            # The agentIdentity resource's JSON representation: no appId (an agent identity has
+            # no application), servicePrincipalType "Set to ServiceIdentity for all agent
+            # identities", tags "Not nullable".
+            agent = {
+                graph_objects.ODATA_TYPE: f"#{graph_objects.AGENT_IDENTITY}",
+                "id": object_id,
+                "accountEnabled": body.get("accountEnabled", True),
+                "agentIdentityBlueprintId": blueprint_id,
+                "createdByAppId": caller.client_id,
+                "createdDateTime": now_iso(),
+                "disabledByMicrosoftStatus": None,
+                "displayName": body["displayName"],
+                "servicePrincipalType": "ServiceIdentity",
+                "tags": list(body.get("tags") or []),
+                "owners": _bound_owners(body, caller),
+                "sponsors": sponsors,
+            }
+            self._collection("servicePrincipals")[object_id] = agent
+            self._record(
+                "createAgentIdentity",
+                id=object_id,
+                agentIdentityBlueprintId=blueprint_id,
+                displayName=agent["displayName"],
+                sponsors=[s["id"] for s in sponsors],
+            )
+            self.save()
+            return agent
+
+    def typed_object(self, kind: str, object_id: str, cast: str) -> dict[str, Any]:
+        """The object, when it is of the type `cast` names; 404 otherwise (a type cast to a
+        type the object is not finds nothing)."""
+        obj = self.get_object(kind, object_id)
+        if not _is(obj, cast):
+            raise ApiError(
+                HTTPStatus.NOT_FOUND,
+                "Request_ResourceNotFound",
+                f"Resource '{object_id}' does not exist or one of its queried reference-"
+                "property objects are not present.",
+            )
+        return obj
+
+    def sponsors(self, kind: str, object_id: str) -> list[dict[str, Any]]:
+        """List sponsors (learn.microsoft.com/graph/api/agentidentityblueprint-list-sponsors and
+        agentidentity-list-sponsors): directoryObjects. An object without the relationship is
+        refused as Graph refuses an unknown navigation property."""
+        with self._lock:
+            obj = self.get_object(kind, object_id)
+            if "sponsors" not in obj:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "Could not find a property named 'sponsors' on type "
+                    f"'{str(obj.get(graph_objects.ODATA_TYPE) or kind).lstrip('#')}'.",
+                )
+            return [dict(s) for s in obj["sponsors"]]
+
+    def _bound_sponsors(self, body: dict[str, Any], what: str) -> list[dict[str, Any]]:
+        """`sponsors@odata.bind`: users or groups, at least one. "Sponsors can include users or
+        groups. Sponsors may not include service principals or agent users. A single blueprint
+        may have up to 100 sponsors. No more than 5 sponsors may be groups." (learn.microsoft.com/
+        graph/api/agentidentityblueprint-post-sponsors; the same for an agent identity,
+        agentidentity-post-sponsors). A `directoryObjects/{id}` reference is taken to be a user
+        unless it is a service principal the tenant knows. The codes are the emulator's (Graph's
+        are not documented)."""
+        bound = body.get("sponsors@odata.bind")
+        if not isinstance(bound, list) or not bound:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "Request_BadRequest",
+                f"An {what} needs at least one sponsor: give sponsors@odata.bind.",
+            )
+        sponsors: list[dict[str, Any]] = []
+        for ref in bound:
+            match = _SPONSOR_REF.match(str(ref))
+            if not isinstance(ref, str) or match is None:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    f"Invalid sponsors@odata.bind reference: {ref!r}; sponsors are "
+                    "https://graph.microsoft.com/v1.0/users/{id} or .../groups/{id}.",
+                )
+            segment, sponsor_id = match.group(1), match.group(2).lower()
+            odata_type = {
+                "users": "#microsoft.graph.user",
+                "groups": "#microsoft.graph.group",
+            }.get(segment) or self.object_type(sponsor_id)
+            if odata_type not in ("#microsoft.graph.user", "#microsoft.graph.group"):
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    f"Sponsor '{sponsor_id}' is a service principal; sponsors may be users or "
+                    "groups only.",
+                )
+            if all(s["id"] != sponsor_id for s in sponsors):
+                sponsors.append({"@odata.type": odata_type, "id": sponsor_id})
+        if len(sponsors) > MAX_SPONSORS:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "Request_BadRequest",
+                f"An {what} may have up to {MAX_SPONSORS} sponsors.",
+            )
+        if sum(s["@odata.type"] == "#microsoft.graph.group" for s in sponsors) > MAX_GROUP_SPONSORS:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "Request_BadRequest",
+                f"No more than {MAX_GROUP_SPONSORS} sponsors of an {what} may be groups.",
+            )
+        return sponsors
 
     # -- Graph: federated identity credentials -----------------------------------------------------
     #
@@ -896,6 +1285,47 @@ def _shaped(make: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> Any:
         return make(body)
     except graph_objects.GraphShapeError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from None
+
+
+def _is(obj: dict[str, Any], cast: str) -> bool:
+    """Whether a row is of the Agent ID type `cast` (its `@odata.type`)."""
+    return bool(obj.get(graph_objects.ODATA_TYPE) == f"#{cast}")
+
+
+def _object_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST, "Request_BadRequest", "The request body must be a JSON object."
+        )
+    return body
+
+
+# The error-codes page's codes and wording for a property a kind of agent object does not take
+# (learn.microsoft.com/entra/agent-id/identity-platform/error-codes).
+_INCOMPATIBLE: Final = {
+    graph_objects.BLUEPRINT_WRITABLE: (
+        "AgentBlueprint_IncompatibleProperty",
+        "A property specified in the request is incompatible with agent identity blueprints and "
+        "can't be set",
+    ),
+}
+
+
+def _refuse_incompatible(
+    body: dict[str, Any], inherited: frozenset[str], writable: frozenset[str]
+) -> None:
+    """Refuses a property the base type takes (`inherited`) that the agent type does not."""
+    code, message = _INCOMPATIBLE.get(
+        writable,
+        (
+            "AgentBlueprintPrincipal_AgentIdentity_IncompatibleProperty",
+            "A property specified in the request is incompatible with agent identity and can't "
+            "be set",
+        ),
+    )
+    for key in body:
+        if key in inherited and key not in writable:
+            raise ApiError(HTTPStatus.BAD_REQUEST, code, f"{message}: '{key}'.")
 
 
 def _bound_owners(body: dict[str, Any], caller: Principal) -> list[str]:

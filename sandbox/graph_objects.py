@@ -97,7 +97,55 @@ SERVICE_PRINCIPAL_DEFAULTS: Final[dict[str, Any]] = {
 }
 SERVICE_PRINCIPAL_WRITABLE: Final = frozenset({*SERVICE_PRINCIPAL_DEFAULTS, "appId"})
 
-READ_ONLY: Final = frozenset({"id", "appId", "passwordCredentials", "owners", "publisherDomain"})
+READ_ONLY: Final = frozenset(
+    {"id", "appId", "passwordCredentials", "owners", "publisherDomain", "uniqueName"}
+)
+
+# Microsoft Entra Agent ID (Graph v1.0). Each kind is a type derived from application or
+# servicePrincipal, addressed by a type-cast segment (`/applications/microsoft.graph.
+# agentIdentityBlueprint`, `/servicePrincipals/microsoft.graph.agentIdentity`, ...) and shown with
+# its `@odata.type` (learn.microsoft.com/graph/api/resources/agentidentityblueprint: "Inherits
+# from application"; .../agentidentityblueprintprincipal and .../agentidentity: "Inherits from
+# servicePrincipal").
+BLUEPRINT: Final = "microsoft.graph.agentIdentityBlueprint"
+BLUEPRINT_PRINCIPAL: Final = "microsoft.graph.agentIdentityBlueprintPrincipal"
+AGENT_IDENTITY: Final = "microsoft.graph.agentIdentity"
+AGENT_CASTS: Final = {
+    "applications": frozenset({BLUEPRINT}),
+    "servicePrincipals": frozenset({BLUEPRINT_PRINCIPAL, AGENT_IDENTITY}),
+}
+ODATA_TYPE: Final = "@odata.type"
+# The writable properties of an agent identity blueprint: the agentIdentityBlueprint resource's
+# property table ("While this resource inherits from application, some properties are not
+# applicable and return null or default values. These properties are excluded from the table
+# below."), less its read-only ones. An application property outside it is refused with
+# `AgentBlueprint_IncompatibleProperty` ("A property specified in the request is incompatible
+# with agent identity blueprints and can't be set.", learn.microsoft.com/entra/agent-id/
+# identity-platform/error-codes).
+BLUEPRINT_WRITABLE: Final = frozenset(
+    {
+        "api",
+        "appRoles",
+        "description",
+        "displayName",
+        "groupMembershipClaims",
+        "identifierUris",
+        "info",
+        "optionalClaims",
+        "requiredResourceAccess",
+        "serviceManagementReference",
+        "signInAudience",
+        "tags",
+        "web",
+    }
+)
+# An agent identity's writable properties: those of the agentIdentity resource's table that are
+# not read-only (accountEnabled, displayName, tags); agentIdentityBlueprintId is given on create
+# only. A servicePrincipal property outside them is refused with
+# `AgentBlueprintPrincipal_AgentIdentity_IncompatibleProperty` ("A property specified in the
+# request is incompatible with agent identity and can't be set.", error-codes page). Whether
+# Graph lets a PATCH change agentIdentityBlueprintId is not documented: refused here.
+AGENT_IDENTITY_WRITABLE: Final = frozenset({"accountEnabled", "displayName", "tags"})
 
 
 class GraphShapeError(Exception):
