@@ -11,12 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from components.ocelot.api import (
-    OcelotClient,
-    OcelotPermanentError,
-    OcelotTransientError,
-    retry_after_seconds,
-)
+from components.ocelot.api import OcelotClient, OcelotPermanentError, OcelotTransientError
+from components.rest import retry_after_seconds
 from sandbox.ocelot import OcelotEmulator, OcelotStore
 from tests.support.ocelot_fixtures import CANARY_TOKEN, CLIENT, NP_EU, NP_US
 

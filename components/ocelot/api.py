@@ -8,18 +8,14 @@ timeouts, connection failures) is retried with jittered exponential backoff, hon
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import os
-import ssl
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
-import tenacity
+
+from components.rest import ClientBase, TransientError, retry_after_seconds, with_retries
 
 log = logging.getLogger(__name__)
 
@@ -109,60 +105,12 @@ class OcelotPermanentError(OcelotError):
     """A failure that a retry cannot fix: bad request, bad token, no permission, not found."""
 
 
-class OcelotTransientError(OcelotError):
+class OcelotTransientError(OcelotError, TransientError):
     """A failure worth retrying: rate limiting, a gateway error, a timeout or a lost connection."""
 
     def __init__(self, *args: Any, retry_after: float | None = None) -> None:
-        super().__init__(*args)
+        OcelotError.__init__(self, *args)
         self.retry_after = retry_after
-
-
-_tls_lock = threading.Lock()
-_tls: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
-
-
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context per process and trust store: building one costs more than a request on a
-    fast network. The store is the one `SSL_CERT_FILE`/`SSL_CERT_DIR` name when the context is
-    built, so a process that starts a second sandbox (another CA) gets a context that trusts
-    it."""
-    trust = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-    with _tls_lock:
-        if trust not in _tls:
-            _tls[trust] = ssl.create_default_context()
-        return _tls[trust]
-
-
-_pool_lock = threading.Lock()
-_pool: dict[tuple[str, float, int], httpx.Client] = {}
-
-
-def _pooled_client(base_url: str, timeout: float) -> httpx.Client:
-    """One keep-alive HTTP client per process, base URL, timeout and trust store, shared by every
-    thread of the provider process (httpx clients are thread-safe); built on first use, never
-    pickled."""
-    tls = _tls_context()
-    key = (base_url, timeout, id(tls))
-    with _pool_lock:
-        client = _pool.get(key)
-        if client is None:
-            client = httpx.Client(
-                base_url=base_url,
-                timeout=timeout,
-                verify=tls,
-                follow_redirects=False,
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-            )
-            _pool[key] = client
-        return client
-
-
-def close_pooled_clients() -> None:
-    """Closes the shared clients (tests and benchmarks that start emulators again)."""
-    with _pool_lock:
-        for client in _pool.values():
-            client.close()
-        _pool.clear()
 
 
 def _api_message(response: httpx.Response) -> str:
@@ -173,42 +121,7 @@ def _api_message(response: httpx.Response) -> str:
         return response.reason_phrase or "no error body"
 
 
-def retry_after_seconds(
-    response: httpx.Response, now: Callable[[], float] = time.time
-) -> float | None:
-    """Seconds to wait from `Retry-After`, given as seconds or as an HTTP-date (RFC 9110 10.2.3)."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - now())
-
-
-class _Wait(tenacity.wait.wait_base):
-    """Jittered exponential backoff, but never shorter than the server's Retry-After."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self._backoff = tenacity.wait_random_exponential(multiplier=initial, max=maximum)
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        backoff = self._backoff(retry_state)
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome else None
-        if isinstance(error, OcelotTransientError) and error.retry_after is not None:
-            return max(error.retry_after, backoff)
-        return backoff
-
-
-class OcelotClient:
+class OcelotClient(ClientBase):
     """Calls one Ocelot management API as the bearer of `token()`.
 
     Requests go through one pooled keep-alive client per process and base URL; `transport`
@@ -224,13 +137,10 @@ class OcelotClient:
         backoff: float = 0.2,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout, transport)
         self._token = token
-        self._timeout = timeout
         self._deadline = deadline
         self._backoff = backoff
-        self._transport = transport
-        self._own: httpx.Client | None = None
 
     def get_route(self, route_id: str) -> Route | None:
         """The route and its list, or None when Ocelot does not know the route."""
@@ -265,34 +175,7 @@ class OcelotClient:
         return True
 
     def _call(self, call: _Call) -> Any:
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(OcelotTransientError),
-            stop=tenacity.stop_before_delay(self._deadline),
-            wait=_Wait(self._backoff, maximum=min(10.0, self._deadline)),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                return self._send(call)
-        raise AssertionError("unreachable: tenacity reraises the last error")  # pragma: no cover
-
-    @staticmethod
-    def _log_retry(retry_state: tenacity.RetryCallState) -> None:
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        log.info("retrying after attempt %d: %s", retry_state.attempt_number, error)
-
-    def _http(self) -> httpx.Client:
-        if self._transport is None:
-            return _pooled_client(self._base_url, self._timeout)
-        if self._own is None:
-            self._own = httpx.Client(
-                base_url=self._base_url,
-                timeout=self._timeout,
-                transport=self._transport,
-                follow_redirects=False,
-            )
-        return self._own
+        return with_retries(lambda: self._send(call), self._deadline, self._backoff, 10.0)
 
     def _send(self, call: _Call) -> Any:
         headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
