@@ -64,9 +64,10 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from lkps import rights
 from sandbox import graph_objects
-from sandbox.entra_store import FEDERATED, EntraStore, Principal, now_iso
+from sandbox.entra_store import FEDERATED, EntraStore, Principal
 from sandbox.federated_sign_in import AssertionCheck, IssuerResolver, TokenRefusalError, aad_error
 from sandbox.loopback import ApiError, LoopbackHandler, LoopbackServer, bound_handler
+from sandbox.store_base import now_iso
 from sandbox.tls import SandboxCertificate
 from sandbox.tokens import TokenSigner
 
