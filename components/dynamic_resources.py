@@ -5,6 +5,21 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+from pulumi.dynamic import ResourceProvider
+
+
+class ConfiguredProvider(ResourceProvider):
+    """A provider whose settings and clients live in its own process, read in `configure`: it
+    pickles with no state of its own (a few bytes, by reference to its class), so no setting,
+    token or client reaches the state."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        return None
 
 
 @contextmanager

@@ -25,7 +25,6 @@ from pulumi.dynamic import (
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 from pulumi.output import Unknown
@@ -42,6 +41,7 @@ from components.agent_id.graph import (
     graph_base_url,
     user_ref,
 )
+from components.dynamic_resources import ConfiguredProvider
 from lkps import rules
 
 # The stack config key of the optional settings (`lkps-onboarding:agentId`), its fields and
@@ -83,7 +83,7 @@ def is_unknown(value: Any) -> bool:
     return isinstance(value, Unknown) or value == UNKNOWN
 
 
-class _AgentIdProvider(ResourceProvider):
+class _AgentIdProvider(ConfiguredProvider):
     """What the three providers share: settings from `configure`, the Graph client, check and
     diff over a fixed set of inputs."""
 
@@ -91,12 +91,6 @@ class _AgentIdProvider(ResourceProvider):
     REPLACING: tuple[str, ...] = ()
     _timeout: float | None = None
     _deadline: float | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        return None
 
     def configure(self, req: ConfigureRequest) -> None:
         raw = req.config.get(SETTINGS_KEY)

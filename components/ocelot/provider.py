@@ -16,12 +16,12 @@ from pulumi.dynamic import (
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 from pulumi.output import Unknown
 from pulumi.runtime.rpc import UNKNOWN
 
+from components.dynamic_resources import ConfiguredProvider
 from components.entra_auth import token_source
 from components.ocelot.api import (
     ACTIVE,
@@ -65,16 +65,10 @@ def _outputs(route_id: str, entry: ClientEntry) -> dict[str, Any]:
     }
 
 
-class OcelotRouteAccessProvider(ResourceProvider):
+class OcelotRouteAccessProvider(ConfiguredProvider):
     """Keeps one client ID on the Client Access List of one LKPS route in Ocelot."""
 
     _settings: OcelotAccessSettings | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        return None
 
     def configure(self, req: ConfigureRequest) -> None:
         try:

@@ -31,6 +31,20 @@ PINNED_CLI_VERSION = re.search(
 MIN_CLI_VERSION = tuple(int(part) for part in PINNED_CLI_VERSION.split("."))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The engine tests run the program inline, and once in a few full runs an asyncio event
+    loop (with its self-pipe sockets) is left unclosed by those in-process runs; the likely maker
+    is the SDK's `sync_await._ensure_event_loop`, which gives a thread without a loop a new one
+    and never closes it (not confirmed: it did not reproduce under tracemalloc). The garbage
+    collector finds it during whichever test runs then, which `filterwarnings = error` fails.
+    Such an unraisable warning says nothing of the test it lands in: ignored here, for the
+    engine tests only (the fast tests keep every warning an error)."""
+    unraisable = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+    for item in items:
+        if item.get_closest_marker("engine") is not None:
+            item.add_marker(unraisable)
+
+
 @pytest.fixture(scope="session")
 def pulumi_cli() -> str:
     """The CLI the README's test command put on PATH; missing is a failure, never a skip."""
