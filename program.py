@@ -7,21 +7,27 @@ the components take (`components/`), and exports what each application's compone
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Final
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.environment import ApplicationSpec, LkpsEnvironment, LkpsEnvironmentArgs
+from components.agent_blueprint import AgentBlueprint
+from components.environment import (
+    ApplicationSpec,
+    BlueprintSpec,
+    LkpsEnvironment,
+    LkpsEnvironmentArgs,
+)
 from components.federated_credentials import FederatedCredentialSpec
 from components.onboarded_application import OnboardedApplication
-from lkps import rules, switches
+from lkps import agent_id, rules, switches
 from lkps.config import ConfigError, decode, parse_settings
 from lkps.config_checks import credential_hints
 from lkps.rotation import RotationPolicy, RotationState, RotationStateError, today_utc
-from lkps.settings import ApplicationSettings, StackSettings
+from lkps.settings import ApplicationSettings, FederatedCredentialSettings, StackSettings
 
 ROTATION_OUTPUT: Final = "secretRotation"
 # The engine's built-in provider serves this function (pkg/resource/deploy/builtins.go).
@@ -47,6 +53,7 @@ def run(
             emergency_problems(settings, day)
             + removal_problems(settings, recorded)
             + secret_removal_problems(settings, recorded)
+            + agent_id_move_problems(settings, recorded)
         )
         if problems:
             raise ConfigError(f"stack '{pulumi.get_stack()}'", problems)
@@ -84,11 +91,17 @@ def load_settings() -> StackSettings:
 
 def emergency_problems(settings: StackSettings, today: date) -> list[str]:
     """An emergency rotation dated after today would silently wait: say so instead."""
-    return [
-        f"applications[{index}].emergencyRotation: {app.emergency_rotation} is after today "
-        f"({today}); use the day the secret may have leaked, at the latest today"
+    dated = [
+        (f"applications[{index}]", app.emergency_rotation)
         for index, app in enumerate(settings.applications)
-        if app.emergency_rotation is not None and app.emergency_rotation > today
+    ]
+    if settings.agent_id is not None:
+        dated.append(("agentId", settings.agent_id.emergency_rotation))
+    return [
+        f"{key}.emergencyRotation: {day} is after today ({today}); use the day the secret may "
+        "have leaked, at the latest today"
+        for key, day in dated
+        if day is not None and day > today
     ]
 
 
@@ -179,7 +192,91 @@ def secret_removal_problems(settings: StackSettings, outputs: Mapping[str, Any])
                 "remove the secret in its own reviewed change (README: Secretless "
                 "applications). Nothing was changed."
             )
+    blueprint, record = settings.agent_id, outputs.get("agentIdBlueprint")
+    if blueprint is not None and not blueprint.client_secret and isinstance(record, Mapping):
+        made = {str(c.get("name")) for c in record.get("federatedCredentials") or []}
+        missing = [c.name for c in blueprint.federated_credentials if c.name not in made]
+        if "clientSecret" in record.get("credentialKinds", []) and (not made or missing):
+            problems.append(
+                "agentId.clientSecret: false removes the blueprint's client secret, whose "
+                f"federated credentials {', '.join(missing) or 'are'} not deployed yet; first "
+                "deploy agentId.federatedCredentials with the secret kept, move the agents to "
+                "them, then remove the secret in its own reviewed change. Nothing was changed."
+            )
     return problems
+
+
+def agent_id_move_problems(settings: StackSettings, outputs: Mapping[str, Any]) -> list[str]:
+    """An agent moves to Agent ID without an outage: its agent identity joins the routes beside
+    its registration first, and the registration is retired, then removed, in later changes."""
+    last = outputs.get("applications")
+    recorded = last if isinstance(last, Mapping) else {}
+    problems = []
+    for index, app in enumerate(settings.applications):
+        record = recorded.get(app.name)
+        record = record if isinstance(record, Mapping) else {}
+        had_registration = "objectId" in record
+        registration = record.get("registration", "active" if had_registration else None)
+        where = f"applications[{index}]"
+        if app.on_agent_id and app.registration is None and registration == "active":
+            problems.append(
+                f"{where}.identity: agentId would delete the app registration of '{app.name}' "
+                "while it is on the LKPS routes; first set registration: parallel (the agent "
+                "identity joins the routes beside it), move the agent to the agent identity, "
+                "then retire the registration (README: Moving an agent to Agent ID). Nothing "
+                "was changed."
+            )
+        elif app.on_agent_id and app.registration is None and registration == "parallel":
+            problems.append(
+                f"{where}.registration: removing it deletes the app registration of "
+                f"'{app.name}', which is still on the LKPS routes; first set registration: "
+                "retired in its own reviewed change. Nothing was changed."
+            )
+        elif app.registration is not None and not had_registration:
+            problems.append(
+                f"{where}.registration: {app.registration} keeps an existing app registration "
+                f"beside the agent identity; '{app.name}' has none (remove the key)"
+            )
+        elif app.registration == "retired" and "agentIdentityId" not in record:
+            problems.append(
+                f"{where}.registration: retired takes the registration of '{app.name}' off the "
+                "LKPS routes, but no run has put its agent identity there yet; first deploy "
+                "registration: parallel. Nothing was changed."
+            )
+    return problems
+
+
+def blueprint_spec(settings: StackSettings) -> BlueprintSpec | None:
+    """The stack's blueprint, when an agent is on Agent ID."""
+    blueprint = settings.agent_id
+    if blueprint is None or not any(app.on_agent_id for app in settings.applications):
+        return None
+    stack = pulumi.get_stack()
+    return BlueprintSpec(
+        unique_name=agent_id.blueprint_unique_name(stack, settings.environment),
+        display_name=agent_id.blueprint_display_name(stack, settings.environment),
+        beat_id=blueprint.beat_id,
+        sponsors=blueprint.sponsors,
+        owners=blueprint.owners,
+        client_secret=blueprint.client_secret,
+        federated=_federated_specs(blueprint.federated_credentials),
+        emergency_rotation=blueprint.emergency_rotation,
+    )
+
+
+def _federated_specs(
+    credentials: Sequence[FederatedCredentialSettings],
+) -> list[FederatedCredentialSpec]:
+    return [
+        FederatedCredentialSpec(
+            name=credential.name,
+            issuer=credential.issuer,
+            subject=credential.subject,
+            audiences=credential.audiences,
+            description=credential.description,
+        )
+        for credential in credentials
+    ]
 
 
 def build(
@@ -192,6 +289,7 @@ def build(
 ) -> LkpsEnvironment:
     """The resources and outputs of one environment, from settings already validated."""
     authorized = settings.authorized_clients()
+    retired = {app.name for app in settings.applications if app.retired}
     environment = LkpsEnvironment(
         "lkps",
         LkpsEnvironmentArgs(
@@ -213,6 +311,7 @@ def build(
             recovered=recovered or {},
             protect=settings.protect_resources,
             ocelot_by_hand=settings.ocelot.mode == "manual",
+            blueprint=blueprint_spec(settings),
             applications=[
                 ApplicationSpec(
                     name=app.name,
@@ -230,17 +329,17 @@ def build(
                     emergency_rotation=app.emergency_rotation,
                     retired=app.retired,
                     adopt=app.adopt,
-                    client_secret=app.client_secret,
-                    federated=[
-                        FederatedCredentialSpec(
-                            name=credential.name,
-                            issuer=credential.issuer,
-                            subject=credential.subject,
-                            audiences=credential.audiences,
-                            description=credential.description,
-                        )
-                        for credential in app.federated_credentials
-                    ],
+                    client_secret=app.client_secret and app.has_registration,
+                    federated=_federated_specs(app.federated_credentials),
+                    agent_id=app.on_agent_id,
+                    sponsors=app.sponsors,
+                    registration=(
+                        "none"
+                        if not app.has_registration
+                        else "retired"
+                        if app.registration == "retired"
+                        else "active"
+                    ),
                 )
                 for app in settings.applications
             ],
@@ -256,8 +355,20 @@ def build(
     }
     for agent, clients in authorized.items():
         onboarded = environment.applications[agent]
-        applications[agent]["agentAppId"] = onboarded.client_id
+        if onboarded.client_id is not None:
+            applications[agent]["agentAppId"] = onboarded.client_id
         authorization = environment.authorizations.get(agent)
+        by_app_role = onboarded.agent_identity_id is not None and agent not in retired
+        if by_app_role:
+            applications[agent]["appRoleAuthorizedClients"] = [
+                {"name": client, "clientId": environment.applications[client].client_id}
+                for client in clients
+            ]
+        if by_app_role or authorization is not None:
+            for client in clients:
+                reach = applications[client].setdefault("agents", [])
+                assert isinstance(reach, list)
+                reach.append(agent)
         if authorization is None:
             continue
         applications[agent]["clientScope"] = authorization.scope
@@ -278,11 +389,9 @@ def build(
             }
             for external in app.external_clients
         ]
-        for client in clients:
-            reach = applications[client].setdefault("agents", [])
-            assert isinstance(reach, list)
-            reach.append(agent)
     pulumi.export("applications", applications)
+    if environment.blueprint is not None:
+        pulumi.export("agentIdBlueprint", _blueprint_outputs(settings, environment.blueprint))
     pulumi.export(
         ROTATION_OUTPUT,
         {name: plan.state.to_output() for name, plan in environment.rotation_plans.items()},
@@ -299,10 +408,7 @@ def _outputs(app: ApplicationSettings, onboarded: OnboardedApplication) -> dict[
         "secretEndDate": onboarded.secret_end_date,
         "nextRotationDate": onboarded.next_rotation_date,
     }
-    return {
-        "displayName": onboarded.display_name,
-        "role": app.role,
-        "beatId": app.beat_id,
+    registration: dict[str, object] = {
         "clientId": onboarded.client_id,
         "objectId": onboarded.object_id,
         "servicePrincipalObjectId": onboarded.service_principal_object_id,
@@ -310,7 +416,20 @@ def _outputs(app: ApplicationSettings, onboarded: OnboardedApplication) -> dict[
             *(["clientSecret"] if app.client_secret else []),
             *(["federated"] if app.federated_credentials else []),
         ],
-        **(secret if app.client_secret else {}),
+    }
+    agent_identity: dict[str, object] = {
+        "identity": app.identity,
+        "agentIdentityId": onboarded.agent_identity_id,
+        "sponsors": list(app.sponsors),
+        **({"registration": app.registration} if app.registration else {}),
+    }
+    return {
+        "displayName": onboarded.display_name,
+        "role": app.role,
+        "beatId": app.beat_id,
+        **(agent_identity if app.on_agent_id else {}),
+        **(registration if app.has_registration else {}),
+        **(secret if app.client_secret and app.has_registration else {}),
         **(
             {
                 "federatedCredentials": [
@@ -323,10 +442,53 @@ def _outputs(app: ApplicationSettings, onboarded: OnboardedApplication) -> dict[
                     for credential in app.federated_credentials
                 ]
             }
-            if app.federated_credentials
+            if app.federated_credentials and app.has_registration
             else {}
         ),
         "routes": sorted(onboarded.route_ids.values()),
         "ocelot": onboarded.ocelot,
         **({"retiring": True} if app.retired else {}),
+    }
+
+
+def _blueprint_outputs(settings: StackSettings, blueprint: AgentBlueprint) -> dict[str, object]:
+    """What the stack exports about its agent identity blueprint."""
+    spec = settings.agent_id
+    assert spec is not None
+    stack = pulumi.get_stack()
+    secret: dict[str, object] = {
+        "vaultSecretName": blueprint.vault_secret_name,
+        "vaultSecretUri": blueprint.vault_secret_uri,
+        "secretEndDate": blueprint.secret_end_date,
+        "nextRotationDate": blueprint.next_rotation_date,
+    }
+    return {
+        "uniqueName": agent_id.blueprint_unique_name(stack, settings.environment),
+        "displayName": agent_id.blueprint_display_name(stack, settings.environment),
+        "appId": blueprint.app_id,
+        "objectId": blueprint.object_id,
+        "principalObjectId": blueprint.principal_object_id,
+        "appRoleId": blueprint.app_role_id,
+        "beatId": spec.beat_id,
+        "sponsors": list(spec.sponsors),
+        "credentialKinds": [
+            *(["clientSecret"] if spec.client_secret else []),
+            *(["federated"] if spec.federated_credentials else []),
+        ],
+        **(secret if spec.client_secret else {}),
+        **(
+            {
+                "federatedCredentials": [
+                    {
+                        "name": credential.name,
+                        "issuer": credential.issuer,
+                        "subject": credential.subject,
+                        "credentialId": blueprint.federated_credential_ids[credential.name],
+                    }
+                    for credential in spec.federated_credentials
+                ]
+            }
+            if spec.federated_credentials
+            else {}
+        ),
     }

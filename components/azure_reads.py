@@ -314,6 +314,46 @@ class LiveSources:
             "Application.Read.All (or ownership of the app)",
         )
 
+    def service_principal_object(self, object_id: str) -> dict[str, Any] | None:
+        """A service principal by its object ID, with its `@odata.type`: an agent identity
+        (`#microsoft.graph.agentIdentity`) or a blueprint principal
+        (`#microsoft.graph.agentIdentityBlueprintPrincipal`) among them."""
+        found: dict[str, Any] | None = self._get(
+            "Microsoft Graph",
+            f"{self.endpoints.graph}/servicePrincipals/{object_id}",
+            GRAPH_SCOPE,
+            "Application.Read.All (AgentIdentity.Read.All for an agent identity)",
+        )
+        return found
+
+    def blueprint_sponsors(self, object_id: str) -> list[str]:
+        """The object IDs of an agent identity blueprint's sponsors, lowercased
+        (learn.microsoft.com/graph/api/agentidentityblueprint-list-sponsors: Application.Read.All
+        is its application permission)."""
+        found = self._graph_items(
+            f"applications/{object_id}/microsoft.graph.agentIdentityBlueprint/sponsors",
+            "Application.Read.All (to list a blueprint's sponsors)",
+        )
+        return [str(sponsor["id"]).lower() for sponsor in found]
+
+    def agent_identity_sponsors(self, object_id: str) -> list[str]:
+        """The object IDs of an agent identity's sponsors, lowercased
+        (learn.microsoft.com/graph/api/agentidentity-list-sponsors: AgentIdentity.ReadWrite.All
+        is the one application permission it names)."""
+        found = self._graph_items(
+            f"servicePrincipals/{object_id}/microsoft.graph.agentIdentity/sponsors",
+            "AgentIdentity.ReadWrite.All (to list an agent identity's sponsors)",
+        )
+        return [str(sponsor["id"]).lower() for sponsor in found]
+
+    def app_role_assignments(self, object_id: str) -> list[dict[str, Any]]:
+        """The app roles assigned to a service principal (principalId, resourceId, appRoleId;
+        learn.microsoft.com/graph/api/serviceprincipal-list-approleassignments)."""
+        return self._graph_items(
+            f"servicePrincipals/{object_id}/appRoleAssignments",
+            "Application.Read.All (to read app role assignments)",
+        )
+
     def client_credentials_token(
         self, tenant_id: str, client_id: str, secret: str, scope: str
     ) -> tuple[bool, str]:

@@ -5,23 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_azuread as azuread
 
 from components.adoption import find_existing
+from components.agent_blueprint import AgentBlueprint, AgentBlueprintArgs
+from components.agent_id.resources import AgentAppRoleAssignment
 from components.client_authorization import ClientAuthorization, ClientAuthorizationArgs
 from components.deployer import check_deployer
 from components.federated_credentials import FederatedCredentialSpec
 from components.onboarded_application import (
+    AgentIdentitySpec,
     OcelotKeeping,
     OnboardedApplication,
     OnboardedApplicationArgs,
 )
 from components.vault_record import published_in_vault
-from lkps import rules
+from lkps import agent_id, rules
 from lkps.rotation import RotationPlan, RotationPolicy, RotationState
 from lkps.rules import Environment, Region, Role
 from lkps.settings import AdoptionSettings
@@ -47,6 +50,25 @@ class ApplicationSpec:
     adopt: AdoptionSettings | None = None
     client_secret: bool = True
     federated: Sequence[FederatedCredentialSpec] = ()
+    # An agent on Microsoft Entra Agent ID (its sponsors), and what it keeps of its app
+    # registration while it moves.
+    agent_id: bool = False
+    sponsors: Sequence[str] = ()
+    registration: Literal["active", "retired", "none"] = "active"
+
+
+@dataclass(frozen=True)
+class BlueprintSpec:
+    """The stack's agent identity blueprint, made when an agent is on Agent ID."""
+
+    unique_name: str
+    display_name: str
+    beat_id: str
+    sponsors: Sequence[str]
+    owners: Sequence[str]
+    client_secret: bool = True
+    federated: Sequence[FederatedCredentialSpec] = ()
+    emergency_rotation: date | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,7 @@ class LkpsEnvironmentArgs:
     last_applications: Mapping[str, Any] = field(default_factory=dict)
     recovered: Mapping[str, str] = field(default_factory=dict)
     ocelot_by_hand: bool = False
+    blueprint: BlueprintSpec | None = None
 
 
 class LkpsEnvironment(pulumi.ComponentResource):
@@ -88,6 +111,9 @@ class LkpsEnvironment(pulumi.ComponentResource):
 
     applications: dict[str, OnboardedApplication]
     authorizations: dict[str, ClientAuthorization]
+    blueprint: AgentBlueprint | None
+    # Each client's assignment of the blueprint's app role, by client name.
+    app_role_assignments: dict[str, AgentAppRoleAssignment]
 
     def __init__(
         self,
@@ -111,21 +137,32 @@ class LkpsEnvironment(pulumi.ComponentResource):
         check_deployer(args.deployer_object_id, running.object_id, args.break_glass, self)
         self.applications = {}
         self.rotation_plans: dict[str, RotationPlan] = {}
+        with_secret = {
+            app.name: app.display_name
+            for app in args.applications
+            if app.client_secret and app.registration != "none"
+        }
+        blueprint = args.blueprint
+        if blueprint is not None and blueprint.client_secret:
+            with_secret[agent_id.ROTATION_KEY] = blueprint.display_name
         recorded = published_in_vault(
             {
-                app.name: (args.last_rotation[app.name], app.display_name)
-                for app in args.applications
-                if app.client_secret and app.name in args.last_rotation
+                key: (args.last_rotation[key], display_name)
+                for key, display_name in with_secret.items()
+                if key in args.last_rotation
             },
             args.resource_group_name,
             args.vault_name,
             opts=pulumi.InvokeOptions(provider=arm, parent=self),
         )
+        self.blueprint = None
+        if blueprint is not None:
+            self.blueprint = self._blueprint(name, args, blueprint, recorded, [entra, arm])
         for app in args.applications:
             owners = sorted({owner.lower() for owner in [*app.owners, args.deployer_object_id]})
             last = recorded.get(app.name)
             plan = args.rotation_policy.advance(last, args.today, app.emergency_rotation)
-            if app.client_secret:
+            if app.name in with_secret:
                 self.rotation_plans[app.name] = plan
             existing = None
             secret_name = rules.vault_secret_name(app.display_name)
@@ -174,23 +211,35 @@ class LkpsEnvironment(pulumi.ComponentResource):
                     ocelot=ocelot_keeping(args.ocelot_by_hand, last_record),
                     client_secret=app.client_secret,
                     federated=app.federated,
+                    agent_identity=(
+                        AgentIdentitySpec(self.blueprint.principal_app_id, app.sponsors)
+                        if app.agent_id and self.blueprint is not None
+                        else None
+                    ),
+                    registration=app.registration,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[entra, arm]),
             )
         self.authorizations = {}
+        self.app_role_assignments = {}
         for app in args.applications:
             if app.retired or (not app.clients and not app.external_clients):
                 continue
+            if app.agent_id and self.blueprint is not None:
+                for client in app.clients:
+                    self._assign_app_role(name, client, args.applications, self.blueprint)
+            if app.registration != "active":
+                continue
             agent = self.applications[app.name]
             clients: dict[str, pulumi.Input[str]] = {
-                client: self.applications[client].client_id for client in app.clients
+                client: _registered(self.applications[client].client_id) for client in app.clients
             }
             clients.update(app.external_clients)
             self.authorizations[app.name] = ClientAuthorization(
                 f"{name}-{app.display_name.lower()}-clients",
                 ClientAuthorizationArgs(
-                    application_id=agent.application_id,
-                    agent_client_id=agent.client_id,
+                    application_id=_registered(agent.application_id),
+                    agent_client_id=_registered(agent.client_id),
                     agent_display_name=app.display_name,
                     clients=clients,
                     recovered=args.recovered,
@@ -198,6 +247,67 @@ class LkpsEnvironment(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, provider=entra),
             )
         self.register_outputs({})
+
+    def _blueprint(
+        self,
+        name: str,
+        args: LkpsEnvironmentArgs,
+        blueprint: BlueprintSpec,
+        recorded: Mapping[str, RotationState],
+        providers: list[pulumi.ProviderResource],
+    ) -> AgentBlueprint:
+        plan = None
+        if blueprint.client_secret:
+            plan = args.rotation_policy.advance(
+                recorded.get(agent_id.ROTATION_KEY), args.today, blueprint.emergency_rotation
+            )
+            self.rotation_plans[agent_id.ROTATION_KEY] = plan
+        return AgentBlueprint(
+            f"{name}-{blueprint.unique_name}",
+            AgentBlueprintArgs(
+                unique_name=blueprint.unique_name,
+                display_name=blueprint.display_name,
+                beat_id=blueprint.beat_id,
+                sponsors=blueprint.sponsors,
+                owners=sorted({o.lower() for o in [*blueprint.owners, args.deployer_object_id]}),
+                environment=args.environment,
+                tenant_id=args.tenant_id,
+                resource_group_name=args.resource_group_name,
+                vault_name=args.vault_name,
+                rotation=plan,
+                federated=blueprint.federated,
+                protect=args.protect,
+                purge_deleted_secret=args.purge_deleted_secrets,
+                recovered=args.recovered,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=providers),
+        )
+
+    def _assign_app_role(
+        self,
+        name: str,
+        client: str,
+        applications: Sequence[ApplicationSpec],
+        blueprint: AgentBlueprint,
+    ) -> None:
+        """One assignment per client, however many agents of the blueprint it reaches."""
+        if client in self.app_role_assignments:
+            return
+        display_name = next(a.display_name for a in applications if a.name == client)
+        self.app_role_assignments[client] = AgentAppRoleAssignment(
+            f"{name}-{display_name.lower()}-agentid-access",
+            resource_principal_id=blueprint.principal_object_id,
+            app_role_id=blueprint.app_role_id,
+            principal_id=_registered(self.applications[client].service_principal_object_id),
+            opts=pulumi.ResourceOptions(parent=blueprint),
+        )
+
+
+def _registered(value: pulumi.Output[str] | None) -> pulumi.Output[str]:
+    """A client's registration attribute: clients always have a registration."""
+    if value is None:
+        raise ValueError("a client application has no app registration")
+    return value
 
 
 def ocelot_keeping(by_hand: bool, last_record: Any) -> OcelotKeeping:

@@ -10,6 +10,7 @@ import pulumi
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.adoption import ExistingRegistration
+from components.agent_id.resources import AgentIdentity
 from components.app_registration import AppRegistration, AppRegistrationArgs
 from components.federated_credentials import (
     FederatedCredentials,
@@ -19,7 +20,7 @@ from components.federated_credentials import (
 from components.ocelot.route_access import OcelotRouteAccess
 from components.removed_client_secret import RemovedClientSecret
 from components.rotating_client_secret import RotatingClientSecret, RotatingClientSecretArgs
-from lkps import rules
+from lkps import agent_id, rules
 from lkps.rotation import RotationPlan
 from lkps.rules import Environment, Region, Role
 
@@ -28,6 +29,16 @@ TYPE_TOKEN: Final = "lkps:onboarding:OnboardedApplication"
 # letting go of the entries it made (`ocelot.mode` turned to manual: they are marked to stay
 # in Ocelot, and the next run forgets them); or not at all (people add them in the UI).
 OcelotKeeping = Literal["api", "handover", "manual"]
+
+
+@dataclass(frozen=True)
+class AgentIdentitySpec:
+    """An agent's identity on Microsoft Entra Agent ID: an agent identity of the stack's
+    blueprint (`blueprint_app_id`, known once the blueprint's principal exists), sponsored by
+    `sponsors` (user object IDs)."""
+
+    blueprint_app_id: pulumi.Input[str]
+    sponsors: Sequence[str]
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,10 @@ class OnboardedApplicationArgs:
     ocelot: OcelotKeeping = "api"
     client_secret: bool = True
     federated: Sequence[FederatedCredentialSpec] = ()
+    # An agent on Agent ID has an agent identity; it keeps an app registration only while it
+    # moves (`registration`: beside the agent identity, or retired before its removal).
+    agent_identity: AgentIdentitySpec | None = None
+    registration: Literal["active", "retired", "none"] = "active"
 
 
 class OnboardedApplication(pulumi.ComponentResource):
@@ -66,14 +81,16 @@ class OnboardedApplication(pulumi.ComponentResource):
     credentials, or both. Its attributes are what the stack exports for the application; those
     of the client secret are None without one. A retired application keeps its registration and
     credentials, marked and unprotected, but loses its Ocelot access: the first step of removing
-    it.
+    it. An agent on Microsoft Entra Agent ID has an agent identity on the routes instead, and
+    keeps its registration (and the registration's entries) only while it moves; its attributes
+    of the registration are None without one.
     """
 
     display_name: pulumi.Output[str]
-    client_id: pulumi.Output[str]
-    object_id: pulumi.Output[str]
-    application_id: pulumi.Output[str]
-    service_principal_object_id: pulumi.Output[str]
+    client_id: pulumi.Output[str] | None
+    object_id: pulumi.Output[str] | None
+    application_id: pulumi.Output[str] | None
+    service_principal_object_id: pulumi.Output[str] | None
     vault_secret_name: pulumi.Output[str] | None
     vault_secret_uri: pulumi.Output[str] | None
     vault_secret_id: pulumi.Output[str] | None
@@ -89,6 +106,68 @@ class OnboardedApplication(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
+        self.ocelot = args.ocelot
+        self.route_ids = {
+            region: rules.lkps_host(region, args.environment)
+            for region in ([] if args.retired else args.regions)
+        }
+        self._description = f"{args.display_name} (LKPS {args.role}), managed by lkps-onboarding"
+        self.agent_identity_id: pulumi.Output[str] | None = None
+        if args.agent_identity is not None:
+            self._add_agent_identity(name, args, args.agent_identity)
+        if args.registration == "none":
+            self.display_name = pulumi.Output.from_input(args.display_name)
+            self.client_id = self.object_id = self.application_id = None
+            self.service_principal_object_id = None
+            self.federated_credential_ids: Mapping[str, pulumi.Output[str]] = {}
+            self._no_client_secret()
+            self.register_outputs(
+                {"agent_identity_id": self.agent_identity_id, "route_ids": self.route_ids}
+            )
+            return
+        self._add_registration(name, args)
+
+    def _add_agent_identity(
+        self, name: str, args: OnboardedApplicationArgs, spec: AgentIdentitySpec
+    ) -> None:
+        """The agent identity and its Client Access List entries, beside a registration's while
+        the agent moves."""
+        identity = AgentIdentity(
+            f"{name}-agent-identity",
+            display_name=args.display_name,
+            blueprint_app_id=spec.blueprint_app_id,
+            sponsors=list(spec.sponsors),
+            # Not while the registration is still on the routes: going back deletes it.
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect and args.registration != "active"
+            ),
+        )
+        self.agent_identity_id = identity.id.apply(agent_id.ocelot_client_id)
+        if args.ocelot == "manual":
+            self.agent_identity_id.apply(
+                lambda client_id: self._say_what_to_add(client_id, args.beat_id),
+                run_with_unknowns=True,
+            )
+            return
+        for region, route_id in self.route_ids.items():
+            OcelotRouteAccess(
+                f"{name}-agent-ocelot-{region}",
+                route_id=route_id,
+                client_id=self.agent_identity_id,
+                beat_id=args.beat_id,
+                description=f"{self._description}, Microsoft Entra Agent ID",
+                opts=pulumi.ResourceOptions(
+                    parent=self, retain_on_delete=args.ocelot == "handover"
+                ),
+            )
+
+    def _no_client_secret(self) -> None:
+        self.vault_secret_name = self.vault_secret_uri = self.vault_secret_id = None
+        self.vault_secret_resource = self.secret_end_date = self.next_rotation_date = None
+
+    def _add_registration(self, name: str, args: OnboardedApplicationArgs) -> None:
+        """The app registration, its credentials and its Client Access List entries."""
+        registration_retired = args.retired or args.registration == "retired"
         registration = AppRegistration(
             name,
             AppRegistrationArgs(
@@ -98,8 +177,8 @@ class OnboardedApplication(pulumi.ComponentResource):
                 environment=args.environment,
                 owners=args.owners,
                 description=args.description,
-                protect=args.protect,
-                retired=args.retired,
+                protect=args.protect and not registration_retired,
+                retired=registration_retired,
                 import_application_id=args.existing.application_id if args.existing else None,
                 import_service_principal_id=(
                     args.existing.service_principal_id if args.existing else None
@@ -138,13 +217,15 @@ class OnboardedApplication(pulumi.ComponentResource):
                         "lkpsScope": rules.lkps_scope(args.environment),
                         "displayName": args.display_name,
                         "role": args.role,
-                        **({rules.RETIRING_TAG: "true"} if args.retired else {}),
+                        **({rules.RETIRING_TAG: "true"} if registration_retired else {}),
                         **({rules.FEDERATED_TAG: "true"} if args.federated else {}),
                     },
                     # With federated credentials beside it, the secret may be removed by the
                     # next change: its vault copy is left unprotected for that (README:
                     # Secretless applications).
-                    protect_vault_secret=args.protect and not args.federated,
+                    protect_vault_secret=(
+                        args.protect and not args.federated and not registration_retired
+                    ),
                     purge_deleted_secret=args.purge_deleted_secret,
                     import_vault_secret_id=(
                         args.existing.vault_secret_id if args.existing else None
@@ -166,11 +247,8 @@ class OnboardedApplication(pulumi.ComponentResource):
                     parent=self, depends_on=[c for c in (credentials, federated) if c]
                 ),
             )
-        self.route_ids = {
-            region: rules.lkps_host(region, args.environment)
-            for region in ([] if args.retired else args.regions)
-        }
-        description = f"{args.display_name} (LKPS {args.role}), managed by lkps-onboarding"
+        route_ids = {} if registration_retired else self.route_ids
+        description = self._description
         route_access = {
             region: OcelotRouteAccess(
                 f"{name}-ocelot-{region}",
@@ -184,7 +262,7 @@ class OnboardedApplication(pulumi.ComponentResource):
                     parent=self, retain_on_delete=args.ocelot == "handover"
                 ),
             )
-            for region, route_id in ({} if args.ocelot == "manual" else self.route_ids).items()
+            for region, route_id in ({} if args.ocelot == "manual" else route_ids).items()
         }
         if args.ocelot == "handover" and route_access:
             pulumi.log.info(
@@ -193,12 +271,11 @@ class OnboardedApplication(pulumi.ComponentResource):
                 "people",
                 resource=self,
             )
-        if args.ocelot == "manual":
+        if args.ocelot == "manual" and route_ids:
             registration.client_id.apply(
-                lambda client_id: self._say_what_to_add(client_id, args.beat_id, description),
+                lambda client_id: self._say_what_to_add(client_id, args.beat_id),
                 run_with_unknowns=True,
             )
-        self.ocelot = args.ocelot
         self.display_name = registration.display_name
         self.client_id = registration.client_id
         self.object_id = registration.object_id
@@ -206,8 +283,7 @@ class OnboardedApplication(pulumi.ComponentResource):
         self.service_principal_object_id = registration.service_principal_object_id
         self.federated_credential_ids = federated.credential_ids if federated else {}
         if credentials is None:
-            self.vault_secret_name = self.vault_secret_uri = self.vault_secret_id = None
-            self.vault_secret_resource = self.secret_end_date = self.next_rotation_date = None
+            self._no_client_secret()
         else:
             self.vault_secret_name = credentials.vault_secret_name
             self.vault_secret_uri = credentials.vault_secret_uri
@@ -221,20 +297,21 @@ class OnboardedApplication(pulumi.ComponentResource):
                 "display_name": self.display_name,
                 "vault_secret_uri": self.vault_secret_uri,
                 "route_ids": self.route_ids,
+                "agent_identity_id": self.agent_identity_id,
                 "route_access_status": {
                     region: access.status for region, access in route_access.items()
                 },
             }
         )
 
-    def _say_what_to_add(self, client_id: Any, beat_id: str, description: str) -> None:
+    def _say_what_to_add(self, client_id: Any, beat_id: str) -> None:
         """What a person adds in the Ocelot UI for each route (`ocelot.mode: manual`)."""
         known = isinstance(client_id, str) and client_id != UNKNOWN
         shown = client_id if known else "(the client ID this run makes; run preview again after up)"
         for route_id in self.route_ids.values():
             pulumi.log.info(
                 f"Ocelot by hand: on route {route_id}, add client ID {shown} with BEAT ID "
-                f"{beat_id} and description '{description}' in the Ocelot UI: "
+                f"{beat_id} and description '{self._description}' in the Ocelot UI: "
                 f"{rules.ocelot_ui_url(route_id)}",
                 resource=self,
             )

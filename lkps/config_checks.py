@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lkps import federation, rules
+from lkps import agent_id, federation, rules
 from lkps.rules import Environment
 from lkps.settings import StackSettings
 
@@ -81,6 +81,79 @@ def consistency_problems(raw: Mapping[str, Any], stack: str) -> list[str]:
     problems.extend(_authorization_problems(apps, known))
     problems.extend(_retirement_problems(apps))
     problems.extend(_credential_problems(apps))
+    problems.extend(_agent_id_problems(raw, apps))
+    return problems
+
+
+def _agent_id_problems(raw: Mapping[str, Any], apps: list[dict[str, Any]]) -> list[str]:
+    """Agents on Microsoft Entra Agent ID: sponsored, within the blueprint's limit, signing in
+    through the stack's blueprint, and keeping an app registration only while they move."""
+    problems: list[str] = []
+    on_agent_id = [index for index, app in enumerate(apps) if app.get("identity") == "agentId"]
+    blueprint = raw.get("agentId")
+    if on_agent_id and blueprint is None:
+        problems.append(
+            f"agentId: applications[{on_agent_id[0]}] is on identity: agentId, so the stack's "
+            "agent identity blueprint needs its settings: agentId.beatId and agentId.sponsors "
+            "(README: Agents on Microsoft Entra Agent ID)"
+        )
+    if len(on_agent_id) > agent_id.MAX_AGENT_IDENTITIES_PER_BLUEPRINT:
+        problems.append(
+            f"applications: {len(on_agent_id)} agents are on identity: agentId; a blueprint has "
+            f"at most {agent_id.MAX_AGENT_IDENTITIES_PER_BLUEPRINT} agent identities: split them "
+            "into team stacks, each with its own blueprint"
+        )
+    settings = _as_dict(blueprint)
+    if settings.get("clientSecret") is False and settings.get("emergencyRotation") is not None:
+        problems.append(
+            "agentId.emergencyRotation: the blueprint has no client secret to rotate "
+            "(agentId.clientSecret: false); remove the key"
+        )
+    if settings.get("clientSecret") is False and not settings.get("federatedCredentials"):
+        problems.append(
+            "agentId.clientSecret: false needs at least one entry in "
+            "agentId.federatedCredentials; without either the agents could not sign in"
+        )
+    problems.extend(
+        _federated_duplicates(
+            "agentId.federatedCredentials",
+            [_as_dict(c) for c in _as_list(settings.get("federatedCredentials"))],
+        )
+    )
+    for index, app in enumerate(apps):
+        where = f"applications[{index}]"
+        if app.get("identity") != "agentId":
+            problems.extend(
+                f"{where}.{key}: only an agent on identity: agentId has {key}"
+                for key in ("sponsors", "registration")
+                if key in app
+            )
+            continue
+        if app.get("role") in rules.ROLES and app.get("role") != "agent":
+            problems.append(
+                f"{where}.identity: agentId is for agents; '{app.get('name')}' is a "
+                f"{app.get('role')} (clients keep their app registration)"
+            )
+        if not _as_list(app.get("sponsors")):
+            problems.append(
+                f"{where}.sponsors: an agent on identity: agentId needs at least one sponsor "
+                "(the Entra object IDs of the users accountable for it; Entra refuses an agent "
+                "identity without one)"
+            )
+        if _as_list(app.get("externalClients")):
+            problems.append(
+                f"{where}.externalClients: an agent on identity: agentId authorizes clients by "
+                "its blueprint's app role, which this stack assigns to its own clients only; "
+                "list them under clients, or keep the agent on its app registration"
+            )
+        if app.get("registration") is None:
+            problems.extend(
+                f"{where}.{key}: an agent identity has no credentials of its own; it signs in "
+                "through the stack's blueprint (agentId.clientSecret, "
+                "agentId.federatedCredentials)"
+                for key in ("clientSecret", "federatedCredentials", "emergencyRotation", "adopt")
+                if key in app
+            )
     return problems
 
 
@@ -107,41 +180,56 @@ def _credential_problems(apps: list[dict[str, Any]]) -> list[str]:
                     f"applications[{index}].adopt.vaultSecret: true takes over a vault secret, "
                     "but the application has no client secret (clientSecret: false)"
                 )
-        names: dict[str, int] = {}
-        pairs: dict[tuple[str, str], int] = {}
-        for position, credential in enumerate(federated):
-            where = f"applications[{index}].federatedCredentials[{position}]"
-            name, issuer, subject = (
-                credential.get("name"),
-                credential.get("issuer"),
-                credential.get("subject"),
-            )
-            if isinstance(name, str):
-                if name.lower() in names:
-                    problems.append(
-                        f"{where}.name: '{name}' is already used by "
-                        f"federatedCredentials[{names[name.lower()]}]; names are unique per "
-                        "application"
-                    )
-                names.setdefault(name.lower(), position)
-            if isinstance(issuer, str) and isinstance(subject, str):
-                pair = (issuer, subject)
-                if pair in pairs:
-                    problems.append(
-                        f"{where}: issuer '{issuer}' and subject '{subject}' are already "
-                        f"federatedCredentials[{pairs[pair]}]; each pair is trusted once per "
-                        "application"
-                    )
-                pairs.setdefault(pair, position)
+        problems.extend(
+            _federated_duplicates(f"applications[{index}].federatedCredentials", federated)
+        )
+    return problems
+
+
+def _federated_duplicates(key: str, federated: list[dict[str, Any]]) -> list[str]:
+    """Graph refuses a second federated credential of one name, or of one issuer and subject."""
+    problems: list[str] = []
+    names: dict[str, int] = {}
+    pairs: dict[tuple[str, str], int] = {}
+    for position, credential in enumerate(federated):
+        where = f"{key}[{position}]"
+        name, issuer, subject = (
+            credential.get("name"),
+            credential.get("issuer"),
+            credential.get("subject"),
+        )
+        if isinstance(name, str):
+            if name.lower() in names:
+                problems.append(
+                    f"{where}.name: '{name}' is already used by "
+                    f"federatedCredentials[{names[name.lower()]}]; names are unique per "
+                    "application"
+                )
+            names.setdefault(name.lower(), position)
+        if isinstance(issuer, str) and isinstance(subject, str):
+            pair = (issuer, subject)
+            if pair in pairs:
+                problems.append(
+                    f"{where}: issuer '{issuer}' and subject '{subject}' are already "
+                    f"federatedCredentials[{pairs[pair]}]; each pair is trusted once per "
+                    "application"
+                )
+            pairs.setdefault(pair, position)
     return problems
 
 
 def credential_hints(settings: StackSettings) -> list[str]:
     """Federated credentials whose subject does not have its well-known issuer's form."""
-    return [
-        f"applications[{index}].federatedCredentials[{position}].subject: {hint}"
+    keyed = [
+        (f"applications[{index}].federatedCredentials", app.federated_credentials)
         for index, app in enumerate(settings.applications)
-        for position, credential in enumerate(app.federated_credentials)
+    ]
+    if settings.agent_id is not None:
+        keyed.append(("agentId.federatedCredentials", settings.agent_id.federated_credentials))
+    return [
+        f"{key}[{position}].subject: {hint}"
+        for key, credentials in keyed
+        for position, credential in enumerate(credentials)
         if (hint := federation.subject_hint(credential.issuer, credential.subject))
     ]
 

@@ -23,3 +23,8 @@ PRE_AUTHORIZED: Final = "azuread:index/applicationPreAuthorized:ApplicationPreAu
 FEDERATED_CREDENTIAL: Final = (
     "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential"
 )
+# Microsoft Entra Agent ID, kept by the stack's dynamic providers (components/agent_id).
+AGENT_BLUEPRINT: Final = "pulumi-python:dynamic/agentid:Blueprint"
+BLUEPRINT_PRINCIPAL: Final = "pulumi-python:dynamic/agentid:BlueprintPrincipal"
+AGENT_IDENTITY: Final = "pulumi-python:dynamic/agentid:AgentIdentity"
+APP_ROLE_ASSIGNMENT: Final = "pulumi-python:dynamic/agentid:AppRoleAssignment"

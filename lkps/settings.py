@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, mo
 from pydantic.alias_generators import to_camel
 
 from lkps import federation, rules
+from lkps.agent_id import MAX_SPONSORS
 from lkps.rules import Environment, Region, Role
 
 
@@ -171,6 +172,29 @@ class FederatedCredentialSettings(_Settings):
     description: Annotated[str, Field(max_length=rules.DESCRIPTION_MAX_LENGTH)] = ""
 
 
+class BlueprintSettings(_Settings):
+    """The stack's agent identity blueprint (Microsoft Entra Agent ID), shared by the agents of
+    the stack on `identity: agentId`: its sponsors (users accountable for it, at least one),
+    extra owners, BEAT ID, and its credentials, which its agent identities sign in through: a
+    rotating client secret published to the vault (the default), federated identity
+    credentials, or both while it moves from one to the other."""
+
+    beat_id: BeatId
+    sponsors: Annotated[
+        list[Guid], Field(min_length=1, max_length=MAX_SPONSORS), AfterValidator(_unique)
+    ]
+    owners: Annotated[list[Guid], AfterValidator(_unique)] = []
+    client_secret: bool = True
+    federated_credentials: Annotated[
+        list[FederatedCredentialSettings], Field(max_length=federation.MAX_PER_APPLICATION)
+    ] = []
+    # As an application's: revoke every client secret of the blueprint older than this day.
+    emergency_rotation: date | None = None
+    # The Graph provider's patience (components.agent_id.provider reads them in its process).
+    request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+    retry_deadline_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
+
+
 class ApplicationSettings(_Settings):
     """One application onboarded to LKPS: an AI agent or a client app.
 
@@ -197,6 +221,22 @@ class ApplicationSettings(_Settings):
     federated_credentials: Annotated[
         list[FederatedCredentialSettings], Field(max_length=federation.MAX_PER_APPLICATION)
     ] = []
+    # An agent's identity: an app registration (the default), or a Microsoft Entra Agent ID
+    # agent identity of the stack's blueprint (`agentId`), sponsored by `sponsors`. While an
+    # agent moves to Agent ID, `registration` keeps its app registration beside the agent
+    # identity (`parallel`), then retires it (`retired`) before it is removed.
+    identity: Literal["appRegistration", "agentId"] = "appRegistration"
+    sponsors: Annotated[list[Guid], Field(max_length=MAX_SPONSORS), AfterValidator(_unique)] = []
+    registration: Literal["parallel", "retired"] | None = None
+
+    @property
+    def on_agent_id(self) -> bool:
+        return self.identity == "agentId"
+
+    @property
+    def has_registration(self) -> bool:
+        """Whether the application has an app registration this run."""
+        return not self.on_agent_id or self.registration is not None
 
     def display_name(self, environment: Environment) -> str:
         return rules.display_name(self.name, environment)
@@ -216,6 +256,7 @@ class StackSettings(_Settings):
     max_applications: Annotated[int, Field(ge=1, le=1000)] = rules.DEFAULT_MAX_APPLICATIONS
     protect: bool | None = None
     ocelot_token: SecretStr | None = None
+    agent_id: BlueprintSettings | None = None
     applications: Annotated[list[ApplicationSettings], Field(min_length=1)]
 
     def authorized_clients(self) -> dict[str, list[str]]:

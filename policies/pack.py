@@ -14,6 +14,7 @@ from pulumi_policy import (
 )
 
 from lkps import rules
+from policies.agent_id import agent_id_objects
 from policies.authorization import client_authorization
 from policies.credentials import (
     client_secrets,
@@ -205,6 +206,17 @@ POLICIES: Final[list[Policy]] = [
         enforcement_level=MANDATORY,
         severity=Severity.CRITICAL,
         remediation_steps="Remove the output; consumers read the secret from Key Vault.",
+    ),
+    ResourceValidationPolicy(
+        name="agent-id-objects",
+        description="Agent identity blueprints and agent identities are named for their "
+        "environment, sponsored, and a blueprint carries its BEAT ID.",
+        validate=agent_id_objects,
+        enforcement_level=MANDATORY,
+        severity=Severity.MEDIUM,
+        remediation_steps="Set agentId.beatId and agentId.sponsors, and applications[].sponsors "
+        "for each agent on identity: agentId; the program names both for the stack. "
+        + CONFIG_FILES,
     ),
     ResourceValidationPolicy(
         name="federated-credential-issuer",

@@ -7,6 +7,7 @@ from collections import Counter
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from lkps import rules
+from lkps.resource_types import AGENT_IDENTITY
 from policies.context import (
     APPLICATION,
     APPLICATION_REGISTRATION,
@@ -32,10 +33,10 @@ def one_registration_per_app(args: StackValidationArgs, report: ReportViolation)
         if resource.resource_type != ROUTE_ACCESS:
             continue
         sources = resource.property_dependencies.get("client_id", [])
-        if not any(s.resource_type == APPLICATION for s in sources):
+        if not any(s.resource_type in (APPLICATION, AGENT_IDENTITY) for s in sources):
             report(
                 f"Ocelot route access '{resource.name}': client_id must come from an Application "
-                "of this stack, not a literal",
+                "or agent identity of this stack, not a literal",
                 resource.urn,
             )
     unknowns.raise_if_any()

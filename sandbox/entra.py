@@ -13,12 +13,14 @@ Paths (all on 127.0.0.1, over TLS with the sandbox's certificate, see `sandbox.t
   Principal` and `.../microsoft.graph.agentIdentity`: create, list), read, updated and deleted as
   any application or service principal, and their `sponsors` (learn.microsoft.com/graph/api/
   resources/agentidentityblueprint, .../agentidentityblueprintprincipal, .../agentidentity; the
-  rules are in `sandbox.entra_store`). Not emulated for Agent ID: the token exchange of an agent
-  identity (the two-stage exchange through its blueprint's credential,
+  rules are in `sandbox.entra_store`), added and removed through `{cast}/sponsors/$ref`; a
+  blueprint's `appRoles`; app role assignments of a resource service principal
+  (`servicePrincipals/{id}/appRoleAssignedTo`: create, list, delete; also listed from the
+  assigned principal's `appRoleAssignments`). Not emulated for Agent ID: the token exchange of
+  an agent identity (the two-stage exchange through its blueprint's credential,
   learn.microsoft.com/entra/agent-id/identity-platform/agent-autonomous-app-oauth-flow), agent
-  users, inheritable permissions, adding or removing sponsors after create, soft delete and the
-  cascade deletion of a blueprint's agent identities, and Graph's replication delay right after a
-  create;
+  users, inheritable permissions, soft delete and the cascade deletion of a blueprint's agent
+  identities, app roles in tokens, and Graph's replication delay right after a create;
 - `/keyvault/<vault>/...`: Key Vault secrets data plane 7.x: set, get (an empty version is the
   latest), versions, list, update, delete with soft delete, deleted secrets and their list,
   recover and purge (learn.microsoft.com/rest/api/keyvault/secrets), behind Key Vault's
@@ -64,7 +66,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 from lkps import rights
 from sandbox import graph_objects
-from sandbox.entra_store import FEDERATED, EntraStore, Principal
+from sandbox.entra_store import ASSIGNED_TO, FEDERATED, EntraStore, Principal
 from sandbox.federated_sign_in import AssertionCheck, IssuerResolver, TokenRefusalError, aad_error
 from sandbox.loopback import ApiError, LoopbackHandler, LoopbackServer, bound_handler
 from sandbox.store_base import now_iso
@@ -634,6 +636,35 @@ class _Handler(LoopbackHandler):
         listed = store.sponsors(request.kind, request.object_id)
         return HTTPStatus.OK, self._page(listed, request.query)
 
+    def _add_sponsor(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """`POST {kind}/{id}/{cast}/sponsors/$ref`: 204 (agentidentityblueprint-post-sponsors,
+        agentidentity-post-sponsors, agentidentityblueprintprincipal-post-sponsors)."""
+        cast = request.matched["cast"]
+        self.emulator.store.add_sponsor(request.kind, request.object_id, cast, request.body)
+        return HTTPStatus.NO_CONTENT, None
+
+    def _remove_sponsor(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """`DELETE {kind}/{id}/{cast}/sponsors/{sponsorId}/$ref`: 204 (agentidentityblueprint-
+        delete-sponsors, agentidentity-delete-sponsors)."""
+        store = self.emulator.store
+        cast, sponsor = request.matched["cast"], request.matched["sponsor"]
+        store.remove_sponsor(request.kind, request.object_id, cast, sponsor)
+        return HTTPStatus.NO_CONTENT, None
+
+    def _sponsor_without_cast(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """Adding or removing a sponsor without the type cast: every documented path carries
+        it (`.../microsoft.graph.agentIdentityBlueprint/sponsors/$ref`, ...) and `sponsors` is a
+        relationship of the Agent ID types only, not of application or servicePrincipal. What
+        Graph answers without it is not documented: refused (the strict choice), with OData's
+        wording for a segment the base type does not have."""
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "Request_BadRequest",
+            f"Resource not found for the segment 'sponsors' on {request.kind}: add or remove "
+            "sponsors through the type cast, e.g. "
+            f"{request.kind}/{{id}}/microsoft.graph.agentIdentity/sponsors/$ref.",
+        )
+
     def _principal_credential(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
         """addPassword and addKey on a service principal. An agent identity "doesn't have
         credentials on its own" (learn.microsoft.com/entra/agent-id/agent-identities): refused
@@ -666,7 +697,11 @@ class _Handler(LoopbackHandler):
         return HTTPStatus.CREATED, _public(created)
 
     def _app_role_assignments(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """The app roles granted to a principal: its Microsoft Graph application permissions
+        (`EntraStore.grant`), then the assignments made through appRoleAssignedTo
+        (serviceprincipal-list-approleassignments)."""
         object_id = request.object_id
+        store = self.emulator.store
         assigned = [
             {
                 "appRoleId": rights.GRAPH_APP_ROLES[role],
@@ -674,9 +709,28 @@ class _Handler(LoopbackHandler):
                 "resourceId": MICROSOFT_GRAPH_PRINCIPAL["id"],
                 "resourceDisplayName": "Microsoft Graph",
             }
-            for role in self.emulator.store.app_roles(object_id)
+            for role in store.app_roles(object_id)
         ]
+        if request.kind == "servicePrincipals":
+            assigned += store.app_role_assignments_of(object_id)
         return HTTPStatus.OK, self._page(assigned, request.query)
+
+    def _assign_app_role(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """`POST servicePrincipals/{id}/appRoleAssignedTo`: 201 with the appRoleAssignment
+        (serviceprincipal-post-approleassignedto)."""
+        made = self.emulator.store.assign_app_role(request.object_id, request.body)
+        return HTTPStatus.CREATED, made
+
+    def _app_role_assigned_to(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        listed = self.emulator.store.app_role_assigned_to(request.object_id)
+        return HTTPStatus.OK, self._page(listed, request.query)
+
+    def _unassign_app_role(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
+        """`DELETE servicePrincipals/{id}/appRoleAssignedTo/{assignmentId}`: 204
+        (serviceprincipal-delete-approleassignedto)."""
+        key = request.matched["assignment"]
+        self.emulator.store.remove_app_role_assignment(request.object_id, key)
+        return HTTPStatus.NO_CONTENT, None
 
     def _get(self, request: GraphRequest) -> tuple[HTTPStatus, Any]:
         found = _public(self.emulator.store.get_object(request.kind, request.object_id))
@@ -924,6 +978,25 @@ _GRAPH_ROUTES: Final[tuple[tuple[str, tuple[str, ...], _GraphHandler], ...]] = (
     ("PATCH", ("applications", "{id}", graph_objects.BLUEPRINT), _Handler._upsert_blueprint),
     ("GET", (_ANY_KIND, "{id}", "{cast}", "sponsors"), _Handler._sponsors),
     ("GET", (_ANY_KIND, "{id}", "sponsors"), _Handler._sponsors),
+    ("POST", (_ANY_KIND, "{id}", "{cast}", "sponsors", "$ref"), _Handler._add_sponsor),
+    (
+        "DELETE",
+        (_ANY_KIND, "{id}", "{cast}", "sponsors", "{sponsor}", "$ref"),
+        _Handler._remove_sponsor,
+    ),
+    ("POST", (_ANY_KIND, "{id}", "sponsors", "$ref"), _Handler._sponsor_without_cast),
+    (
+        "DELETE",
+        (_ANY_KIND, "{id}", "sponsors", "{sponsor}", "$ref"),
+        _Handler._sponsor_without_cast,
+    ),
+    ("POST", ("servicePrincipals", "{id}", ASSIGNED_TO), _Handler._assign_app_role),
+    ("GET", ("servicePrincipals", "{id}", ASSIGNED_TO), _Handler._app_role_assigned_to),
+    (
+        "DELETE",
+        ("servicePrincipals", "{id}", ASSIGNED_TO, "{assignment}"),
+        _Handler._unassign_app_role,
+    ),
     ("POST", ("servicePrincipals", "{id}", "addPassword"), _Handler._principal_credential),
     ("POST", ("servicePrincipals", "{id}", "addKey"), _Handler._principal_credential),
     ("GET", (_ANY_KIND,), _Handler._list),
@@ -971,12 +1044,14 @@ MICROSOFT_GRAPH_PRINCIPAL: Final = {
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:
-    """A directory object as Graph returns it: owners, an Agent ID object's sponsors and
-    federated identity credentials are relations of their own (an application's
-    `federatedIdentityCredentials` come only from the navigation property or `$expand`,
-    learn.microsoft.com/graph/api/resources/application, relationships), and a password's secret
-    text is never returned after addPassword."""
-    shown = {k: v for k, v in obj.items() if k not in ("owners", "sponsors", FEDERATED)}
+    """A directory object as Graph returns it: owners, an Agent ID object's sponsors, a service
+    principal's appRoleAssignedTo and federated identity credentials are relations of their own
+    (an application's `federatedIdentityCredentials` come only from the navigation property or
+    `$expand`, learn.microsoft.com/graph/api/resources/application, relationships), and a
+    password's secret text is never returned after addPassword."""
+    shown = {
+        k: v for k, v in obj.items() if k not in ("owners", "sponsors", FEDERATED, ASSIGNED_TO)
+    }
     if "passwordCredentials" in shown:
         shown["passwordCredentials"] = [
             {k: v for k, v in p.items() if k != "sandboxSecret"} for p in obj["passwordCredentials"]

@@ -1,6 +1,7 @@
 """The local Entra ID's and Key Vault's state: the directory (applications, service principals,
-owners, passwords, federated identity credentials, grants), the vaults and their secrets, and a
-journal of every credential and vault change, each with Graph's and Key Vault's documented rules.
+owners, passwords, federated identity credentials, Agent ID sponsors, app roles and their
+assignments, grants), the vaults and their secrets, and a journal of every credential and vault
+change, each with Graph's and Key Vault's documented rules.
 
 The state is a SQLite file (`sandbox.entra_file`), each change saved in one transaction, so it
 outlives the process. `sandbox.entra` serves it over HTTPS.
@@ -8,6 +9,7 @@ outlives the process. `sandbox.entra` serves it over HTTPS.
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import time
@@ -27,6 +29,8 @@ from sandbox.vault_store import VaultRecords
 # Where an application's federated identity credentials are kept in its row, and how many it
 # may have (learn.microsoft.com/graph/api/application-post-federatedidentitycredentials).
 FEDERATED: Final = "federatedIdentityCredentials"
+# Where a resource service principal's app role assignments are kept in its row.
+ASSIGNED_TO: Final = "appRoleAssignedTo"
 MAX_FEDERATED_CREDENTIALS: Final = 20
 # Microsoft Entra Agent ID limits for app-only callers (learn.microsoft.com/entra/agent-id/faq) and
 # on sponsors (learn.microsoft.com/graph/api/agentidentityblueprint-post-sponsors).
@@ -200,9 +204,12 @@ class EntraStore(VaultRecords):
                 "Request_BadRequest",
                 "Property displayName is required.",
             )
+        shaped = _shaped(graph_objects.new_application, body)
+        shaped["appRoles"] = _checked_app_roles([], shaped["appRoles"], set())
+        _check_role_values_apart(shaped["appRoles"], shaped["api"])
         object_id = str(uuid.uuid4())
         app = {
-            **_shaped(graph_objects.new_application, body),
+            **shaped,
             "id": object_id,
             "appId": str(uuid.uuid4()),
             "createdDateTime": now_iso(),
@@ -311,19 +318,46 @@ class EntraStore(VaultRecords):
                 _refuse_incompatible(body, writable, graph_objects.AGENT_IDENTITY_WRITABLE)
                 writable = graph_objects.AGENT_IDENTITY_WRITABLE
             _shaped(lambda b: graph_objects.refuse_unknown(b, writable), body)
+            if "accountEnabled" in body and not isinstance(body["accountEnabled"], bool):
+                # accountEnabled is a Boolean (servicePrincipal and agentIdentity property
+                # tables); the wording of Graph's refusal of another type is the emulator's.
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "Property 'accountEnabled' must be a Boolean.",
+                )
             if kind == "applications":
-                self._check_application_patch(obj, body)
+                body = self._check_application_patch(obj, body)
             graph_objects.patch(obj, body, writable)
             if kind == "applications" and "displayName" in body:
                 for sp in self._collection("servicePrincipals").values():
                     if sp.get("appId") == obj["appId"]:
                         sp["displayName"] = body["displayName"]
+            if kind == "applications" and "appRoles" in body:
+                self._record(
+                    "updateAppRoles",
+                    appId=obj["appId"],
+                    enabled=[r["id"] for r in obj["appRoles"] if r["isEnabled"]],
+                    disabled=[r["id"] for r in obj["appRoles"] if not r["isEnabled"]],
+                )
             self.save()
 
-    def _check_application_patch(self, app: dict[str, Any], body: dict[str, Any]) -> None:
-        """Graph's rules for an application's API settings (the application, apiApplication and
-        permissionScope resource types of Graph v1.0); the error codes are this emulator's where
-        the reference gives none."""
+    def _check_application_patch(self, app: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """Graph's rules for an application's API settings and app roles (the application,
+        apiApplication, permissionScope and appRole resource types of Graph v1.0); the error
+        codes are this emulator's where the reference gives none. The body to apply: its
+        `appRoles`, when given, in the shape Graph keeps."""
+        roles = app.get("appRoles") or []
+        if "appRoles" in body:
+            roles = _checked_app_roles(roles, body["appRoles"], self._assigned_role_ids(app))
+            body = {**body, "appRoles": roles}
+        if "appRoles" in body or isinstance(body.get("api"), dict):
+            given_api = body.get("api")
+            merged = {
+                **(app.get("api") or {}),
+                **(given_api if isinstance(given_api, dict) else {}),
+            }
+            _check_role_values_apart(roles, merged)
         for uri in body.get("identifierUris") or []:
             if not str(uri).startswith(("api://", "https://")):
                 raise ApiError(
@@ -342,7 +376,7 @@ class EntraStore(VaultRecords):
                     )
         api = body.get("api")
         if not isinstance(api, dict):
-            return
+            return body
         api = {**(app.get("api") or {}), **api}  # merged one level down, as the PATCH will be
         old_scopes = {s["id"]: s for s in (app.get("api") or {}).get("oauth2PermissionScopes", [])}
         new_scopes = {s["id"]: s for s in api.get("oauth2PermissionScopes") or []}
@@ -363,18 +397,25 @@ class EntraStore(VaultRecords):
                     f"preAuthorizedApplications of {pre.get('appId')} names permission(s) "
                     f"{', '.join(sorted(unknown))} that the application does not expose.",
                 )
+        return body
 
     def delete_object(self, kind: str, object_id: str) -> None:
         """Deleting an application also deletes its service principal in its home tenant
         (learn.microsoft.com/entra/identity-platform/howto-remove-app). Graph keeps deleted
-        applications for 30 days as deleted items; the emulator does not keep them."""
+        applications for 30 days as deleted items; the emulator does not keep them. A deleted
+        service principal's app role assignments go with it, as its resource and as its
+        principal (an assignment is "a relationship between the assigned principal ... [and] a
+        resource application", approleassignment resource; what Graph does with them when the
+        service principal is restored from deleted items is not emulated)."""
         with self._lock:
             obj = self.get_object(kind, object_id)
             del self._collection(kind)[obj["id"]]
+            if kind == "servicePrincipals":
+                self._drop_assignments_of(obj)
             if kind == "applications":
                 sps = self._collection("servicePrincipals")
                 for sp_id in [k for k, sp in sps.items() if sp.get("appId") == obj["appId"]]:
-                    del sps[sp_id]
+                    self._drop_assignments_of(sps.pop(sp_id))
             if graph_objects.ODATA_TYPE in obj:
                 # Agent ID objects only: the journal of other deletes stays as it was. Deleting
                 # a blueprint leaves its agent identities (Entra deletes them by an asynchronous
@@ -753,14 +794,14 @@ class EntraStore(VaultRecords):
         refused as Graph refuses an unknown navigation property."""
         with self._lock:
             obj = self.get_object(kind, object_id)
-            if "sponsors" not in obj:
+            if "sponsors" not in obj and not _is(obj, graph_objects.BLUEPRINT_PRINCIPAL):
                 raise ApiError(
                     HTTPStatus.BAD_REQUEST,
                     "Request_BadRequest",
                     "Could not find a property named 'sponsors' on type "
                     f"'{str(obj.get(graph_objects.ODATA_TYPE) or kind).lstrip('#')}'.",
                 )
-            return [dict(s) for s in obj["sponsors"]]
+            return [dict(s) for s in obj.get("sponsors", [])]
 
     def _bound_sponsors(self, body: dict[str, Any], what: str) -> list[dict[str, Any]]:
         """`sponsors@odata.bind`: users or groups, at least one. "Sponsors can include users or
@@ -779,41 +820,274 @@ class EntraStore(VaultRecords):
             )
         sponsors: list[dict[str, Any]] = []
         for ref in bound:
-            match = _SPONSOR_REF.match(str(ref))
-            if not isinstance(ref, str) or match is None:
-                raise ApiError(
-                    HTTPStatus.BAD_REQUEST,
-                    "Request_BadRequest",
-                    f"Invalid sponsors@odata.bind reference: {ref!r}; sponsors are "
-                    "https://graph.microsoft.com/v1.0/users/{id} or .../groups/{id}.",
-                )
-            segment, sponsor_id = match.group(1), match.group(2).lower()
-            odata_type = {
-                "users": "#microsoft.graph.user",
-                "groups": "#microsoft.graph.group",
-            }.get(segment) or self.object_type(sponsor_id)
-            if odata_type not in ("#microsoft.graph.user", "#microsoft.graph.group"):
-                raise ApiError(
-                    HTTPStatus.BAD_REQUEST,
-                    "Request_BadRequest",
-                    f"Sponsor '{sponsor_id}' is a service principal; sponsors may be users or "
-                    "groups only.",
-                )
-            if all(s["id"] != sponsor_id for s in sponsors):
-                sponsors.append({"@odata.type": odata_type, "id": sponsor_id})
-        if len(sponsors) > MAX_SPONSORS:
-            raise ApiError(
-                HTTPStatus.BAD_REQUEST,
-                "Request_BadRequest",
-                f"An {what} may have up to {MAX_SPONSORS} sponsors.",
-            )
-        if sum(s["@odata.type"] == "#microsoft.graph.group" for s in sponsors) > MAX_GROUP_SPONSORS:
-            raise ApiError(
-                HTTPStatus.BAD_REQUEST,
-                "Request_BadRequest",
-                f"No more than {MAX_GROUP_SPONSORS} sponsors of an {what} may be groups.",
-            )
+            sponsor = self._sponsor_of(ref, "sponsors@odata.bind")
+            if all(s["id"] != sponsor["id"] for s in sponsors):
+                sponsors.append(sponsor)
+        _check_sponsor_limits(sponsors, what)
         return sponsors
+
+    def _sponsor_of(self, ref: Any, where: str) -> dict[str, Any]:
+        """The sponsor a reference names: a user or a group (a `directoryObjects/{id}` one is a
+        user unless it is a service principal the tenant knows)."""
+        match = _SPONSOR_REF.match(str(ref))
+        if not isinstance(ref, str) or match is None:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "Request_BadRequest",
+                f"Invalid {where} reference: {ref!r}; sponsors are "
+                "https://graph.microsoft.com/v1.0/users/{id} or .../groups/{id}.",
+            )
+        segment, sponsor_id = match.group(1), match.group(2).lower()
+        odata_type = {
+            "users": "#microsoft.graph.user",
+            "groups": "#microsoft.graph.group",
+        }.get(segment) or self.object_type(sponsor_id)
+        if odata_type not in ("#microsoft.graph.user", "#microsoft.graph.group"):
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST,
+                "Request_BadRequest",
+                f"Sponsor '{sponsor_id}' is a service principal; sponsors may be users or "
+                "groups only.",
+            )
+        return {"@odata.type": odata_type, "id": sponsor_id}
+
+    def add_sponsor(self, kind: str, object_id: str, cast: str, body: Any) -> None:
+        """Add sponsors (learn.microsoft.com/graph/api/agentidentityblueprint-post-sponsors,
+        agentidentity-post-sponsors, agentidentityblueprintprincipal-post-sponsors): `POST
+        {kind}/{id}/{cast}/sponsors/$ref` with `{"@odata.id": ".../users/{id}"}` (or groups/,
+        directoryObjects/), 204; the same rules as on create, up to 100 sponsors and 5 groups.
+        A sponsor already there is refused as Graph refuses an existing reference (the owners'
+        wording: "One or more added object references already exist for the following modified
+        properties")."""
+        body = _object_body(body)
+        with self._lock:
+            obj = self.typed_object(kind, object_id, cast)
+            sponsor = self._sponsor_of(body.get("@odata.id"), "@odata.id")
+            sponsors: list[dict[str, Any]] = obj.get("sponsors", [])
+            if any(s["id"] == sponsor["id"] for s in sponsors):
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    "One or more added object references already exist for the following "
+                    "modified properties: 'sponsors'.",
+                )
+            _check_sponsor_limits([*sponsors, sponsor], _kind_name(obj))
+            obj["sponsors"] = [*sponsors, sponsor]
+            self._record(
+                "addSponsor",
+                id=obj["id"],
+                type=cast,
+                sponsorId=sponsor["id"],
+                sponsors=len(obj["sponsors"]),
+            )
+            self.save()
+
+    def remove_sponsor(self, kind: str, object_id: str, cast: str, sponsor_id: str) -> None:
+        """Remove sponsors (agentidentityblueprint-delete-sponsors, agentidentity-delete-
+        sponsors, agentidentityblueprintprincipal-delete-sponsors): `DELETE {kind}/{id}/{cast}/
+        sponsors/{sponsorId}/$ref`, 204; 404 when that sponsor is not one. The last sponsor of
+        an agent identity is refused: "Agent identities require at least one sponsor to manage
+        the agent identity." (agentidentity-delete-sponsors; Graph's answer is not documented).
+        Whether a blueprint's last sponsor may go is not documented either: a blueprint needs
+        one to be created (agentidentityblueprint-post), and the emulator refuses its removal
+        too (its own choice, the strict one). A blueprint principal is created without sponsors,
+        so it may return to none."""
+        with self._lock:
+            obj = self.typed_object(kind, object_id, cast)
+            sponsors: list[dict[str, Any]] = obj.get("sponsors", [])
+            wanted = sponsor_id.lower()
+            if all(s["id"] != wanted for s in sponsors):
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    f"Resource '{sponsor_id}' does not exist or one of its queried reference-"
+                    "property objects are not present.",
+                )
+            if len(sponsors) == 1 and not _is(obj, graph_objects.BLUEPRINT_PRINCIPAL):
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST,
+                    "Request_BadRequest",
+                    f"An {_kind_name(obj)} requires at least one sponsor: add another sponsor "
+                    "before removing the last one.",
+                )
+            obj["sponsors"] = [s for s in sponsors if s["id"] != wanted]
+            self._record(
+                "removeSponsor",
+                id=obj["id"],
+                type=cast,
+                sponsorId=wanted,
+                sponsors=len(obj["sponsors"]),
+            )
+            self.save()
+
+    # -- Graph: app role assignments ---------------------------------------------------------------
+    #
+    # An assignment is kept in its resource service principal's row (`appRoleAssignedTo`) and
+    # shown from both sides: `servicePrincipals/{resource}/appRoleAssignedTo` and
+    # `servicePrincipals/{principal}/appRoleAssignments` (learn.microsoft.com/graph/api/
+    # resources/approleassignment). Deleting either service principal deletes its assignments.
+    # Users and groups are not kept by the emulator, so only service principals (agent
+    # identities included) can be assigned.
+
+    def _resource_roles(self, resource: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The app roles a resource service principal exposes: its application's ("The roles
+        exposed by the agent identity blueprint, which this agent identity blueprint principal
+        represents", agentidentityblueprintprincipal resource); None without an application
+        (an agent identity)."""
+        app_id = resource.get("appId")
+        apps = self.list_objects("applications", "appId", app_id) if app_id else []
+        if not apps:
+            return None
+        roles: list[dict[str, Any]] = apps[0].get("appRoles") or []
+        return roles
+
+    def _assigned_role_ids(self, app: dict[str, Any]) -> set[str]:
+        return {
+            str(a["appRoleId"])
+            for sp in self._collection("servicePrincipals").values()
+            if sp.get("appId") == app["appId"]
+            for a in sp.get(ASSIGNED_TO, [])
+        }
+
+    def assign_app_role(self, resource_id: str, body: Any) -> dict[str, Any]:
+        """Grant an appRoleAssignment for a service principal (learn.microsoft.com/graph/api/
+        serviceprincipal-post-approleassignedto): `principalId`, `resourceId` (the resource
+        service principal, "In this example, {id} and {resourceId-value} would both be the id
+        of the resource service principal") and `appRoleId`, each "Required on create"
+        (approleassignment resource); the other properties are read-only. The app role "must be
+        exposed in the appRoles property on the resource application's service principal", or
+        be the default 00000000-... when the application declares none (same page). Refused with
+        Graph's wording as public scripts report it (not documented): an unknown role ("Permission
+        being assigned was not found on application.") and a repeated assignment of the same
+        role to the same principal ("Permission being assigned already exists on the object.",
+        400 Request_BadRequest). Refused with the emulator's wording (Graph's answers are not
+        documented): a resourceId other than the path's, a principal the tenant does not have as
+        a service principal, a disabled role, and a role whose allowedMemberTypes lack
+        "Application" for a service principal ("App roles supporting assignment to other
+        applications' service principals are also known as application permissions", approle
+        resource)."""
+        body = _object_body(body)
+        with self._lock:
+            resource = self.get_object("servicePrincipals", resource_id)
+            given = _assignment_body(body)
+            if given["resourceId"] != resource["id"]:
+                raise _role_refusal(
+                    f"resourceId {given['resourceId']} must be the id of the service principal "
+                    f"addressed, {resource['id']}."
+                )
+            principal = self._collection("servicePrincipals").get(given["principalId"])
+            if principal is None:
+                raise _role_refusal(
+                    f"Resource '{given['principalId']}' does not exist or one of its queried "
+                    "reference-property objects are not present (the emulator keeps service "
+                    "principals only, not users or groups)."
+                )
+            self._check_assignable(resource, given["appRoleId"])
+            assigned: list[dict[str, Any]] = resource.setdefault(ASSIGNED_TO, [])
+            if any(
+                (a["principalId"], a["appRoleId"]) == (given["principalId"], given["appRoleId"])
+                for a in assigned
+            ):
+                raise _role_refusal("Permission being assigned already exists on the object.")
+            assignment = {
+                "id": assignment_id(given["principalId"]),
+                "deletedDateTime": None,
+                "appRoleId": given["appRoleId"],
+                "createdDateTime": now_iso(),
+                "principalDisplayName": principal.get("displayName"),
+                "principalId": given["principalId"],
+                "principalType": "ServicePrincipal",
+                "resourceDisplayName": resource.get("displayName"),
+                "resourceId": resource["id"],
+            }
+            assigned.append(assignment)
+            self._record(
+                "addAppRoleAssignment",
+                id=assignment["id"],
+                resourceId=resource["id"],
+                principalId=assignment["principalId"],
+                appRoleId=assignment["appRoleId"],
+            )
+            self.save()
+            return dict(assignment)
+
+    def _check_assignable(self, resource: dict[str, Any], role_id: str) -> None:
+        roles = self._resource_roles(resource)
+        if role_id == DEFAULT_ACCESS_ROLE and roles == []:
+            return
+        role = next((r for r in roles or [] if r["id"] == role_id), None)
+        if role is None:
+            raise _role_refusal("Permission being assigned was not found on application.")
+        if not role["isEnabled"]:
+            raise _role_refusal(f"App role {role_id} is disabled and cannot be assigned.")
+        if "Application" not in role["allowedMemberTypes"]:
+            raise _role_refusal(
+                f"App role {role_id} does not allow member type 'Application': it cannot be "
+                "assigned to a service principal."
+            )
+
+    def app_role_assigned_to(self, resource_id: str) -> list[dict[str, Any]]:
+        """List appRoleAssignedTo (serviceprincipal-list-approleassignedto): the assignments
+        of the resource service principal's roles, oldest first."""
+        with self._lock:
+            resource = self.get_object("servicePrincipals", resource_id)
+            return [dict(a) for a in resource.get(ASSIGNED_TO, [])]
+
+    def app_role_assignments_of(self, principal_id: str) -> list[dict[str, Any]]:
+        """List appRoleAssignments (serviceprincipal-list-approleassignments): the same
+        assignments seen from the assigned service principal."""
+        wanted = principal_id.lower()
+        with self._lock:
+            return [
+                dict(a)
+                for sp in self._collection("servicePrincipals").values()
+                for a in sp.get(ASSIGNED_TO, [])
+                if a["principalId"] == wanted
+            ]
+
+    def remove_app_role_assignment(self, resource_id: str, assignment_key: str) -> None:
+        """Delete appRoleAssignedTo (serviceprincipal-delete-approleassignedto): 204; 404 when
+        the resource has no assignment of that id (ids compare exactly: they are base64url)."""
+        with self._lock:
+            resource = self.get_object("servicePrincipals", resource_id)
+            assigned: list[dict[str, Any]] = resource.get(ASSIGNED_TO, [])
+            found = next((a for a in assigned if a["id"] == assignment_key), None)
+            if found is None:
+                raise ApiError(
+                    HTTPStatus.NOT_FOUND,
+                    "Request_ResourceNotFound",
+                    f"Resource '{assignment_key}' does not exist or one of its queried reference-"
+                    "property objects are not present.",
+                )
+            assigned.remove(found)
+            self._record(
+                "removeAppRoleAssignment",
+                id=found["id"],
+                resourceId=found["resourceId"],
+                principalId=found["principalId"],
+                appRoleId=found["appRoleId"],
+                cause="deleted",
+            )
+            self.save()
+
+    def _drop_assignments_of(self, deleted: dict[str, Any]) -> None:
+        """A deleted service principal's assignments, from both sides (the caller saves)."""
+        gone = [(deleted, a) for a in deleted.get(ASSIGNED_TO, [])]
+        for sp in self._collection("servicePrincipals").values():
+            assigned = sp.get(ASSIGNED_TO, [])
+            mine = [a for a in assigned if a["principalId"] == deleted["id"]]
+            if mine:
+                sp[ASSIGNED_TO] = [a for a in assigned if a not in mine]
+                gone += [(sp, a) for a in mine]
+        for _, found in gone:
+            self._record(
+                "removeAppRoleAssignment",
+                id=found["id"],
+                resourceId=found["resourceId"],
+                principalId=found["principalId"],
+                appRoleId=found["appRoleId"],
+                cause=f"servicePrincipal {deleted['id']} deleted",
+            )
 
     # -- Graph: federated identity credentials -----------------------------------------------------
     #
@@ -987,6 +1261,63 @@ def _refuse_incompatible(
             raise ApiError(HTTPStatus.BAD_REQUEST, code, f"{message}: '{key}'.")
 
 
+def _kind_name(obj: dict[str, Any]) -> str:
+    """How a refusal names an Agent ID object: "agent identity blueprint", "agent identity"..."""
+    name = str(obj.get(graph_objects.ODATA_TYPE) or "").rsplit(".", 1)[-1]
+    return re.sub(r"(?<!^)([A-Z])", r" \1", name).lower() or "object"
+
+
+def _check_sponsor_limits(sponsors: list[dict[str, Any]], what: str) -> None:
+    """The limits: "A single blueprint may have up to 100 sponsors. No more than 5 sponsors may
+    be groups." (agentidentityblueprint-post-sponsors; the same for an agent identity,
+    agentidentity-post-sponsors). The codes are the emulator's (Graph's are not documented)."""
+    if len(sponsors) > MAX_SPONSORS:
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "Request_BadRequest",
+            f"An {what} may have up to {MAX_SPONSORS} sponsors.",
+        )
+    if sum(s["@odata.type"] == "#microsoft.graph.group" for s in sponsors) > MAX_GROUP_SPONSORS:
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            "Request_BadRequest",
+            f"No more than {MAX_GROUP_SPONSORS} sponsors of an {what} may be groups.",
+        )
+
+
+# The read-only properties of an appRoleAssignment (approleassignment resource).
+_ASSIGNMENT_READ_ONLY: Final = frozenset(
+    {
+        "id",
+        "createdDateTime",
+        "creationTimestamp",
+        "deletedDateTime",
+        "principalDisplayName",
+        "principalType",
+        "resourceDisplayName",
+    }
+)
+
+
+def _assignment_body(body: dict[str, Any]) -> dict[str, str]:
+    """principalId, resourceId and appRoleId, GUIDs, lowercased; anything else refused as
+    Graph refuses a read-only or undeclared property."""
+    for key in body:
+        if key in _ASSIGNMENT_READ_ONLY:
+            raise _role_refusal(f"Property '{key}' is read-only and cannot be set.")
+        if key not in ("principalId", "resourceId", "appRoleId"):
+            raise _role_refusal(
+                f"Property '{key}' does not exist as a declared property or extension property."
+            )
+    given: dict[str, str] = {}
+    for key in ("principalId", "resourceId", "appRoleId"):
+        value = body.get(key)
+        if not isinstance(value, str) or not _GUID.match(value):
+            raise _role_refusal(f"Property '{key}' is required and must be a GUID.")
+        given[key] = value.lower()
+    return given
+
+
 def _bound_owners(body: dict[str, Any], caller: Principal) -> list[str]:
     """`owners@odata.bind` on create; without it Graph makes the calling identity the owner
     (learn.microsoft.com/graph/api/application-post-applications, for delegated and app calls)."""
@@ -994,6 +1325,163 @@ def _bound_owners(body: dict[str, Any], caller: Principal) -> list[str]:
     if not bound:
         return [caller.object_id]
     return [str(ref).rsplit("/", 1)[-1].lower() for ref in bound]
+
+
+# App roles: the rules of Graph's appRole resource (learn.microsoft.com/graph/api/resources/
+# approle), kept in an application's `appRoles` (a blueprint's too: agentidentityblueprint's
+# property table lists appRoles) and replaced whole by a PATCH.
+_APP_ROLE_WRITABLE: Final = frozenset(
+    {"allowedMemberTypes", "description", "displayName", "id", "isEnabled", "value"}
+)
+# What a change of an enabled role is measured on (besides isEnabled): the fields
+# terraform-provider-azuread's applicationAppRoleChanged compares before it disables a role.
+_APP_ROLE_COMPARED: Final = ("allowedMemberTypes", "description", "displayName", "value")
+# value: "Must not exceed 120 characters in length. Allowed characters are : ! # $ % & ' ( ) * +
+# , - . / : ; < = > ? @ [ ] ^ + _ ` { | } ~, as well as characters in the ranges 0-9, A-Z and
+# a-z. Any other character, including the space character, are not allowed." and, in the
+# current page, it may not begin with '.'.
+_APP_ROLE_VALUE: Final = re.compile(r"^(?!\.)[!#$%&'()*+,\-./:;<=>?@\[\]^_`{|}~0-9A-Za-z]{1,120}$")
+# allowedMemberTypes: `["User"]`, `["Application"]` or both (approle resource).
+_MEMBER_TYPES: Final = frozenset({"User", "Application"})
+# "If the resource application has not declared any app roles, a default app role ID of
+# 00000000-0000-0000-0000-000000000000 can be specified" (appRoleAssignment resource, appRoleId).
+DEFAULT_ACCESS_ROLE: Final = "00000000-0000-0000-0000-000000000000"
+_GUID: Final = re.compile(r"^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")
+# Graph's answer to a duplicate within appRoles: `DuplicateValue`, "Request contains a property
+# with duplicate values." (reported from Graph in microsoftgraph/microsoft-graph-docs#21667 and
+# hashicorp/terraform-provider-azuread#269; the status there is 400).
+_DUPLICATE: Final = ("DuplicateValue", "Request contains a property with duplicate values.")
+
+
+def _role_refusal(message: str, code: str = "Request_BadRequest") -> ApiError:
+    return ApiError(HTTPStatus.BAD_REQUEST, code, message)
+
+
+def _checked_app_roles(
+    current: list[dict[str, Any]], given: Any, assigned: set[str]
+) -> list[dict[str, Any]]:
+    """The app roles a create or PATCH gives, checked against the approle resource and the
+    roles the application holds (`current`), in the shape Graph keeps them (ids lowercased,
+    isEnabled true unless given, origin "Application"). Refused:
+    - `origin`: "Must not be included in any POST or PATCH requests. Read-only.";
+    - a role without a GUID `id` ("When creating a new app role, a new Guid identifier must be
+      provided") or repeating another's id or value (Graph's DuplicateValue; values compare
+      ignoring case here, which Graph does not document: the strict choice);
+    - `allowedMemberTypes` empty or other than User and Application (the wording for an empty
+      one is Graph's, reported in microsoftgraph/msgraph-sdk-dotnet#2043);
+    - a new role with isEnabled false ("When creating or updating an app role, this must be set
+      to true (which is the default)"; Graph's answer is not documented: the emulator's);
+    - an enabled role removed or changed: "To delete a role, this must first be set to false. At
+      that point, in a subsequent call, this role may be removed." Graph answers
+      CannotDeleteOrUpdateEnabledEntitlement, "Permission (scope or role) cannot be deleted or
+      updated unless disabled first" (the message hashicorp/go-azure-sdk sdk/odata/errors.go
+      matches; terraform-provider-azuread disables a changed role as well as a removed one).
+      Disabling it is that change alone: the other fields as they were;
+    - removing a role that is still assigned (`assigned`): what Graph does is not documented;
+      the emulator refuses it (the strict choice) until its assignments are deleted."""
+    if not isinstance(given, list):
+        raise _role_refusal("Property 'appRoles' must be a collection of appRole.")
+    old = {str(r["id"]).lower(): r for r in current}
+    roles: list[dict[str, Any]] = []
+    for item in given:
+        roles.append(_checked_app_role(item, old))
+    for field in ("id", "value"):
+        seen = [str(r[field]).lower() for r in roles if r[field]]
+        if len(seen) != len(set(seen)):
+            raise ApiError(HTTPStatus.BAD_REQUEST, *_DUPLICATE)
+    kept = {r["id"]: r for r in roles}
+    for role_id, before in old.items():
+        after = kept.get(role_id)
+        if before["isEnabled"] and (
+            after is None or any(before[f] != after[f] for f in _APP_ROLE_COMPARED)
+        ):
+            raise _role_refusal(
+                "Permission (scope or role) cannot be deleted or updated unless disabled first.",
+                "CannotDeleteOrUpdateEnabledEntitlement",
+            )
+        if after is None and role_id in assigned:
+            raise _role_refusal(
+                f"App role {role_id} is assigned: delete its app role assignments before "
+                "removing it."
+            )
+    return roles
+
+
+def _checked_app_role(item: Any, old: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise _role_refusal("Each item of 'appRoles' must be an appRole object.")
+    for key, value in item.items():
+        if key == "@odata.type" and str(value).lstrip("#") == "microsoft.graph.appRole":
+            continue
+        if key == "origin":
+            raise _role_refusal("Property 'origin' is read-only and cannot be set.")
+        if key not in _APP_ROLE_WRITABLE:
+            raise _role_refusal(
+                f"Property '{key}' does not exist as a declared property or extension property."
+            )
+    role_id = item.get("id")
+    if not isinstance(role_id, str) or not _GUID.match(role_id):
+        raise _role_refusal(f"App role id {role_id!r} must be a GUID.")
+    role_id = role_id.lower()
+    members = item.get("allowedMemberTypes")
+    if not isinstance(members, list) or not members:
+        raise _role_refusal(
+            f"App role with identifier '{role_id}' must have at least one value specified for "
+            "'allowedMemberTypes'."
+        )
+    if not set(members) <= _MEMBER_TYPES or len(set(members)) != len(members):
+        raise _role_refusal(
+            f"App role with identifier '{role_id}' has invalid allowedMemberTypes {members!r}: "
+            "'User', 'Application' or both."
+        )
+    value = item.get("value")
+    if value is not None and (not isinstance(value, str) or not _APP_ROLE_VALUE.match(value)):
+        raise _role_refusal(
+            f"App role value {value!r} is invalid: at most 120 of the allowed characters, not "
+            "starting with '.'."
+        )
+    for key in ("description", "displayName"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise _role_refusal(f"Property '{key}' of an app role must be a string.")
+    enabled = item.get("isEnabled", True)
+    if not isinstance(enabled, bool):
+        raise _role_refusal("Property 'isEnabled' of an app role must be a Boolean.")
+    if not enabled and role_id not in old:
+        raise _role_refusal(
+            f"App role with identifier '{role_id}' is new: it must be created enabled."
+        )
+    return {
+        "allowedMemberTypes": list(members),
+        "description": item.get("description"),
+        "displayName": item.get("displayName"),
+        "id": role_id,
+        "isEnabled": enabled,
+        "origin": "Application",
+        "value": value,
+    }
+
+
+def _check_role_values_apart(roles: list[dict[str, Any]], api: dict[str, Any]) -> None:
+    """An app role's value may not be a delegated permission's value too: the portal refuses it
+    ("It contains duplicate value", MicrosoftDocs/azure-docs#81899, where a scope and a role of
+    the same id, value and descriptions are the one exception; the emulator does not make it,
+    the strict choice)."""
+    scopes = {
+        str(s.get("value")).lower()
+        for s in api.get("oauth2PermissionScopes") or []
+        if isinstance(s, dict) and s.get("value")
+    }
+    if any(r["value"] and r["value"].lower() in scopes for r in roles):
+        raise ApiError(HTTPStatus.BAD_REQUEST, *_DUPLICATE)
+
+
+def assignment_id(principal_id: str) -> str:
+    """An appRoleAssignment's id in Graph's shape: unpadded base64url of 32 bytes, the first 16
+    the principal's object ID (little-endian GUID bytes), as the documented example's id
+    `-WmtM5na7Uus0D8kI1yylpU9Mdo0Pb9OoBJvd3T5eKc` holds its principalId 33ad69f9-...
+    (serviceprincipal-post-approleassignedto); the rest random. Case-sensitive."""
+    raw = uuid.UUID(principal_id).bytes_le + secrets.token_bytes(16)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 # Federated identity credentials: the rules of Graph's federatedIdentityCredential resource

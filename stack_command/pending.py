@@ -14,7 +14,9 @@ create asked for may or may not exist, and which it is decides what the next run
   addPassword is not idempotent, so the credential it may have made is looked for on the
   registration once the run has published a live secret, and revoked; see `stray_credentials`;
 - the stack's dynamic resources are idempotent on create (an Ocelot entry is a PUT by client ID,
-  a vault secret name's create purges what it finds, a revocation accepts 404), so the new create
+  a vault secret name's create purges what it finds, a revocation accepts 404; an agent identity
+  blueprint is upserted by its unique name, and its principal, an agent identity of its name
+  under the blueprint and an app role assignment that exist are adopted), so the new create
   simply repeats them;
 - an identifier URI, permission scope or pre-authorization is part of its registration: one
   the registration has is imported (creating it again fails: "already exists"), with the IDs

@@ -9,7 +9,7 @@ import time
 
 from pulumi import automation as auto
 
-from lkps import switches
+from lkps import agent_id, switches
 from lkps.config import ConfigError, parse_settings
 from sandbox.session import BANNER, SandboxFolder, sandbox_home, stack_config
 from stack_command.engine import (
@@ -148,7 +148,10 @@ def review(args: argparse.Namespace) -> int:
     review = build_review(
         args.stack,
         settings.environment,
-        [app.display_name(settings.environment) for app in settings.applications],
+        [
+            *(app.display_name(settings.environment) for app in settings.applications),
+            agent_id.blueprint_display_name(args.stack, settings.environment),
+        ],
         settings.ocelot.api_url,
         events,
     )

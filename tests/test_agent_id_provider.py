@@ -32,6 +32,7 @@ from components.agent_id.graph import (
     GraphTransientError,
 )
 from components.agent_id.provider import (
+    AgentAppRoleAssignmentProvider,
     AgentBlueprintPrincipalProvider,
     AgentIdentityBlueprintProvider,
     AgentIdentityProvider,
@@ -98,6 +99,22 @@ def principals(entra: EntraEmulator) -> AgentBlueprintPrincipalProvider:
 def agents(entra: EntraEmulator) -> AgentIdentityProvider:
     provider: AgentIdentityProvider = _configured(AgentIdentityProvider)
     return provider
+
+
+@pytest.fixture
+def assignments(entra: EntraEmulator) -> AgentAppRoleAssignmentProvider:
+    provider: AgentAppRoleAssignmentProvider = _configured(AgentAppRoleAssignmentProvider)
+    return provider
+
+
+ROLE_ID = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716"
+OTHER_ROLE_ID = "6f5e4d3c-2b1a-4098-9e8d-7c6b5a493827"
+ROLE = {
+    "id": ROLE_ID,
+    "value": "access_as_client",
+    "display_name": "Start sessions",
+    "description": "Lets a client start sessions.",
+}
 
 
 def blueprint_props(**change: Any) -> dict[str, Any]:
@@ -345,6 +362,38 @@ def test_agent_identity_read_after_a_hand_deletion_is_gone(
     assert (gone.id, gone.outs) == ("", {})
 
 
+def test_agent_identity_create_adopts_the_one_of_its_name_under_the_blueprint(
+    entra: EntraEmulator, agents: AgentIdentityProvider, blueprint_app_id: str
+) -> None:
+    props = {
+        "display_name": "agent-np",
+        "blueprint_app_id": blueprint_app_id,
+        "sponsors": [USER_A, USER_B],
+    }
+    created = _ops(entra, "createAgentIdentity")
+    first = agents.create({**props, "sponsors": [USER_A]})
+    other_name = agents.create({**props, "display_name": "agent-np-other"})
+    made = agents.create(props)
+    assert made.id == first.id, "the agent identity of that name is adopted, not made again"
+    assert made.id != other_name.id
+    sponsors = {s["id"] for s in entra.store.sponsors("servicePrincipals", made.id)}
+    assert sponsors == {USER_A, USER_B}, "the declared sponsors it lacked are added"
+    assert _ops(entra, "createAgentIdentity") == created + 2
+
+    agents.create({**props, "display_name": "twice"})
+    entra.store.create_agent_identity(
+        {
+            "displayName": "twice",
+            "agentIdentityBlueprintId": blueprint_app_id,
+            "sponsors@odata.bind": [f"https://graph.microsoft.com/v1.0/users/{USER_A}"],
+        },
+        entra.deployer,
+    )
+    with pytest.raises(GraphPermanentError) as caught:
+        agents.create({**props, "display_name": "twice"})
+    assert "2 agent identities of this name under the blueprint" in str(caught.value)
+
+
 def test_agent_identity_without_a_principal_fails_naming_it(
     entra: EntraEmulator, blueprints: AgentIdentityBlueprintProvider, agents: AgentIdentityProvider
 ) -> None:
@@ -356,57 +405,351 @@ def test_agent_identity_without_a_principal_fails_naming_it(
     assert "HTTP 400 AgentIdentity_AgentBlueprintPrincipalDoesNotExist" in str(caught.value)
 
 
-def test_agent_identity_sponsor_change_adds_and_removes_through_the_relation() -> None:
-    """Sponsors after create go through `sponsors/$ref` (agentidentity-post-sponsors,
-    agentidentity-delete-sponsors), which the emulator does not serve: a recorded exchange.
-    Only a sponsor the stack declared is removed; one added by hand stays."""
-    seen: list[tuple[str, str, Any]] = []
-    agent_id = "5a5a5a5a-0000-4000-8000-000000000001"
+def test_agent_identity_sponsor_change_adds_and_removes_through_the_relation(
+    entra: EntraEmulator, agents: AgentIdentityProvider, blueprint_app_id: str
+) -> None:
+    """Sponsors after create go through `{cast}/sponsors/$ref` (agentidentity-post-sponsors,
+    agentidentity-delete-sponsors). Only a sponsor the stack declared is removed; one added by
+    hand stays."""
+    olds = {"display_name": "agent", "blueprint_app_id": blueprint_app_id, "sponsors": [USER_A]}
+    made = agents.create(olds)
+    entra.store.add_sponsor(
+        "servicePrincipals",
+        made.id,
+        "microsoft.graph.agentIdentity",
+        {"@odata.id": f"https://graph.microsoft.com/v1.0/users/{USER_C}"},
+    )
+    news = olds | {"sponsors": [USER_B]}
+    updated = agents.update(made.id, olds, news)
+    assert updated.outs == news
+    assert sorted(s["id"] for s in entra.store.sponsors("servicePrincipals", made.id)) == sorted(
+        [USER_B, USER_C]
+    )
+    writes = [e for e in entra.store.journal() if e["op"] in ("addSponsor", "removeSponsor")]
+    assert [(e["op"], e["sponsorId"]) for e in writes[-2:]] == [
+        ("addSponsor", USER_B),
+        ("removeSponsor", USER_A),
+    ]
+    read = agents.read(made.id, news)
+    assert read.inputs is not None
+    assert read.inputs["sponsors"] == sorted([USER_B, USER_C])
+
+
+def test_blueprint_sponsor_change_goes_through_the_relation(
+    entra: EntraEmulator, blueprints: AgentIdentityBlueprintProvider
+) -> None:
+    object_id, outs = _blueprint(blueprints, sponsors=[USER_A])
+    olds = {k: v for k, v in outs.items() if k != "app_id"}
+    news = olds | {"sponsors": [USER_B]}
+    assert (blueprints.update(object_id, outs, news).outs or {})["sponsors"] == [USER_B]
+    assert [s["id"] for s in entra.store.sponsors("applications", object_id)] == [USER_B]
+
+
+# -- a blueprint's app roles ---------------------------------------------------------------------
+
+
+def _roles(entra: EntraEmulator, object_id: str) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in _app(entra, object_id)["appRoles"]}
+
+
+def _role_updates(entra: EntraEmulator) -> list[tuple[list[str], list[str]]]:
+    return [
+        (e["enabled"], e["disabled"]) for e in entra.store.journal() if e["op"] == "updateAppRoles"
+    ]
+
+
+def test_blueprint_app_roles_are_created_as_enabled_application_permissions(
+    entra: EntraEmulator, blueprints: AgentIdentityBlueprintProvider
+) -> None:
+    props = _checked(blueprints, blueprint_props(app_roles=[ROLE | {"id": ROLE_ID.upper()}]))
+    assert props["app_roles"] == [ROLE]
+    made = blueprints.create(props)
+    assert made.outs is not None
+    assert made.outs["app_roles"] == [ROLE]
+    assert _roles(entra, made.id) == {
+        ROLE_ID: {
+            "id": ROLE_ID,
+            "value": "access_as_client",
+            "displayName": "Start sessions",
+            "description": "Lets a client start sessions.",
+            "allowedMemberTypes": ["Application"],
+            "isEnabled": True,
+            "origin": "Application",
+        }
+    }
+    read = blueprints.read(made.id, made.outs)
+    assert read.inputs == props
+    assert blueprints.diff(made.id, read.inputs or {}, props).changes is False
+    # Inputs compare in one order, whatever the program's.
+    other = ROLE | {"id": OTHER_ROLE_ID, "value": "read"}
+    assert _checked(blueprints, blueprint_props(app_roles=[other, ROLE]))["app_roles"] == [
+        ROLE,
+        other,
+    ]
+
+
+def test_a_dropped_or_changed_app_role_is_disabled_first_and_a_foreign_one_kept(
+    entra: EntraEmulator, blueprints: AgentIdentityBlueprintProvider
+) -> None:
+    other = ROLE | {"id": OTHER_ROLE_ID, "value": "read"}
+    object_id, outs = _blueprint(blueprints, app_roles=[ROLE, other])
+    foreign: dict[str, Any] = {
+        "id": "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d",
+        "value": "by_hand",
+        "displayName": "By hand",
+        "description": "Added in the portal.",
+        "allowedMemberTypes": ["User"],
+        "isEnabled": True,
+    }
+    held = [
+        {k: v for k, v in r.items() if k != "origin"} for r in _roles(entra, object_id).values()
+    ]
+    entra.store.update_object("applications", object_id, {"appRoles": [*held, foreign]})
+    before = len(_role_updates(entra))
+    olds = {k: v for k, v in outs.items() if k != "app_id"}
+    news = olds | {"app_roles": [ROLE | {"description": "Changed."}]}
+    updated = blueprints.update(object_id, outs, news)
+    assert updated.outs is not None
+    assert updated.outs["app_roles"] == news["app_roles"]
+    # First both the changed and the dropped role are disabled, nothing else changed; then the
+    # dropped one goes and the changed one comes back enabled.
+    assert _role_updates(entra)[before:] == [
+        ([foreign["id"]], [ROLE_ID, OTHER_ROLE_ID]),
+        ([foreign["id"], ROLE_ID], []),
+    ]
+    roles = _roles(entra, object_id)
+    assert roles[ROLE_ID]["description"] == "Changed."
+    assert roles[foreign["id"]]["allowedMemberTypes"] == ["User"]
+    # Nothing to change: one PATCH, of the properties, disabling nothing.
+    blueprints.update(object_id, updated.outs, news)
+    assert _role_updates(entra)[before + 2 :] == [([foreign["id"], ROLE_ID], [])]
+    # No roles declared any more: the stack's are removed, the foreign one stays.
+    blueprints.update(object_id, updated.outs, news | {"app_roles": None})
+    assert list(_roles(entra, object_id)) == [foreign["id"]]
+
+
+def test_refresh_sees_an_app_role_disabled_or_changed_by_hand_and_update_repairs_it(
+    entra: EntraEmulator, blueprints: AgentIdentityBlueprintProvider
+) -> None:
+    object_id, outs = _blueprint(blueprints, app_roles=[ROLE])
+    inputs = {k: v for k, v in outs.items() if k != "app_id"}
+    role = {k: v for k, v in _roles(entra, object_id)[ROLE_ID].items() if k != "origin"}
+    entra.store.update_object(
+        "applications", object_id, {"appRoles": [role | {"isEnabled": False}]}
+    )
+    read = blueprints.read(object_id, outs)
+    assert read.inputs is not None
+    assert read.inputs["app_roles"] == []
+    assert blueprints.diff(object_id, read.inputs, inputs).changes is True
+    blueprints.update(object_id, read.outs or {}, inputs)
+    assert _roles(entra, object_id)[ROLE_ID]["isEnabled"] is True
+    assert blueprints.read(object_id, outs).inputs == inputs
+    # Opened to users by hand (disabled, changed, enabled again): a difference too, repaired.
+    members = {"allowedMemberTypes": ["User", "Application"]}
+    for step in (
+        role | {"isEnabled": False},
+        role | members | {"isEnabled": False},
+        role | members,
+    ):
+        entra.store.update_object("applications", object_id, {"appRoles": [step]})
+    assert (blueprints.read(object_id, outs).inputs or {})["app_roles"] == []
+    blueprints.update(object_id, read.outs or {}, inputs)
+    assert _roles(entra, object_id)[ROLE_ID]["allowedMemberTypes"] == ["Application"]
+    assert blueprints.read(object_id, outs).inputs == inputs
+
+
+@pytest.mark.parametrize(
+    ("roles", "reason"),
+    [
+        ("x", "must be a list of mappings"),
+        ([ROLE | {"extra": "x"}], "app_roles[0] must be a mapping of exactly"),
+        ([{k: v for k, v in ROLE.items() if k != "description"}], "app_roles[0] must be a mapping"),
+        ([ROLE | {"id": "role-1"}], "app_roles[0].id 'role-1' must be a GUID"),
+        ([ROLE | {"value": "two words"}], "app_roles[0].value 'two words' must be"),
+        ([ROLE | {"value": ".hidden"}], "app_roles[0].value '.hidden' must be"),
+        ([ROLE | {"value": "v" * 121}], "app_roles[0].value"),
+        ([ROLE | {"display_name": " "}], "app_roles[0].display_name must be a non-empty"),
+        ([ROLE, ROLE | {"value": "other"}], "two app roles have the same id"),
+        ([ROLE, ROLE | {"id": OTHER_ROLE_ID, "value": "ACCESS_AS_CLIENT"}], "two app roles have"),
+    ],
+)
+def test_blueprint_check_names_a_bad_app_role(roles: Any, reason: str) -> None:
+    provider = _configured(AgentIdentityBlueprintProvider)
+    result = provider.check({}, blueprint_props(app_roles=roles))
+    assert [(f.property, f.reason[: len(reason)]) for f in result.failures] == [
+        ("app_roles", reason)
+    ]
+
+
+# -- app role assignments ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def resource(
+    entra: EntraEmulator,
+    blueprints: AgentIdentityBlueprintProvider,
+    principals: AgentBlueprintPrincipalProvider,
+) -> tuple[str, str]:
+    """A blueprint with ROLE, and its principal's object ID."""
+    object_id, outs = _blueprint(blueprints, app_roles=[ROLE])
+    principal = principals.create({"blueprint_app_id": outs["app_id"]})
+    return object_id, principal.id
+
+
+def _client(entra: EntraEmulator) -> str:
+    app = entra.store.create_application({"displayName": "client"}, entra.deployer)
+    sp_id: str = entra.store.create_service_principal({"appId": app["appId"]}, entra.deployer)["id"]
+    return sp_id
+
+
+def test_assignment_create_read_delete(
+    entra: EntraEmulator, assignments: AgentAppRoleAssignmentProvider, resource: tuple[str, str]
+) -> None:
+    _, resource_id = resource
+    client = _client(entra)
+    props = _checked(
+        assignments,
+        {
+            "resource_principal_id": resource_id.upper(),
+            "app_role_id": ROLE_ID.upper(),
+            "principal_id": client.upper(),
+        },
+    )
+    assert props == {
+        "resource_principal_id": resource_id,
+        "app_role_id": ROLE_ID,
+        "principal_id": client,
+    }
+    made = assignments.create(props)
+    assert made.outs == props
+    [held] = entra.store.app_role_assigned_to(resource_id)
+    assert held["id"] == made.id
+    assert (held["principalId"], held["appRoleId"]) == (client, ROLE_ID)
+    read = assignments.read(made.id, props)
+    assert (read.id, read.outs, read.inputs) == (made.id, props, props)
+    assert assignments.diff(made.id, read.inputs or {}, props).changes is False
+    assert assignments.update(made.id, props, props).outs == props
+    assignments.delete(made.id, props)
+    assert entra.store.app_role_assigned_to(resource_id) == []
+    assert assignments.read(made.id, props).id == ""
+    assignments.delete(made.id, props)  # already gone: fine
+
+
+def test_assignment_create_adopts_the_same_assignment_made_before(
+    entra: EntraEmulator, assignments: AgentAppRoleAssignmentProvider, resource: tuple[str, str]
+) -> None:
+    """A run interrupted after Graph made the assignment runs the create again: Graph refuses
+    the duplicate and the provider adopts the one that is there."""
+    _, resource_id = resource
+    client = _client(entra)
+    existing = entra.store.assign_app_role(
+        resource_id, {"principalId": client, "resourceId": resource_id, "appRoleId": ROLE_ID}
+    )
+    before = _ops(entra, "addAppRoleAssignment")
+    props = {"resource_principal_id": resource_id, "app_role_id": ROLE_ID, "principal_id": client}
+    made = assignments.create(props)
+    assert made.id == existing["id"]
+    assert _ops(entra, "addAppRoleAssignment") == before
+    assert len(entra.store.app_role_assigned_to(resource_id)) == 1
+
+
+def test_assignment_refused_by_graph_fails_naming_it(
+    entra: EntraEmulator, assignments: AgentAppRoleAssignmentProvider, resource: tuple[str, str]
+) -> None:
+    _, resource_id = resource
+    client = _client(entra)
+    props = {
+        "resource_principal_id": resource_id,
+        "app_role_id": OTHER_ROLE_ID,
+        "principal_id": client,
+    }
+    with pytest.raises(GraphPermanentError) as caught:
+        assignments.create(props)
+    text = str(caught.value)
+    assert f"app role assignment of role {OTHER_ROLE_ID} to {client} on service principal" in text
+    assert "HTTP 400 Request_BadRequest: Permission being assigned was not found" in text
+    assert entra.store.app_role_assigned_to(resource_id) == []
+
+
+def test_assignment_is_gone_when_either_service_principal_is_deleted(
+    entra: EntraEmulator,
+    assignments: AgentAppRoleAssignmentProvider,
+    agents: AgentIdentityProvider,
+    resource: tuple[str, str],
+) -> None:
+    blueprint_id, resource_id = resource
+    app_id = _app(entra, blueprint_id)["appId"]
+    agent = agents.create(
+        {"display_name": "agent", "blueprint_app_id": app_id, "sponsors": [USER_A]}
+    )
+    client = _client(entra)
+    by_agent = {
+        "resource_principal_id": resource_id,
+        "app_role_id": ROLE_ID,
+        "principal_id": agent.id,
+    }
+    by_client = by_agent | {"principal_id": client}
+    made_by_agent = assignments.create(by_agent)
+    made_by_client = assignments.create(by_client)
+    entra.store.delete_object("servicePrincipals", agent.id)
+    assert assignments.read(made_by_agent.id, by_agent).id == ""
+    assert assignments.read(made_by_client.id, by_client).id == made_by_client.id
+    entra.store.delete_object("servicePrincipals", resource_id)
+    assert assignments.read(made_by_client.id, by_client).id == ""
+    assignments.delete(made_by_client.id, by_client)  # the resource is gone too: fine
+
+
+def test_every_assignment_input_replaces_it(assignments: AgentAppRoleAssignmentProvider) -> None:
+    for key in ASSIGNMENT:
+        diff = assignments.diff("id", ASSIGNMENT, ASSIGNMENT | {key: USER_A.replace("3", "4")})
+        assert (diff.changes, diff.replaces, diff.delete_before_replace) == (True, [key], False)
+    failures = assignments.check({}, ASSIGNMENT | {"principal_id": "client"}).failures
+    assert [(f.property, f.reason) for f in failures] == [
+        ("principal_id", f"'client' must be {rules.GUID_FORM}")
+    ]
+
+
+def test_assignments_are_listed_across_pages_within_graph_only() -> None:
+    base = "https://graph.example/v1.0"
+    resource_id = USER_A
+    path = f"servicePrincipals/{resource_id}/appRoleAssignedTo"
+    pages: dict[str, dict[str, Any]] = {
+        "": {
+            "value": [{"id": "a1"}],
+            "@odata.nextLink": f"{base}/{path}?$skiptoken=2",
+        },
+        "$skiptoken=2": {"value": [{"id": "a2"}]},
+    }
+    seen: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else None
-        seen.append((request.method, request.url.path, body))
-        if request.method == "GET" and request.url.path.endswith("/sponsors"):
-            return httpx.Response(200, json={"value": [{"id": USER_A}, {"id": USER_C}]})
-        if request.method == "GET":
-            return httpx.Response(
-                200,
-                json={
-                    "@odata.type": "#microsoft.graph.agentIdentity",
-                    "id": agent_id,
-                    "displayName": "agent",
-                    "agentIdentityBlueprintId": USER_C,
-                },
-            )
-        return httpx.Response(204)
+        seen.append(str(request.url))
+        return httpx.Response(200, json=pages[request.url.query.decode()])
 
-    provider = _configured(AgentIdentityProvider)
-    client = GraphClient(
-        "https://graph.example/v1.0", lambda: "t", transport=httpx.MockTransport(answer)
-    )
-    provider.client = lambda: client
-    olds = {"display_name": "agent", "blueprint_app_id": USER_C, "sponsors": [USER_A]}
-    news = olds | {"sponsors": [USER_B]}
-    updated = provider.update(agent_id, olds, news)
-    assert updated.outs == news
-    base = f"/v1.0/servicePrincipals/{agent_id}/microsoft.graph.agentIdentity/sponsors"
-    writes = [(m, p, b) for m, p, b in seen if m != "GET"]
-    assert writes == [
-        ("POST", f"{base}/$ref", {"@odata.id": f"https://graph.microsoft.com/v1.0/users/{USER_B}"}),
-        ("DELETE", f"{base}/{USER_A}/$ref", None),
-    ]
+    client = GraphClient(base, lambda: "t", transport=httpx.MockTransport(answer))
+    assert [a["id"] for a in client.app_role_assigned_to(resource_id)] == ["a1", "a2"]
+    assert len(seen) == 2
+    pages[""]["@odata.nextLink"] = "https://elsewhere.example/v1.0/x?$skiptoken=2"
+    with pytest.raises(GraphPermanentError, match="a next page outside Graph"):
+        client.app_role_assigned_to(resource_id)
+    assert len(seen) == 3
 
 
 # -- check and diff ------------------------------------------------------------------------------
 
 
-PROVIDERS: dict[type, tuple[dict[str, Any], str]] = {
-    AgentIdentityBlueprintProvider: (blueprint_props(unique_name="lkps-agent-np"), "unique_name"),
-    AgentBlueprintPrincipalProvider: ({"blueprint_app_id": USER_C}, "blueprint_app_id"),
+ASSIGNMENT = {"resource_principal_id": USER_A, "app_role_id": USER_B, "principal_id": USER_C}
+PROVIDERS: dict[type, tuple[dict[str, Any], tuple[str, ...]]] = {
+    AgentIdentityBlueprintProvider: (
+        blueprint_props(unique_name="lkps-agent-np", app_roles=[ROLE]),
+        ("unique_name",),
+    ),
+    AgentBlueprintPrincipalProvider: ({"blueprint_app_id": USER_C}, ("blueprint_app_id",)),
     AgentIdentityProvider: (
         {"display_name": "agent", "blueprint_app_id": USER_C, "sponsors": [USER_A]},
-        "blueprint_app_id",
+        ("blueprint_app_id",),
     ),
+    AgentAppRoleAssignmentProvider: (ASSIGNMENT, tuple(ASSIGNMENT)),
 }
 
 
@@ -422,12 +765,21 @@ def test_unknown_inputs_pass_check_and_diff_as_changes(kind: type, unknown: Any)
         assert checked.inputs[key] is unknown
         diff = provider.diff("id", props | {"__provider": "a"}, news | {"__provider": "b"})
         assert diff.changes is True
-        assert diff.replaces == ([key] if key == replacing else [])
+        assert diff.replaces == ([key] if key in replacing else [])
         assert diff.delete_before_replace is False
     if "sponsors" in props:
         news = props | {"sponsors": [USER_A, unknown]}
         assert provider.check({}, news).failures == []
         assert provider.diff("id", props, news).changes is True
+    if "app_roles" in props:
+        for news in (
+            props | {"app_roles": [ROLE, unknown]},
+            props | {"app_roles": [ROLE | {"id": unknown}]},
+        ):
+            checked = provider.check({}, news)
+            assert checked.failures == []
+            assert checked.inputs["app_roles"] == news["app_roles"]
+            assert provider.diff("id", props, news).changes is True
 
 
 @pytest.mark.parametrize("kind", list(PROVIDERS), ids=lambda k: k.__name__)
@@ -461,8 +813,12 @@ def test_blueprint_check_names_the_failing_property(
 def test_configure_names_a_bad_setting() -> None:
     with pytest.raises(ValueError, match=r"lkps-onboarding:agentId.retryDeadlineSeconds: must"):
         _configured(AgentIdentityProvider, {"retryDeadlineSeconds": 0})
-    with pytest.raises(ValueError, match="unknown key"):
-        _configured(AgentIdentityProvider, {"token": "x"})
+    # The block's other keys are the blueprint's, which the program validates
+    # (lkps.settings.BlueprintSettings): the provider reads its own two only.
+    configured = _configured(
+        AgentIdentityProvider, {"beatId": BEAT, "sponsors": [USER_A], "retryDeadlineSeconds": 5}
+    )
+    assert (configured._timeout, configured._deadline) == (30.0, 5.0)
     with pytest.raises(RuntimeError, match="before configure"):
         AgentIdentityProvider().client()
 

@@ -20,8 +20,9 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from lkps import rules
 from lkps.config import parse_settings
+from lkps.resource_types import AGENT_BLUEPRINT, AGENT_IDENTITY
 from lkps.rules import Environment
-from lkps.settings import FederatedCredentialSettings, StackSettings
+from lkps.settings import BlueprintSettings, FederatedCredentialSettings, StackSettings
 from policies.context import (
     APPLICATION,
     APPLICATION_PASSWORD,
@@ -62,7 +63,7 @@ def baseline() -> dict[str, ProgramRun]:
 
 
 def test_every_policy_is_documented_and_enforced() -> None:
-    assert len(POLICY) == len(POLICIES) == 15
+    assert len(POLICY) == len(POLICIES) == 16
     for policy in POLICIES:
         assert policy.name == policy.name.lower()
         assert " " not in policy.name
@@ -118,6 +119,47 @@ def test_a_secretless_app_with_an_allowed_issuer_passes_every_policy(
     assert [v for v in violations if _mandatory(v)] == []
     first = settings.applications[0].display_name(environment).lower()
     assert not [v for v in violations if first in v.message], violations
+
+
+def _on_agent_id(environment: Environment) -> StackSettings:
+    sponsor = "3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01"
+    settings = _with_app(environment, identity="agentId", sponsors=[sponsor])
+    blueprint = BlueprintSettings(beat_id="BEAT12345678", sponsors=[sponsor])
+    return settings.model_copy(update={"agent_id": blueprint})
+
+
+@pytest.mark.parametrize("environment", ["np", "prod"])
+def test_an_agent_on_agent_id_passes_every_policy(environment: Environment) -> None:
+    run = _run(environment, _on_agent_id(environment))
+    made = {r.type for r in run.registrations}
+    assert {AGENT_BLUEPRINT, AGENT_IDENTITY} <= made
+    routes = [r for r in run.registrations if r.type == ROUTE_ACCESS and "-agent-ocelot-" in r.name]
+    assert len(routes) == len(_settings(environment).applications[0].regions)
+    violations = evaluate(run, environment, pack_config(environment))
+    assert [v for v in violations if _mandatory(v)] == []
+
+
+@pytest.mark.parametrize(
+    ("type_token", "key", "value", "expected"),
+    [
+        (AGENT_IDENTITY, "sponsors", [], "has no sponsor: set applications[].sponsors"),
+        (AGENT_BLUEPRINT, "sponsors", [], "has no sponsor: set agentId.sponsors"),
+        (AGENT_BLUEPRINT, "service_management_reference", "B1", "must be 'BEAT' followed"),
+        (AGENT_IDENTITY, "display_name", "MY-LIVEKIT-AGENT", "must end with '-NP' in np"),
+    ],
+)
+def test_agent_id_objects_are_sponsored_and_named(
+    type_token: str, key: str, value: Any, expected: str
+) -> None:
+    run = _run("np", _on_agent_id("np"))
+    registration = _first(run, type_token)
+    registration.inputs[key] = value
+    messages: list[str] = []
+    policy = POLICY["agent-id-objects"]
+    assert isinstance(policy, ResourceValidationPolicy)
+    policy.validate(resource_args(registration), _collect(messages))
+    assert len(messages) == 1
+    assert expected in messages[0], messages
 
 
 def _collect(messages: list[str]) -> Callable[..., None]:
@@ -498,6 +540,12 @@ BrokenStack = tuple[
     str, Environment, Callable[[], StackSettings | None], Callable[[ProgramRun], None]
 ]
 BROKEN: list[BrokenStack] = [
+    (
+        "agent-id-objects",
+        "np",
+        lambda: _on_agent_id("np"),
+        lambda run: _mutate_run(run, AGENT_IDENTITY, _set("sponsors", [])),
+    ),
     (
         "federated-credential-issuer",
         "np",

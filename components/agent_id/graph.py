@@ -1,12 +1,14 @@
 """Microsoft Graph v1.0 for Microsoft Entra Agent ID: the one module that knows its paths,
-bodies, errors and retries for agent identity blueprints, blueprint principals and agent
-identities (learn.microsoft.com/graph/api/resources/agentidentityblueprint,
-.../agentidentityblueprintprincipal, .../agentidentity).
+bodies, errors and retries for agent identity blueprints, blueprint principals, agent
+identities and app role assignments (learn.microsoft.com/graph/api/resources/
+agentidentityblueprint, .../agentidentityblueprintprincipal, .../agentidentity,
+.../approleassignment).
 
 Every failure is a `GraphError` naming the operation, the object (a blueprint's uniqueName, a
-blueprint's appId, an agent identity's display name or object ID), the HTTP status and Graph's
-`error.code` and `error.message`; never the token. `GraphTransientError` is retried with
-jittered exponential backoff, never shorter than `Retry-After`, until a total deadline:
+blueprint's appId, an agent identity's display name or object ID, an app role assignment's
+resource, principal and role), the HTTP status and Graph's `error.code` and `error.message`;
+never the token. `GraphTransientError` is retried with jittered exponential backoff, never
+shorter than `Retry-After`, until a total deadline:
 - 429 and 5xx (learn.microsoft.com/graph/throttling: "wait the number of seconds specified in
   the Retry-After header"), timeouts and lost connections;
 - `GraphReplicationError`, the 400 that Graph's replication delay gives right after a create:
@@ -27,7 +29,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -117,6 +119,14 @@ def user_ref(object_id: str) -> str:
 
 def directory_object_ref(object_id: str) -> str:
     return _DIRECTORY_OBJECTS + object_id
+
+
+def assignment_target(resource_principal_id: str, principal_id: str, app_role_id: str) -> str:
+    """How an error names an app role assignment."""
+    return (
+        f"app role assignment of role {app_role_id} to {principal_id} on service principal "
+        f"{resource_principal_id}"
+    )
 
 
 def _ids(listed: Any) -> list[str]:
@@ -228,6 +238,15 @@ class GraphClient(ClientBase):
         path = f"/servicePrincipals(appId='{_key(app_id)}')"
         return self._get_or_none(_Call("read", target, "GET", path))
 
+    def agent_identities_named(self, display_name: str) -> list[dict[str, Any]]:
+        """The agent identities whose display name is `display_name`, all pages (agentidentity-
+        list, with `$filter=displayName eq '…'`)."""
+        literal = display_name.replace("'", "''")
+        query = urlencode({"$filter": f"displayName eq '{literal}'"}, quote_via=quote)
+        target = f"agent identities named {display_name!r}"
+        path = f"/servicePrincipals/{AGENT_IDENTITY}?{query}"
+        return self._all_pages(_Call("list", target, "GET", path))
+
     def create_agent_identity(
         self, display_name: str, blueprint_app_id: str, sponsors: list[str]
     ) -> Any:
@@ -257,6 +276,39 @@ class GraphClient(ClientBase):
         path = f"/servicePrincipals/{object_id}"
         return self._tolerate_404(_Call("delete", target, "DELETE", path))
 
+    # -- app role assignments (servicePrincipals/{resource}/appRoleAssignedTo) ------------------
+
+    def create_app_role_assignment(
+        self, resource_principal_id: str, principal_id: str, app_role_id: str
+    ) -> Any:
+        """POST `/servicePrincipals/{resource}/appRoleAssignedTo` (serviceprincipal-post-
+        approleassignedto): the new appRoleAssignment."""
+        body = {
+            "principalId": principal_id,
+            "resourceId": resource_principal_id,
+            "appRoleId": app_role_id,
+        }
+        target = assignment_target(resource_principal_id, principal_id, app_role_id)
+        path = f"/servicePrincipals/{resource_principal_id}/appRoleAssignedTo"
+        return self._call(_Call("create", target, "POST", path, body))
+
+    def app_role_assigned_to(self, resource_principal_id: str) -> list[dict[str, Any]]:
+        """Every assignment of the resource service principal's app roles, all pages
+        (serviceprincipal-list-approleassignedto)."""
+        target = f"app role assignments of service principal {resource_principal_id}"
+        path = f"/servicePrincipals/{resource_principal_id}/appRoleAssignedTo"
+        return self._all_pages(_Call("list", target, "GET", path))
+
+    def delete_app_role_assignment(self, resource_principal_id: str, assignment_id: str) -> bool:
+        """DELETE `/servicePrincipals/{resource}/appRoleAssignedTo/{id}` (serviceprincipal-
+        delete-approleassignedto); False when it was already gone."""
+        target = f"app role assignment {assignment_id} on service principal {resource_principal_id}"
+        path = (
+            f"/servicePrincipals/{resource_principal_id}/appRoleAssignedTo/"
+            f"{quote(assignment_id, safe='')}"
+        )
+        return self._tolerate_404(_Call("delete", target, "DELETE", path))
+
     # -- the wire ------------------------------------------------------------------------------
 
     def _get_or_none(self, call: _Call) -> Any | None:
@@ -276,6 +328,23 @@ class GraphClient(ClientBase):
             raise
         return True
 
+    def _all_pages(self, call: _Call) -> list[dict[str, Any]]:
+        """Every item of a collection, following `@odata.nextLink` (learn.microsoft.com/graph/
+        paging); a next link outside this client's base URL is refused, so that the token goes
+        nowhere else."""
+        items: list[dict[str, Any]] = []
+        page: Any = self._call(call)
+        while True:
+            items += (page or {}).get("value", [])
+            link = (page or {}).get("@odata.nextLink")
+            if not link:
+                return items
+            if not str(link).startswith(self._base_url + "/"):
+                raise GraphPermanentError(
+                    call.operation, call.target, None, None, f"a next page outside Graph: {link}"
+                )
+            page = self._call(_Call(call.operation, call.target, "GET", str(link)))
+
     def _call(self, call: _Call) -> Any:
         return with_retries(lambda: self._send(call), self._deadline, self._backoff, 30.0)
 
@@ -286,10 +355,11 @@ class GraphClient(ClientBase):
             **dict(call.headers),
         }
         failure = (call.operation, call.target)
+        # A path, or a next page's whole URL (`_all_pages` checked it is under the base URL).
+        absolute = call.path.startswith(self._base_url + "/")
+        url = call.path if absolute else self._base_url + call.path
         try:
-            response = self._http().request(
-                call.method, self._base_url + call.path, headers=headers, json=call.body
-            )
+            response = self._http().request(call.method, url, headers=headers, json=call.body)
         except httpx.TimeoutException as exc:
             raise GraphTransientError(
                 *failure, None, None, f"no answer within {self._timeout}s ({type(exc).__name__})"

@@ -1,5 +1,6 @@
-"""The dynamic providers behind `AgentIdentityBlueprint`, `AgentBlueprintPrincipal` and
-`AgentIdentity` (Microsoft Entra Agent ID through Microsoft Graph v1.0).
+"""The dynamic providers behind `AgentIdentityBlueprint`, `AgentBlueprintPrincipal`,
+`AgentIdentity` and `AgentAppRoleAssignment` (Microsoft Entra Agent ID through Microsoft Graph
+v1.0).
 
 Pulumi pickles a provider into state by reference to this module, so it carries no settings
 and no token: `configure` reads the optional settings from the stack config in the provider
@@ -7,8 +8,8 @@ process; Graph's URL comes from the environment (`graph.graph_base_url`, the san
 Entra through `lkps.switches`) and tokens from azure-identity (`components.entra_auth`), both
 when the first request is made, so that a check or a diff makes no request and loads neither.
 Nothing secret is an input or an output: object IDs, app IDs, names and sponsors' object IDs.
-Each resource's ID is the object ID of what it keeps; outputs are its inputs as Graph holds them
-and, for a blueprint, its `app_id`.
+Each resource's ID is the object ID of what it keeps (an app role assignment's own id, which is
+not a GUID); outputs are its inputs as Graph holds them and, for a blueprint, its `app_id`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from components.agent_id.graph import (
     GRAPH_SCOPE,
     GraphClient,
     GraphPermanentError,
+    assignment_target,
     directory_object_ref,
     graph_base_url,
     user_ref,
@@ -60,26 +62,37 @@ DISPLAY_NAME_MAX_LENGTH: Final = 256
 # "A single blueprint may have up to 100 sponsors" (agentidentityblueprint-post-sponsors).
 MAX_SPONSORS: Final = 100
 
+# An app role's value (learn.microsoft.com/graph/api/resources/approle): at most 120 of
+# : ! # $ % & ' ( ) * + , - . / ; < = > ? @ [ ] ^ _ ` { | } ~ and letters and digits, not
+# starting with '.'.
+APP_ROLE_VALUE: Final = re.compile(r"(?!\.)[!#$%&'()*+,\-./:;<=>?@\[\]^_`{|}~0-9A-Za-z]{1,120}")
+APP_ROLE_KEYS: Final = ("id", "value", "display_name", "description")
+
 BLUEPRINT_INPUTS: Final = (
     "unique_name",
     "display_name",
     "sponsors",
     "owners",
     "service_management_reference",
+    "app_roles",
 )
 PRINCIPAL_INPUTS: Final = ("blueprint_app_id",)
 AGENT_INPUTS: Final = ("display_name", "blueprint_app_id", "sponsors")
+ASSIGNMENT_INPUTS: Final = ("resource_principal_id", "app_role_id", "principal_id")
+_GUID_INPUTS: Final = ("blueprint_app_id", *ASSIGNMENT_INPUTS)
 
 
 def is_unknown(value: Any) -> bool:
     """Whether an input is not known yet (a preview of a resource another one has not created).
 
     The provider host keeps unknowns in `check` and `diff` inputs as `pulumi.output.Unknown`
-    objects (pulumi/dynamic/__main__.py); older hosts sent the string `UNKNOWN`. A list with an
-    unknown element is unknown as a whole.
+    objects (pulumi/dynamic/__main__.py); older hosts sent the string `UNKNOWN`. A list or a
+    mapping with an unknown element is unknown as a whole.
     """
     if isinstance(value, list):
         return any(is_unknown(item) for item in value)
+    if isinstance(value, dict):
+        return any(is_unknown(item) for item in value.values())
     return isinstance(value, Unknown) or value == UNKNOWN
 
 
@@ -103,11 +116,8 @@ class _AgentIdProvider(ConfiguredProvider):
             raw = {}
         if not isinstance(raw, dict):
             raise ValueError(f"{rules.PROJECT}:{SETTINGS_KEY}: must be an object")
-        unknown = set(raw) - set(_SETTINGS)
-        if unknown:
-            raise ValueError(
-                f"{rules.PROJECT}:{SETTINGS_KEY}: unknown key(s) {', '.join(sorted(unknown))}"
-            )
+        # The block's other keys are the blueprint's; the program validates the whole block
+        # (lkps.settings.BlueprintSettings) before any resource is registered.
         values = []
         for key, (default, maximum) in _SETTINGS.items():
             value = raw.get(key, default)
@@ -166,8 +176,13 @@ def _normalized(key: str, value: Any) -> Any:
     refresh's answer from Graph compares equal to the program's inputs."""
     if key in ("sponsors", "owners") and isinstance(value, list):
         return sorted({str(item).lower() for item in value})
-    if key == "blueprint_app_id" and isinstance(value, str):
+    if key in _GUID_INPUTS and isinstance(value, str):
         return value.lower()
+    if key == "app_roles" and isinstance(value, list) and all(isinstance(r, dict) for r in value):
+        roles = [{k: role.get(k) for k in APP_ROLE_KEYS} for role in value]
+        for role in roles:
+            role["id"] = str(role["id"]).lower()
+        return sorted(roles, key=lambda role: str(role["id"]))
     return value
 
 
@@ -188,6 +203,40 @@ def _guids_failure(key: str, value: Any, required: bool) -> list[tuple[str, str]
         return [(key, f"{bad[0]!r} must be {rules.GUID_FORM}")]
     if len({item.lower() for item in value}) > MAX_SPONSORS:
         return [(key, f"at most {MAX_SPONSORS} are allowed")]
+    return []
+
+
+def _app_roles_failure(value: Any) -> list[tuple[str, str]]:
+    """None, or a list of app roles, each `id` (a GUID), `value`, `display_name` and
+    `description`, ids and values unique (values ignoring case, as the emulator compares them)."""
+    if value is None:
+        return []
+    form = f"mappings of {', '.join(APP_ROLE_KEYS)}"
+    if not isinstance(value, list):
+        return [("app_roles", f"must be a list of {form}")]
+    for index, role in enumerate(value):
+        where = f"app_roles[{index}]"
+        if not isinstance(role, dict) or set(role) != set(APP_ROLE_KEYS):
+            return [
+                ("app_roles", f"{where} must be a mapping of exactly {', '.join(APP_ROLE_KEYS)}")
+            ]
+        if not isinstance(role["id"], str) or not rules.GUID.fullmatch(role["id"]):
+            return [("app_roles", f"{where}.id {role['id']!r} must be {rules.GUID_FORM}")]
+        if not isinstance(role["value"], str) or not APP_ROLE_VALUE.fullmatch(role["value"]):
+            return [
+                (
+                    "app_roles",
+                    f"{where}.value {role['value']!r} must be 1 to 120 letters, digits or "
+                    "punctuation allowed in a role claim, without spaces, not starting with '.'",
+                )
+            ]
+        for key in ("display_name", "description"):
+            if not isinstance(role[key], str) or not role[key].strip():
+                return [("app_roles", f"{where}.{key} must be a non-empty string")]
+    for key in ("id", "value"):
+        seen = [str(role[key]).lower() for role in value]
+        if len(seen) != len(set(seen)):
+            return [("app_roles", f"two app roles have the same {key}")]
     return []
 
 
@@ -252,6 +301,7 @@ class AgentIdentityBlueprintProvider(_AgentIdProvider):
             failures.append(
                 ("service_management_reference", f"{reference!r} must be {rules.BEAT_ID_FORM}")
             )
+        failures += _app_roles_failure(inputs["app_roles"])
         return failures
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -274,26 +324,40 @@ class AgentIdentityBlueprintProvider(_AgentIdProvider):
     ) -> tuple[str, dict[str, Any]]:
         """The upsert by uniqueName, for create and update alike: a create that a run
         interrupted after Graph made the blueprint repeats safely. A blueprint that does not
-        exist is made by the upsert with its sponsors and owners; an existing one is patched
-        (displayName, serviceManagementReference) through the same upsert, and its sponsors
-        and owners are reconciled through their relations (sponsors are bound on create only,
-        agentidentityblueprint-upsert's body takes the blueprint's properties)."""
+        exist is made by the upsert with its sponsors, owners and app roles; an existing one is
+        patched (displayName, serviceManagementReference, appRoles) through the same upsert, and
+        its sponsors and owners are reconciled through their relations (sponsors are bound on
+        create only, agentidentityblueprint-upsert's body takes the blueprint's properties).
+        An app role to remove or change is disabled by a first PATCH (`_app_roles_plan`)."""
         unique_name = props["unique_name"]
         target = _blueprint_target(unique_name)
         graph = self.client()
         sponsors, owners = props["sponsors"], props.get("owners") or []
-        properties = {
+        properties: dict[str, Any] = {
             "displayName": props["display_name"],
             "serviceManagementReference": props["service_management_reference"],
         }
+        existing = graph.get_blueprint(None, unique_name)
         made = None
-        if graph.get_blueprint(None, unique_name) is None:
+        if existing is None:
             body = {**properties, "sponsors@odata.bind": [user_ref(s) for s in sponsors]}
             if owners:
                 body["owners@odata.bind"] = [directory_object_ref(o) for o in owners]
+            if props.get("app_roles") is not None:
+                body["appRoles"] = [_wire_role(role) for role in props["app_roles"]]
             made = graph.upsert_blueprint(unique_name, body)
         if made is None:
             # It existed (or another run made it in between): the same upsert updates it.
+            current = existing or graph.get_blueprint(None, unique_name)
+            plan = _app_roles_plan(
+                (current or {}).get("appRoles") or [],
+                (olds or {}).get("app_roles"),
+                props.get("app_roles"),
+            )
+            if plan is not None:
+                disabling, properties["appRoles"] = plan
+                if disabling is not None:
+                    graph.upsert_blueprint(unique_name, {"appRoles": disabling})
             graph.upsert_blueprint(unique_name, properties)
         blueprint = made or graph.get_blueprint(None, unique_name)
         if blueprint is None:
@@ -342,6 +406,7 @@ class AgentIdentityBlueprintProvider(_AgentIdProvider):
             "sponsors": graph.blueprint_sponsors(object_id, target),
             "owners": owners,
             "service_management_reference": blueprint.get("serviceManagementReference"),
+            "app_roles": _declared_roles_held(blueprint, props.get("app_roles")),
         }
         return ReadResult(object_id, self._outputs(inputs, blueprint), inputs=inputs)
 
@@ -351,6 +416,90 @@ class AgentIdentityBlueprintProvider(_AgentIdProvider):
         cascade-deletion-agent-identities); one already gone is fine."""
         target = _blueprint_target(str(props.get("unique_name") or id_))
         self.client().delete_application(id_, target)
+
+
+# The fields of an app role Graph takes in a PATCH (`origin` is read-only), and those a change is
+# measured on (learn.microsoft.com/graph/api/resources/approle).
+_ROLE_WRITABLE: Final = (
+    "allowedMemberTypes",
+    "description",
+    "displayName",
+    "id",
+    "isEnabled",
+    "value",
+)
+_ROLE_COMPARED: Final = ("allowedMemberTypes", "description", "displayName", "value")
+
+
+def _wire_role(role: dict[str, Any]) -> dict[str, Any]:
+    """An app role input as Graph takes it: an application permission, enabled."""
+    return {
+        "id": str(role["id"]).lower(),
+        "value": role["value"],
+        "displayName": role["display_name"],
+        "description": role["description"],
+        "allowedMemberTypes": ["Application"],
+        "isEnabled": True,
+    }
+
+
+def _held_role(role: dict[str, Any]) -> dict[str, Any]:
+    held = {key: role.get(key) for key in _ROLE_WRITABLE}
+    held["id"] = str(held["id"]).lower()
+    return held
+
+
+def _app_roles_plan(
+    current: list[dict[str, Any]],
+    declared_before: list[dict[str, Any]] | None,
+    declared_now: list[dict[str, Any]] | None,
+) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]] | None:
+    """The PATCHes of a blueprint's appRoles: None when the stack does not manage them;
+    else the collection to send first, with every enabled role to remove or change disabled
+    and nothing else changed (None when no role needs it), and the collection to send then
+    (learn.microsoft.com/graph/api/resources/approle, isEnabled: "To delete a role, this must
+    first be set to false. At that point, in a subsequent call, this role may be removed.";
+    Graph refuses a change of an enabled role too, CannotDeleteOrUpdateEnabledEntitlement).
+    Roles added outside the stack (never declared) are kept as they are."""
+    if declared_before is None and declared_now is None:
+        return None
+    before = {str(role["id"]).lower() for role in declared_before or []}
+    wanted = {str(role["id"]).lower(): _wire_role(role) for role in declared_now or []}
+    held = [_held_role(role) for role in current]
+    first: list[dict[str, Any]] = []
+    for role in held:
+        new = wanted.get(role["id"])
+        goes = new is None and role["id"] in before
+        changes = new is not None and any(role[k] != new[k] for k in _ROLE_COMPARED)
+        first.append(
+            {**role, "isEnabled": False} if role["isEnabled"] and (goes or changes) else role
+        )
+    foreign = [role for role in held if role["id"] not in wanted and role["id"] not in before]
+    return (first if first != held else None), [*foreign, *wanted.values()]
+
+
+def _declared_roles_held(
+    blueprint: dict[str, Any], declared: list[dict[str, Any]] | None
+) -> list[dict[str, Any]] | None:
+    """The declared app roles as Graph holds them, for drift: those with a declared id that are
+    enabled application permissions (one disabled or changed by hand shows as a difference)."""
+    if declared is None:
+        return None
+    ids = {str(role["id"]).lower() for role in declared}
+    held = [
+        {
+            "id": role.get("id"),
+            "value": role.get("value"),
+            "display_name": role.get("displayName"),
+            "description": role.get("description"),
+        }
+        for role in blueprint.get("appRoles") or []
+        if str(role.get("id")).lower() in ids
+        and role.get("isEnabled")
+        and role.get("allowedMemberTypes") == ["Application"]
+    ]
+    roles: list[dict[str, Any]] = _normalized("app_roles", held)
+    return roles
 
 
 # -- blueprint principals ------------------------------------------------------------------------
@@ -421,10 +570,9 @@ def _agent_target(display_name: Any, object_id: str | None = None) -> str:
 
 
 class AgentIdentityProvider(_AgentIdProvider):
-    """Keeps one agent identity of a blueprint. Graph has no alternate key for an agent identity,
-    so a create is not idempotent: a run interrupted between Graph's answer and the state's
-    save leaves an agent identity the stack does not know (find it by display name and delete
-    it, or import is not available for dynamic resources, pulumi/pulumi#16175)."""
+    """Keeps one agent identity of a blueprint, found on create by its display name under the
+    blueprint (Graph has no alternate key for an agent identity, and import is not available
+    for dynamic resources, pulumi/pulumi#16175)."""
 
     INPUTS = AGENT_INPUTS
     REPLACING = ("blueprint_app_id",)
@@ -437,9 +585,42 @@ class AgentIdentityProvider(_AgentIdProvider):
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        agent = self.client().create_agent_identity(
-            props["display_name"], props["blueprint_app_id"], props["sponsors"]
-        )
+        """Adopts the blueprint's agent identity of this display name when there is one (made
+        by hand, or by a run interrupted before the state recorded it: Graph has no alternate
+        key to make the create idempotent), adding the declared sponsors it lacks; else creates
+        it. More than one of that name under the blueprint is refused: which to keep is a
+        person's call."""
+        graph = self.client()
+        display_name, blueprint_app_id = props["display_name"], props["blueprint_app_id"]
+        target = _agent_target(display_name)
+        same = [
+            agent
+            for agent in graph.agent_identities_named(display_name)
+            if str(agent.get("agentIdentityBlueprintId")).lower() == blueprint_app_id
+        ]
+        if len(same) > 1:
+            ids = ", ".join(sorted(str(agent["id"]) for agent in same))
+            raise GraphPermanentError(
+                "create",
+                target,
+                None,
+                None,
+                f"{len(same)} agent identities of this name under the blueprint ({ids}); delete "
+                "all but the one to keep, then run again",
+            )
+        if same:
+            object_id = str(same[0]["id"])
+            _reconcile(
+                graph.agent_identity_sponsors(object_id, target),
+                None,
+                props["sponsors"],
+                lambda s: graph.add_sponsor(
+                    "servicePrincipals", AGENT_IDENTITY, object_id, s, target
+                ),
+                lambda s: None,
+            )
+            return CreateResult(object_id, self._outputs(props, same[0]))
+        agent = graph.create_agent_identity(display_name, blueprint_app_id, props["sponsors"])
         return CreateResult(str(agent["id"]), self._outputs(props, agent))
 
     @staticmethod
@@ -484,3 +665,80 @@ class AgentIdentityProvider(_AgentIdProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self.client().delete_service_principal(id_, _agent_target(props.get("display_name"), id_))
+
+
+# -- app role assignments ------------------------------------------------------------------------
+
+# The inputs in the order `graph.assignment_target` names them.
+_TARGET_ORDER: Final = ("resource_principal_id", "principal_id", "app_role_id")
+
+
+class AgentAppRoleAssignmentProvider(_AgentIdProvider):
+    """Keeps one app role assignment: the service principal `principal_id` (an agent identity
+    too) granted the app role `app_role_id` of the resource service principal
+    `resource_principal_id` (of a blueprint principal: one of its blueprint's app roles). Graph
+    has no update of an assignment, so every input replaces it."""
+
+    INPUTS = ASSIGNMENT_INPUTS
+    REPLACING = ASSIGNMENT_INPUTS
+
+    def _check_failures(self, inputs: dict[str, Any]) -> list[tuple[str, str]]:
+        return [f for key in ASSIGNMENT_INPUTS for f in _guid_failure(key, inputs[key])]
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """POST the assignment; when Graph refuses it because the same one exists (a run
+        interrupted after Graph made it, or one made by hand), that one is adopted."""
+        resource, role, principal = (props[key] for key in ASSIGNMENT_INPUTS)
+        graph = self.client()
+        try:
+            made = graph.create_app_role_assignment(resource, principal, role)
+        except GraphPermanentError as exc:
+            if exc.status not in (400, 409):
+                raise
+            made = next(
+                (
+                    a
+                    for a in graph.app_role_assigned_to(resource)
+                    if str(a.get("principalId")).lower() == principal
+                    and str(a.get("appRoleId")).lower() == role
+                ),
+                None,
+            )
+            if made is None:
+                raise
+        return CreateResult(str(made["id"]), self._outputs(made))
+
+    @staticmethod
+    def _outputs(assignment: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "resource_principal_id": str(assignment["resourceId"]).lower(),
+            "app_role_id": str(assignment["appRoleId"]).lower(),
+            "principal_id": str(assignment["principalId"]).lower(),
+        }
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The assignment of that id among the resource's (ids compare exactly); gone when it
+        or its resource service principal is."""
+        resource = str(props.get("resource_principal_id"))
+        try:
+            listed = self.client().app_role_assigned_to(resource)
+        except GraphPermanentError as exc:
+            if exc.status == 404:
+                return ReadResult("", {})
+            raise
+        found = next((a for a in listed if a.get("id") == id_), None)
+        if found is None:
+            return ReadResult("", {})
+        outputs = self._outputs(found)
+        return ReadResult(id_, outputs, inputs=dict(outputs))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Nothing changes in place (every input replaces): the current outputs."""
+        found = self.read(id_, news)
+        if not found.id:
+            target = assignment_target(*(str(news.get(k)) for k in _TARGET_ORDER))
+            raise GraphPermanentError("update", target, 404, None, "the assignment is gone")
+        return UpdateResult(found.outs)
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        self.client().delete_app_role_assignment(str(props.get("resource_principal_id")), id_)

@@ -1,22 +1,23 @@
 """Microsoft Entra Agent ID objects as Pulumi resources: an agent identity blueprint, its blueprint
-principal, and agent identities of the blueprint.
+principal, agent identities of the blueprint, and app role assignments.
 
 Type tokens: `pulumi-python:dynamic/agentid:Blueprint`, `.../agentid:BlueprintPrincipal`,
-`.../agentid:AgentIdentity`. The caller names each resource; wire them in the order Graph needs
-(`AgentBlueprintPrincipal(blueprint_app_id=blueprint.app_id)`, then
-`AgentIdentity(blueprint_app_id=principal.blueprint_app_id, ...)`, so that the agent identity
-waits for the principal).
+`.../agentid:AgentIdentity`, `.../agentid:AppRoleAssignment`. The caller names each resource;
+wire them in the order Graph needs (`AgentBlueprintPrincipal(blueprint_app_id=blueprint.app_id)`,
+then `AgentIdentity(blueprint_app_id=principal.blueprint_app_id, ...)`, so that the agent identity
+waits for the principal; an assignment of a blueprint's app role takes the principal's `id`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import pulumi
 from pulumi.dynamic import Resource
 
 from components.agent_id.provider import (
+    AgentAppRoleAssignmentProvider,
     AgentBlueprintPrincipalProvider,
     AgentIdentityBlueprintProvider,
     AgentIdentityProvider,
@@ -27,6 +28,7 @@ MODULE: Final = "agentid"
 BLUEPRINT_TYPE: Final = f"pulumi-python:dynamic/{MODULE}:Blueprint"
 BLUEPRINT_PRINCIPAL_TYPE: Final = f"pulumi-python:dynamic/{MODULE}:BlueprintPrincipal"
 AGENT_IDENTITY_TYPE: Final = f"pulumi-python:dynamic/{MODULE}:AgentIdentity"
+APP_ROLE_ASSIGNMENT_TYPE: Final = f"pulumi-python:dynamic/{MODULE}:AppRoleAssignment"
 
 
 class AgentIdentityBlueprint(Resource, module=MODULE, name="Blueprint"):
@@ -38,6 +40,10 @@ class AgentIdentityBlueprint(Resource, module=MODULE, name="Blueprint"):
     owner only if listed, and a deployer limited to `Application.ReadWrite.OwnedBy` must be
     listed). Sponsors and owners added outside the stack are kept; those removed from the
     inputs are removed. `service_management_reference` is the BEAT ID.
+
+    `app_roles` (optional) are the blueprint's application permissions, each a mapping of `id`
+    (a GUID), `value`, `display_name` and `description`; a role dropped or changed is disabled
+    first, then removed or rewritten. App roles added outside the stack are kept.
     """
 
     unique_name: pulumi.Output[str]
@@ -45,6 +51,7 @@ class AgentIdentityBlueprint(Resource, module=MODULE, name="Blueprint"):
     sponsors: pulumi.Output[list[str]]
     owners: pulumi.Output[list[str] | None]
     service_management_reference: pulumi.Output[str]
+    app_roles: pulumi.Output[list[dict[str, str]] | None]
     app_id: pulumi.Output[str]
 
     def __init__(
@@ -55,6 +62,8 @@ class AgentIdentityBlueprint(Resource, module=MODULE, name="Blueprint"):
         sponsors: pulumi.Input[Sequence[pulumi.Input[str]]],
         service_management_reference: pulumi.Input[str],
         owners: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None,
+        app_roles: pulumi.Input[Sequence[pulumi.Input[Mapping[str, pulumi.Input[str]]]]]
+        | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props: dict[str, Any] = {
@@ -63,6 +72,7 @@ class AgentIdentityBlueprint(Resource, module=MODULE, name="Blueprint"):
             "sponsors": sponsors,
             "owners": owners,
             "service_management_reference": service_management_reference,
+            "app_roles": app_roles,
             "app_id": None,
         }
         with pickle_guard():
@@ -111,3 +121,30 @@ class AgentIdentity(Resource, module=MODULE, name="AgentIdentity"):
         }
         with pickle_guard():
             super().__init__(AgentIdentityProvider(), name, props, opts)
+
+
+class AgentAppRoleAssignment(Resource, module=MODULE, name="AppRoleAssignment"):
+    """The service principal `principal_id` (an application's or an agent identity) granted the
+    app role `app_role_id` of the resource service principal `resource_principal_id`. Every
+    input replaces it; an identical assignment that already exists is adopted. The ID is
+    Graph's assignment id."""
+
+    resource_principal_id: pulumi.Output[str]
+    app_role_id: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        resource_principal_id: pulumi.Input[str],
+        app_role_id: pulumi.Input[str],
+        principal_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props: dict[str, Any] = {
+            "resource_principal_id": resource_principal_id,
+            "app_role_id": app_role_id,
+            "principal_id": principal_id,
+        }
+        with pickle_guard():
+            super().__init__(AgentAppRoleAssignmentProvider(), name, props, opts)

@@ -9,7 +9,11 @@ from typing import Any, Final
 
 from lkps import ownership
 from lkps.resource_types import (
+    AGENT_BLUEPRINT,
+    AGENT_IDENTITY,
+    APP_ROLE_ASSIGNMENT,
     APPLICATION,
+    BLUEPRINT_PRINCIPAL,
     FEDERATED_CREDENTIAL,
     IDENTIFIER_URI,
     PERMISSION_SCOPE,
@@ -98,6 +102,9 @@ TYPE_ORDER: Final = {
     kind: order
     for order, kind in enumerate(
         (
+            AGENT_BLUEPRINT,
+            BLUEPRINT_PRINCIPAL,
+            AGENT_IDENTITY,
             APPLICATION,
             SERVICE_PRINCIPAL,
             FEDERATED_CREDENTIAL,
@@ -107,9 +114,12 @@ TYPE_ORDER: Final = {
             IDENTIFIER_URI,
             PERMISSION_SCOPE,
             PRE_AUTHORIZED,
+            APP_ROLE_ASSIGNMENT,
         )
     )
 }
+# The Client Access List entries of an agent identity (components/onboarded_application.py).
+AGENT_ROUTE_MARK: Final = "-agent-ocelot-"
 
 
 def _default_provider(step: Step) -> bool:
@@ -234,8 +244,87 @@ def _secret_removed(steps: Sequence[Step]) -> str | None:
     return f"client secret removed: the app now signs in with {', '.join(trusted)} only"
 
 
+def _sponsor_change(step: Step) -> str:
+    old, new = _ids(step.old_inputs.get("sponsors")), _ids(step.new_inputs.get("sponsors"))
+    parts = [f"+{len(new - old)} sponsor(s)"] if new - old else []
+    parts += [f"-{len(old - new)} sponsor(s)"] if old - new else []
+    return ", ".join(parts) or "sponsors"
+
+
+def _agent_id_words(step: Step) -> tuple[str | None, str | None]:
+    """The stack's Microsoft Entra Agent ID objects: its blueprint, the blueprint's principal,
+    an agent's agent identity, a client's app role on the blueprint."""
+    if step.type == APP_ROLE_ASSIGNMENT:
+        if step.op == "create":
+            return (
+                "may start LKPS sessions with the agents on Agent ID (app role access_as_client)",
+                None,
+            )
+        if step.op in ("delete", "replace"):
+            return None, "app role access_as_client removed: loses access to the agents on Agent ID"
+        return None, None
+    what = {
+        AGENT_BLUEPRINT: "agent identity blueprint",
+        BLUEPRINT_PRINCIPAL: "blueprint principal",
+        AGENT_IDENTITY: "agent identity (Microsoft Entra Agent ID)",
+    }[step.type]
+    if step.op == "create":
+        sponsors = len(_ids(step.new_inputs.get("sponsors")))
+        return f"new {what}" + (f", {sponsors} sponsor(s)" if sponsors else ""), None
+    if step.op == "update":
+        detail = _words(step.changed).replace("sponsors", _sponsor_change(step))
+        return f"{what}: changes {detail}", None
+    consequence = {
+        AGENT_BLUEPRINT: "Entra deletes every agent identity of it",
+        BLUEPRINT_PRINCIPAL: "no agent identity of the blueprint can sign in",
+        AGENT_IDENTITY: "the agent can no longer sign in as it",
+    }[step.type]
+    if step.op == "delete":
+        return None, f"{what} deleted" + (" (protected)" if step.protected else "") + (
+            f": {consequence}"
+        )
+    if step.op == "replace":
+        return None, f"{what} replaced (a new ID for LKPS and Ocelot): {_words(step.changed)}"
+    return None, None
+
+
+def _agent_id_move(steps: Sequence[Step]) -> tuple[str | None, str | None]:
+    """An agent's move to Agent ID, in its two reviewed steps: its agent identity joins the
+    routes beside its registration; later the registration leaves them."""
+    created = any(
+        s.type == ROUTE_ACCESS and AGENT_ROUTE_MARK in s.name and s.op == "create" for s in steps
+    )
+    kept = any(s.type == ROUTE_ACCESS and AGENT_ROUTE_MARK in s.name for s in steps)
+    registration_kept = any(
+        s.type == ROUTE_ACCESS and AGENT_ROUTE_MARK not in s.name and s.op == "same" for s in steps
+    )
+    registration_left = any(
+        s.type == ROUTE_ACCESS
+        and AGENT_ROUTE_MARK not in s.name
+        and s.op == "delete"
+        and not s.retained
+        for s in steps
+    )
+    if created and registration_kept:
+        return (
+            "moves to Microsoft Entra Agent ID: its agent identity joins the LKPS routes beside "
+            "the app registration (a parallel run); retire the registration in a later change"
+        ), None
+    if kept and not created and registration_left:
+        return None, (
+            "app registration retired: the agent reaches LKPS as its agent identity only; a "
+            "workload still signing in with the registration loses access"
+        )
+    return None, None
+
+
 def _route(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
     route = step.new_inputs.get("route_id") or step.old_inputs.get("route_id") or step.name
+    if AGENT_ROUTE_MARK in step.name:
+        if step.op == "create":
+            return f"agent identity's LKPS access added on `{route}`", None
+        if step.op == "delete" and not step.retained:
+            return None, f"agent identity's LKPS access removed from `{route}`"
     if step.op == "create":
         return (
             f"LKPS access added on `{route}` (if the route needs approval, it waits in the "
@@ -315,6 +404,10 @@ def drift_found(drift: Drift) -> list[str]:
         IDENTIFIER_URI: "the identifier URI was removed by hand",
         PERMISSION_SCOPE: "the access_as_client scope was removed by hand",
         PRE_AUTHORIZED: "a pre-authorized client was removed by hand",
+        AGENT_BLUEPRINT: "the agent identity blueprint was deleted by hand",
+        BLUEPRINT_PRINCIPAL: "the blueprint principal was deleted by hand",
+        AGENT_IDENTITY: "the agent identity was deleted by hand",
+        APP_ROLE_ASSIGNMENT: "the app role access_as_client was unassigned by hand",
     }
     if drift.gone:
         return [gone[drift.type]] if drift.type in gone else []
@@ -333,6 +426,15 @@ def drift_found(drift: Drift) -> list[str]:
         return found
     if drift.type == PRE_AUTHORIZED:
         return ["a pre-authorized client's permissions were changed by hand"]
+    if drift.type in (AGENT_BLUEPRINT, AGENT_IDENTITY) and "sponsors" in drift.changed:
+        what = "blueprint" if drift.type == AGENT_BLUEPRINT else "agent identity"
+        return [
+            f"the {what}'s sponsor {s} was removed by hand"
+            for s in sorted(_ids(drift.recorded.get("sponsors")) - _ids(drift.live.get("sponsors")))
+        ] + [
+            f"the {what}'s sponsor {s} was added by hand"
+            for s in sorted(_ids(drift.live.get("sponsors")) - _ids(drift.recorded.get("sponsors")))
+        ]
     if drift.type == VAULT_SECRET:
         return ["the vault secret was changed by hand (enabled, expiry or tags)"]
     if drift.type == FEDERATED_CREDENTIAL:
@@ -359,6 +461,8 @@ def describe(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
         return _route(step, ocelot_ui)
     if step.type in (PRE_AUTHORIZED, IDENTIFIER_URI, PERMISSION_SCOPE):
         return _authorization(step)
+    if step.type in (AGENT_BLUEPRINT, BLUEPRINT_PRINCIPAL, AGENT_IDENTITY, APP_ROLE_ASSIGNMENT):
+        return _agent_id_words(step)
     if step.type.endswith(":RemovedClientSecret"):
         key = step.new_inputs.get("key_id") or step.name
         if step.op == "create":
@@ -417,6 +521,12 @@ def build_review(
         owner = _owner_of(step.name, prefixes)
         if owner is not None:
             by_owner[owner].append(step)
+    for owner, owned in by_owner.items():
+        moved, retiring = _agent_id_move(owned)
+        if moved:
+            apps.setdefault(owner, AppReview(owner)).changes.insert(0, moved)
+        if retiring:
+            apps.setdefault(owner, AppReview(owner)).dangers.append(retiring)
     removals = {owner: _secret_removed(owned) for owner, owned in by_owner.items()}
     for owner, removal in removals.items():
         if removal:

@@ -3,13 +3,21 @@
 Read-only: every check reads Graph, the vault or Ocelot and changes nothing. A check that gets
 401/403 says which right the running identity lacks; the secret value is read only for the
 optional token check and never printed.
+
+An agent on Microsoft Entra Agent ID (`identity: agentId`) is checked on what its users depend
+on: the stack's blueprint (a blueprint, sponsored, with its `access_as_client` app role and its
+principal), its agent identity (of that blueprint, enabled, sponsored), the blueprint's
+credential, each client's assignment of the app role, and the agent identity's entries on the
+Ocelot routes. While it keeps its app registration (`registration: parallel`) the
+registration's items run as well; once the registration is retired, its entries must be gone
+from the routes, as a retired application's are.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,7 +26,8 @@ from typing import Any, Final
 from components.azure_reads import LiveSources, RefusedError, UnreachableError
 from components.ocelot.api import ACTIVE, PENDING, OcelotClient, OcelotError
 from lkps import rules
-from lkps.settings import ApplicationSettings, StackSettings
+from lkps.agent_id import ocelot_client_id
+from lkps.settings import ApplicationSettings, FederatedCredentialSettings, StackSettings
 from stack_command.verify import model
 from stack_command.verify.model import AppReport, Finding, Report
 
@@ -28,6 +37,16 @@ OCELOT_USERS_PAGE: Final = {
 }
 MAX_PARALLEL: Final = 8
 _REFUSED: Final = object()
+# The `@odata.type` Graph gives each Microsoft Entra Agent ID object (learn.microsoft.com/graph/
+# api/resources/agentidentityblueprint, .../agentidentityblueprintprincipal, .../agentidentity).
+BLUEPRINT_TYPE: Final = "#microsoft.graph.agentIdentityBlueprint"
+BLUEPRINT_PRINCIPAL_TYPE: Final = "#microsoft.graph.agentIdentityBlueprintPrincipal"
+AGENT_IDENTITY_TYPE: Final = "#microsoft.graph.agentIdentity"
+# How an agent identity gets its token: its blueprint's credential, then the exchange for the
+# agent identity (fmi_path), which the sandbox does not emulate.
+AGENT_TOKEN_FLOW: Final = (
+    "learn.microsoft.com/entra/agent-id/identity-platform/agent-autonomous-app-oauth-flow"
+)
 
 
 @dataclass(frozen=True)
@@ -92,12 +111,16 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
     display_name = app.display_name(environment)
     outputs = (context.outputs.get("applications") or {}).get(app.name)
     client_id = outputs.get("clientId") if outputs else None
+    if outputs and app.on_agent_id and app.registration != "parallel":
+        # The ID Ocelot's Client Access List holds for it (lkps.agent_id); its registration's
+        # while both are on the routes.
+        client_id = outputs.get("agentIdentityId")
     report = AppReport(app.name, display_name, client_id)
     findings = report.findings
     if outputs is None:
         findings.append(
             Finding(
-                model.REGISTRATION,
+                model.AGENT_IDENTITY if app.on_agent_id else model.REGISTRATION,
                 "fail",
                 f"the stack has no outputs for {app.name}: it was never deployed",
                 context.up_command,
@@ -106,37 +129,529 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
         findings.append(_manual_beat(app))
         findings.append(_ocelot_users(environment))
         return report
+    if app.on_agent_id:
+        findings.extend(_on_agent_id(context, app, outputs))
+        return report
     application = _guarded(
         findings, model.REGISTRATION, context.sources.application, outputs["objectId"]
     )
     findings.append(_beat(context, app, application))
     if application is not _REFUSED:
-        findings.extend(_registration(context, app, outputs, application))
-        if "vaultSecretName" in outputs:
-            findings.append(_client_secret(context, outputs, application))
-        elif app.client_secret:
-            findings.append(
-                Finding(
-                    model.CLIENT_SECRET,
-                    "fail",
-                    "the config gives it a client secret, which no run has made yet",
-                    context.up_command,
-                )
-            )
-        if app.federated_credentials or outputs.get("federatedCredentials"):
-            findings.append(_federated(context, app, outputs))
-        stray = _stray_credentials(context, application)
-        if stray is not None:
-            findings.append(stray)
+        findings.extend(_registration_items(context, app, outputs, application))
     authorization = _client_authorization(context, app, application)
     if authorization is not None:
         findings.append(authorization)
+    by_app_role = _app_role_of_client(context, app)
+    if by_app_role is not None:
+        findings.append(by_app_role)
     if context.token_check:
         findings.append(_token(context, app, outputs))
     findings.append(_separate(context, app, outputs))
     findings.append(_ocelot_users(environment))
     findings.extend(_route_access(context, app, outputs))
     return report
+
+
+def _registration_items(
+    context: Context,
+    app: ApplicationSettings,
+    outputs: Mapping[str, Any],
+    application: dict[str, Any] | None,
+) -> list[Finding]:
+    """The app registration and its credentials."""
+    findings = _registration(context, app, outputs, application)
+    if "vaultSecretName" in outputs:
+        findings.append(_client_secret(context, outputs, application))
+    elif app.client_secret:
+        findings.append(
+            Finding(
+                model.CLIENT_SECRET,
+                "fail",
+                "the config gives it a client secret, which no run has made yet",
+                context.up_command,
+            )
+        )
+    if app.federated_credentials or outputs.get("federatedCredentials"):
+        findings.append(_federated(context, app, outputs))
+    stray = _stray_credentials(context, application)
+    if stray is not None:
+        findings.append(stray)
+    return findings
+
+
+# -- Microsoft Entra Agent ID ---------------------------------------------------------------------
+
+
+def _on_agent_id(
+    context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]
+) -> list[Finding]:
+    """The checklist of an agent on Agent ID: the registration's items while it keeps its
+    registration beside the agent identity (`registration: parallel`), the absence of the
+    retired registration's Ocelot entries (`registration: retired`), and the Agent ID items."""
+    findings: list[Finding] = []
+    parallel = app.registration == "parallel"
+    application: Any = None
+    if parallel and "objectId" not in outputs:
+        findings.append(
+            Finding(
+                model.REGISTRATION,
+                "fail",
+                "registration: parallel keeps its app registration, but the stack has no "
+                "outputs of one",
+                context.up_command,
+            )
+        )
+        parallel = False
+    elif parallel:
+        application = _guarded(
+            findings, model.REGISTRATION, context.sources.application, outputs["objectId"]
+        )
+    findings.append(_beat(context, app, application))
+    if parallel and application is not _REFUSED:
+        findings.extend(_registration_items(context, app, outputs, application))
+    blueprint_outputs: Mapping[str, Any] = context.outputs.get("agentIdBlueprint") or {}
+    blueprint_finding, blueprint = _blueprint(context, blueprint_outputs)
+    findings.append(blueprint_finding)
+    findings.append(_agent_identity(context, app, outputs, blueprint_outputs))
+    if blueprint is not None:
+        findings.extend(_blueprint_credentials(context, blueprint_outputs, blueprint))
+    if parallel:
+        authorization = _client_authorization(context, app, application)
+        if authorization is not None:
+            findings.append(authorization)
+    by_app_role = _app_role_of_agent(context, app, blueprint, blueprint_outputs)
+    if by_app_role is not None:
+        findings.append(by_app_role)
+    if context.token_check:
+        if parallel:
+            findings.append(_token(context, app, outputs))
+        findings.append(_agent_token(context, outputs, blueprint_outputs))
+    if parallel:
+        findings.append(_separate(context, app, outputs))
+    findings.append(_separate_blueprints(context, blueprint_outputs))
+    findings.append(_ocelot_users(context.settings.environment))
+    if parallel:
+        findings.extend(_route_access(context, app, outputs))
+    elif app.registration == "retired" and outputs.get("clientId"):
+        findings.extend(_retired_entries(context, app, str(outputs["clientId"]).lower()))
+    if outputs.get("agentIdentityId"):
+        client_id = ocelot_client_id(str(outputs["agentIdentityId"]))
+        findings.extend(_route_entries(context, app, client_id, model.AGENT_IDENTITY_ENTRY))
+    return findings
+
+
+def _missing(wanted: Sequence[str], present: Sequence[str]) -> list[str]:
+    have = {p.lower() for p in present}
+    return sorted({w.lower() for w in wanted} - have)
+
+
+def _enable_remedy(what: str, object_id: str) -> str:
+    """Accounts are not kept by the stack: someone disabled it, maybe on purpose."""
+    return (
+        f"find out who disabled {what} and why (an administrator, or Microsoft Entra ID "
+        "Protection), then enable it again in the Entra admin center, or: az rest --method "
+        f"PATCH --url https://graph.microsoft.com/v1.0/servicePrincipals/{object_id} "
+        "--body '{\"accountEnabled\": true}'"
+    )
+
+
+def _app_role_problem(blueprint: Mapping[str, Any], blueprint_outputs: Mapping[str, Any]) -> str:
+    """What keeps the blueprint's `access_as_client` app role from authorizing clients, or ""."""
+    role_id = str(blueprint_outputs.get("appRoleId") or "").lower()
+    role = next(
+        (r for r in blueprint.get("appRoles") or [] if str(r.get("id")).lower() == role_id),
+        None,
+    )
+    if role is None or role.get("value") != rules.CLIENT_SCOPE_VALUE:
+        return (
+            f"it has no {rules.CLIENT_SCOPE_VALUE} app role {role_id or '(none recorded)'}: no "
+            "client can be authorized to start sessions with its agents"
+        )
+    if role.get("isEnabled") is False:
+        return (
+            f"its {rules.CLIENT_SCOPE_VALUE} app role is disabled: its clients lose their "
+            "authorization"
+        )
+    member_types = role.get("allowedMemberTypes")
+    if isinstance(member_types, list) and "Application" not in member_types:
+        return (
+            f"its {rules.CLIENT_SCOPE_VALUE} app role cannot be assigned to client "
+            f"applications (allowedMemberTypes {member_types})"
+        )
+    return ""
+
+
+def _blueprint(
+    context: Context, blueprint_outputs: Mapping[str, Any]
+) -> tuple[Finding, dict[str, Any] | None]:
+    """The stack's blueprint: it exists and is a blueprint, records the configured BEAT ID, is
+    sponsored by the configured sponsors, has its `access_as_client` app role enabled, and its
+    blueprint principal (which Entra needs to sign in its agent identities) exists, enabled.
+    Also the blueprint as read, when it is one, for its credentials."""
+    item = model.AGENT_ID_BLUEPRINT
+    up = context.up_command
+    if not blueprint_outputs.get("objectId"):
+        detail = "the stack has no outputs of its agent identity blueprint: no run has made it"
+        return Finding(item, "fail", detail, up), None
+    object_id = str(blueprint_outputs["objectId"])
+    try:
+        blueprint = context.sources.application(object_id)
+    except (RefusedError, UnreachableError) as exc:
+        return _unreadable(item, exc), None
+    if blueprint is None:
+        detail = (
+            f"no agent identity blueprint {object_id} in Entra (deleted by hand? Entra then "
+            "deletes its agent identities too)"
+        )
+        return Finding(item, "fail", detail, f"{up} to create it again"), None
+    kind = blueprint.get("@odata.type")
+    if kind != BLUEPRINT_TYPE:
+        detail = (
+            f"{object_id} is {kind or 'a plain application'}, not an agent identity blueprint: "
+            "it has no agent identities"
+        )
+        return Finding(item, "fail", detail, up), None
+    problems, remedies = [], [up]
+    app_id = str(blueprint.get("appId") or "").lower()
+    if app_id != str(blueprint_outputs.get("appId") or "").lower():
+        problems.append(f"its app ID is {app_id}, not {blueprint_outputs.get('appId')}")
+    spec = context.settings.agent_id
+    beat_id = spec.beat_id if spec else blueprint_outputs.get("beatId")
+    recorded = blueprint.get("serviceManagementReference")
+    if beat_id and recorded != beat_id:
+        problems.append(
+            "it records no BEAT ID (serviceManagementReference is empty)"
+            if not recorded
+            else f"it records BEAT ID {recorded!r}, not {beat_id}"
+        )
+    role_problem = _app_role_problem(blueprint, blueprint_outputs)
+    if role_problem:
+        problems.append(role_problem)
+    principal_id = str(blueprint_outputs.get("principalObjectId") or "")
+    try:
+        sponsors = context.sources.blueprint_sponsors(object_id)
+        principal = context.sources.service_principal_object(principal_id) if principal_id else None
+    except (RefusedError, UnreachableError) as exc:
+        return _unreadable(item, exc), blueprint
+    wanted = list(spec.sponsors if spec else blueprint_outputs.get("sponsors") or [])
+    gone = _missing(wanted, sponsors)
+    if gone:
+        problems.append(
+            f"configured sponsor(s) {', '.join(gone)} are no longer sponsors of it (removed "
+            "by hand?)"
+        )
+    if principal is None:
+        problems.append(
+            f"its blueprint principal {principal_id or '(none recorded)'} is missing: Entra "
+            "cannot sign in its agent identities"
+        )
+    elif principal.get("@odata.type") != BLUEPRINT_PRINCIPAL_TYPE:
+        problems.append(f"{principal_id} is not its blueprint principal")
+    elif str(principal.get("appId") or "").lower() != app_id:
+        problems.append(f"its principal {principal_id} is another blueprint's")
+    elif principal.get("accountEnabled") is False:
+        problems.append(
+            "its blueprint principal is disabled: Entra signs in none of its agent identities"
+        )
+        remedies.append(_enable_remedy("the blueprint principal", principal_id))
+    if problems:
+        return Finding(item, "fail", "; ".join(problems), "; ".join(remedies)), blueprint
+    detail = (
+        f"{blueprint.get('displayName')}, app ID {app_id}, {len(sponsors)} sponsor(s), "
+        f"{rules.CLIENT_SCOPE_VALUE} app role enabled, principal enabled"
+    )
+    return Finding(item, "pass", detail), blueprint
+
+
+def _agent_identity(
+    context: Context,
+    app: ApplicationSettings,
+    outputs: Mapping[str, Any],
+    blueprint_outputs: Mapping[str, Any],
+) -> Finding:
+    """The agent's identity: it exists, is an agent identity of the stack's blueprint, is
+    enabled (Entra issues a disabled one no token) and is sponsored by the configured
+    sponsors."""
+    item = model.AGENT_IDENTITY
+    up = context.up_command
+    object_id = str(outputs.get("agentIdentityId") or "")
+    if not object_id:
+        return Finding(item, "fail", "no run has made its agent identity yet", up)
+    try:
+        agent = context.sources.service_principal_object(object_id)
+    except (RefusedError, UnreachableError) as exc:
+        return _unreadable(item, exc)
+    if agent is None:
+        detail = f"no agent identity {object_id} in Entra (deleted by hand?)"
+        remedy = f"{up} to create it again (a new ID: its Ocelot entries follow)"
+        return Finding(item, "fail", detail, remedy)
+    kind = agent.get("@odata.type")
+    if kind != AGENT_IDENTITY_TYPE:
+        detail = f"{object_id} is {kind or 'a plain service principal'}, not an agent identity"
+        return Finding(item, "fail", detail, up)
+    problems, remedies = [], [up]
+    parent = str(agent.get("agentIdentityBlueprintId") or "").lower()
+    blueprint_app_id = str(blueprint_outputs.get("appId") or "").lower()
+    if parent != blueprint_app_id:
+        problems.append(
+            f"it is an agent identity of blueprint {parent or '(none)'}, not of the stack's "
+            f"{blueprint_app_id or '(none recorded)'}: the stack's blueprint cannot sign it in"
+        )
+    if agent.get("accountEnabled") is False:
+        problems.append("it is disabled: Entra issues it no token, and LKPS refuses the agent")
+        remedies = [_enable_remedy("the agent identity", object_id)]
+    try:
+        sponsors = context.sources.agent_identity_sponsors(object_id)
+    except (RefusedError, UnreachableError) as exc:
+        return _unreadable(item, exc)
+    gone = _missing(app.sponsors, sponsors)
+    if gone:
+        problems.append(
+            f"configured sponsor(s) {', '.join(gone)} are no longer sponsors of it (removed "
+            "by hand?)"
+        )
+        remedies.append(up)
+    if problems:
+        return Finding(item, "fail", "; ".join(problems), "; ".join(dict.fromkeys(remedies)))
+    return Finding(
+        item,
+        "pass",
+        f"{agent.get('displayName')}, ID {object_id}, of blueprint {blueprint_app_id}, "
+        f"enabled, {len(sponsors)} sponsor(s)",
+    )
+
+
+def _blueprint_credentials(
+    context: Context, blueprint_outputs: Mapping[str, Any], blueprint: dict[str, Any]
+) -> list[Finding]:
+    """The blueprint's credentials, which its agent identities sign in through, checked as a
+    registration's are: the vault publishes a live password of the blueprint; its federated
+    credentials are as configured (agentId.clientSecret, agentId.federatedCredentials)."""
+    spec = context.settings.agent_id
+    findings = []
+    if "vaultSecretName" in blueprint_outputs:
+        findings.append(
+            _client_secret(
+                context,
+                blueprint_outputs,
+                blueprint,
+                model.AGENT_ID_CLIENT_SECRET,
+                f"set agentId.emergencyRotation: {context.today.isoformat()} in "
+                f"Pulumi.{context.stack}.yaml, then {context.up_command.removeprefix('run ')}: "
+                "it publishes a new secret of the blueprint and revokes the older ones",
+            )
+        )
+    elif spec is None or spec.client_secret:
+        findings.append(
+            Finding(
+                model.AGENT_ID_CLIENT_SECRET,
+                "fail",
+                "the config gives the blueprint a client secret (agentId.clientSecret), which "
+                "no run has made yet",
+                context.up_command,
+            )
+        )
+    configured = spec.federated_credentials if spec else []
+    if configured or blueprint_outputs.get("federatedCredentials"):
+        findings.append(
+            _federated_credentials(
+                context,
+                configured,
+                str(blueprint_outputs["objectId"]),
+                model.AGENT_ID_FEDERATED,
+                "agentId.federatedCredentials",
+            )
+        )
+    stray = _stray_credentials(context, blueprint, model.AGENT_ID_CLIENT_SECRET)
+    if stray is not None:
+        findings.append(stray)
+    return findings
+
+
+def _holds_app_role(context: Context, client: str, blueprint_outputs: Mapping[str, Any]) -> bool:
+    """Whether the client's service principal is assigned the blueprint's app role on the
+    blueprint principal (the assignment the stack makes for each client)."""
+    record = (context.outputs.get("applications") or {}).get(client) or {}
+    principal_id = record.get("servicePrincipalObjectId")
+    if not principal_id and record.get("clientId"):
+        principal = context.sources.service_principal(str(record["clientId"]))
+        principal_id = principal.get("id") if principal else None
+    if not principal_id:
+        return False
+    wanted = (
+        str(principal_id).lower(),
+        str(blueprint_outputs.get("principalObjectId") or "").lower(),
+        str(blueprint_outputs.get("appRoleId") or "").lower(),
+    )
+    return any(
+        (
+            str(a.get("principalId")).lower(),
+            str(a.get("resourceId")).lower(),
+            str(a.get("appRoleId")).lower(),
+        )
+        == wanted
+        for a in context.sources.app_role_assignments(str(principal_id))
+    )
+
+
+def _app_role_of_agent(
+    context: Context,
+    app: ApplicationSettings,
+    blueprint: dict[str, Any] | None,
+    blueprint_outputs: Mapping[str, Any],
+) -> Finding | None:
+    """For an agent on Agent ID with clients: each configured client is assigned the
+    blueprint's `access_as_client` app role, and the role can be held (lkps.agent_id: LKPS
+    authorizes a client of an agent on Agent ID by that role). None without clients."""
+    item = model.AGENT_ID_CLIENT_AUTHORIZATION
+    clients = context.settings.authorized_clients().get(app.name, [])
+    if not clients:
+        return None
+    if blueprint is None:
+        detail = "the stack's blueprint is missing or unreadable (see its item): no client is"
+        return Finding(item, "fail", f"{detail} authorized", context.up_command)
+    problems = []
+    role_problem = _app_role_problem(blueprint, blueprint_outputs)
+    if role_problem:
+        problems.append(f"the blueprint: {role_problem}")
+    try:
+        missing = [c for c in clients if not _holds_app_role(context, c, blueprint_outputs)]
+    except (RefusedError, UnreachableError) as exc:
+        return _unreadable(item, exc)
+    if missing:
+        problems.append(
+            f"not assigned the blueprint's {rules.CLIENT_SCOPE_VALUE} app role: "
+            + ", ".join(missing)
+        )
+    if problems:
+        return Finding(item, "fail", "; ".join(problems), context.up_command)
+    return Finding(
+        item,
+        "pass",
+        f"{', '.join(clients)} assigned the blueprint's {rules.CLIENT_SCOPE_VALUE} app role",
+    )
+
+
+def _app_role_of_client(context: Context, app: ApplicationSettings) -> Finding | None:
+    """For a client of agents on Agent ID: it is assigned their blueprint's app role. None for
+    an application that calls no agent on Agent ID."""
+    item = model.AGENT_ID_CLIENT_AUTHORIZATION
+    on_agent_id = {a.name for a in context.settings.applications if a.on_agent_id and not a.retired}
+    agents = sorted(
+        agent
+        for agent, clients in context.settings.authorized_clients().items()
+        if app.name in clients and agent in on_agent_id
+    )
+    if not agents:
+        return None
+    names = ", ".join(agents)
+    blueprint_outputs: Mapping[str, Any] = context.outputs.get("agentIdBlueprint") or {}
+    if not blueprint_outputs.get("objectId"):
+        detail = f"the stack has no agent identity blueprint: not authorized by {names}"
+        return Finding(item, "fail", detail, context.up_command)
+    try:
+        blueprint = context.sources.application(str(blueprint_outputs["objectId"]))
+        holds = _holds_app_role(context, app.name, blueprint_outputs)
+    except (RefusedError, UnreachableError) as exc:
+        return _unreadable(item, exc)
+    reason = (
+        "the stack's blueprint is missing"
+        if blueprint is None
+        else _app_role_problem(blueprint, blueprint_outputs)
+        or (
+            ""
+            if holds
+            else f"it is not assigned the blueprint's {rules.CLIENT_SCOPE_VALUE} app role"
+        )
+    )
+    if reason:
+        return Finding(item, "fail", f"not authorized by {names}: {reason}", context.up_command)
+    return Finding(
+        item, "pass", f"assigned the {rules.CLIENT_SCOPE_VALUE} app role of {names}'s blueprint"
+    )
+
+
+def _agent_token(
+    context: Context, outputs: Mapping[str, Any], blueprint_outputs: Mapping[str, Any]
+) -> Finding:
+    """An agent identity's token comes from a two-step exchange through its blueprint, which
+    the checklist does not run (and the sandbox does not emulate): a manual item."""
+    scope = rules.lkps_scope(context.settings.environment)
+    where = "the sandbox does not emulate it" if context.sandbox else "verify does not run it"
+    return Finding(
+        model.AGENT_ID_TOKEN,
+        "manual",
+        "an agent identity gets its token through its blueprint's credential and an exchange "
+        f"for the agent identity; {where}",
+        f"where the agent runs: the blueprint {blueprint_outputs.get('appId')} asks for a token "
+        "for api://AzureADTokenExchange/.default with fmi_path "
+        f"{outputs.get('agentIdentityId')}, which the agent identity presents as its client "
+        f"assertion for {scope} ({AGENT_TOKEN_FLOW}; Microsoft recommends its SDKs for it)",
+    )
+
+
+def _separate_blueprints(context: Context, blueprint_outputs: Mapping[str, Any]) -> Finding:
+    """The other environment's stack has its own blueprint, so its own agent identities."""
+    item = model.AGENT_ID_SEPARATE
+    other = rules.counterpart_stack(context.stack)
+    if context.other_outputs is None:
+        return Finding(
+            item,
+            "manual",
+            f"the {other} stack could not be read",
+            f"run `scripts/stack verify {other}` where it is readable",
+        )
+    theirs = context.other_outputs.get("agentIdBlueprint") or {}
+    if not theirs.get("appId"):
+        return Finding(item, "manual", f"the {other} stack has no agent identity blueprint")
+    ours = str(blueprint_outputs.get("appId") or "").lower()
+    if str(theirs["appId"]).lower() == ours:
+        return Finding(
+            item,
+            "fail",
+            f"{context.stack} and {other} share blueprint {ours}",
+            "give each environment its own blueprint",
+        )
+    return Finding(item, "pass", f"{other} uses its own blueprint {theirs['appId']}")
+
+
+def _retired_entries(context: Context, app: ApplicationSettings, client_id: str) -> list[Finding]:
+    """A retired registration is off the routes, as a retired application is (its Client
+    Access List entries are removed; the agent identity's stay)."""
+    findings = []
+    by_hand = context.settings.ocelot.mode == "manual"
+    for region in app.regions:
+        route_id = rules.lkps_host(region, context.settings.environment)
+        item = model.route_access(region, model.RETIRED_REGISTRATION_ENTRY)
+        ui = rules.ocelot_ui_url(route_id)
+        remove = f"remove client ID {client_id} from {route_id} in the Ocelot UI: {ui}"
+        try:
+            route = context.ocelot.get_route(route_id)
+        except OcelotError as exc:
+            if by_hand:
+                findings.append(
+                    Finding(
+                        item, "manual", f"Ocelot cannot be read here ({exc})", f"check: {remove}"
+                    )
+                )
+            else:
+                findings.append(Finding(item, "fail", str(exc), "retry"))
+            continue
+        entry = route.entry(client_id) if route else None
+        if entry is None:
+            detail = f"{client_id} is off {route_id}: the retired registration no longer calls LKPS"
+            findings.append(Finding(item, "pass", detail))
+            continue
+        findings.append(
+            Finding(
+                item,
+                "fail",
+                f"the retired registration {client_id} is still on {route_id}'s list "
+                f"({entry.status})",
+                remove if by_hand else f"{context.up_command} to remove it ({ui})",
+            )
+        )
+    return findings
 
 
 def _unreadable(item: str, exc: RefusedError | UnreachableError) -> Finding:
@@ -249,9 +764,15 @@ def _registration(
 
 
 def _client_secret(
-    context: Context, outputs: Mapping[str, Any], application: dict[str, Any] | None
+    context: Context,
+    outputs: Mapping[str, Any],
+    application: dict[str, Any] | None,
+    item: str = model.CLIENT_SECRET,
+    replace_remedy: str | None = None,
 ) -> Finding:
-    item = model.CLIENT_SECRET
+    """The vault secret `outputs` names publishes a live password of `application` (an app
+    registration, or the blueprint with `item` and, for a value that is another secret, its
+    own `replace_remedy`)."""
     vault = context.settings.key_vault.vault_name
     name = outputs["vaultSecretName"]
     try:
@@ -293,7 +814,7 @@ def _client_secret(
             "not have (deleted, expired or edited by hand)",
             f"{context.up_command} to publish a live secret",
         )
-    mismatch = _value_mismatch(context, vault, name, live[key_id])
+    mismatch = _value_mismatch(context, vault, name, live[key_id], item, replace_remedy)
     if mismatch is not None:
         return mismatch
     if expires <= next_rotation:
@@ -314,17 +835,34 @@ def _client_secret(
 
 
 def _federated(context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]) -> Finding:
-    """Each configured federated credential is on the registration as configured: issuer,
-    subject and audience exactly, as Entra compares them. One made by hand is a warning: it
-    trusts a workload nobody reviewed."""
-    item = model.FEDERATED
+    """The registration's federated credentials, as `_federated_credentials` checks them."""
+    return _federated_credentials(
+        context,
+        app.federated_credentials,
+        outputs["objectId"],
+        model.FEDERATED,
+        "applications[].federatedCredentials",
+    )
+
+
+def _federated_credentials(
+    context: Context,
+    configured: Sequence[FederatedCredentialSettings],
+    object_id: str,
+    item: str,
+    key: str,
+) -> Finding:
+    """Each configured federated credential is on the application (a registration, or the
+    blueprint) as configured: issuer, subject and audience exactly, as Entra compares them.
+    One made by hand is a warning: it trusts a workload nobody reviewed. `key` is where the
+    config lists them."""
     try:
-        live = context.sources.federated_credentials(outputs["objectId"])
+        live = context.sources.federated_credentials(object_id)
     except (RefusedError, UnreachableError) as exc:
         return _unreadable(item, exc)
     by_name = {str(c.get("name")): c for c in live}
     problems = []
-    for wanted in app.federated_credentials:
+    for wanted in configured:
         found = by_name.pop(wanted.name, None)
         if found is None:
             problems.append(f"{wanted.name} is missing")
@@ -342,25 +880,29 @@ def _federated(context: Context, app: ApplicationSettings, outputs: Mapping[str,
             problems.append(f"{wanted.name} has another {' and '.join(differs)} than configured")
     if problems:
         return Finding(item, "fail", "; ".join(problems), context.up_command)
-    trusted = ", ".join(f"{c.name} ({c.issuer}/{c.subject})" for c in app.federated_credentials)
+    trusted = ", ".join(f"{c.name} ({c.issuer}/{c.subject})" for c in configured)
     if by_name:
         return Finding(
             item,
             "warn",
             f"{trusted or 'none configured'}; not in the config: {', '.join(sorted(by_name))}",
-            "remove them in the Entra portal, or add them to applications[].federatedCredentials",
+            f"remove them in the Entra portal, or add them to {key}",
         )
     return Finding(item, "pass", f"trusts {trusted}")
 
 
 def _value_mismatch(
-    context: Context, vault: str, name: str, credential: Mapping[str, Any]
+    context: Context,
+    vault: str,
+    name: str,
+    credential: Mapping[str, Any],
+    item: str = model.CLIENT_SECRET,
+    replace_remedy: str | None = None,
 ) -> Finding | None:
     """Whether the vault's current value is the credential its `keyId` tag names: Graph keeps
     the first three characters of each client secret as its `hint` (passwordCredential,
     learn.microsoft.com/graph/api/resources/passwordcredential). A different start proves the
     value is another secret; an equal one makes it likely, and `--token` makes it certain."""
-    item = model.CLIENT_SECRET
     try:
         current = context.sources.vault_secret(vault, name, with_value=True)
     except (RefusedError, UnreachableError) as exc:
@@ -374,14 +916,17 @@ def _value_mismatch(
         "fail",
         f"{name} is tagged with credential {credential['keyId']}, but its value is another "
         "secret (revoked, or written by hand); the stack cannot see a vault value",
-        f"set emergencyRotation: {context.today.isoformat()} on this application in "
+        replace_remedy
+        or f"set emergencyRotation: {context.today.isoformat()} on this application in "
         f"Pulumi.{context.stack}.yaml (applications[].emergencyRotation), then "
         f"{context.up_command.removeprefix('run ')}: it publishes a new secret and revokes "
         "the older ones",
     )
 
 
-def _stray_credentials(context: Context, application: dict[str, Any] | None) -> Finding | None:
+def _stray_credentials(
+    context: Context, application: dict[str, Any] | None, item: str = model.CLIENT_SECRET
+) -> Finding | None:
     """Client secrets of the stack's naming that no resource of the stack holds: made by a run
     interrupted between Graph's addPassword and the engine's record of it."""
     if context.held_key_ids is None:
@@ -403,7 +948,7 @@ def _stray_credentials(context: Context, application: dict[str, Any] | None) -> 
         + " and ".join(f"`az ad app credential delete --id {app_id} --key-id {k}`" for k in stray)
     )
     return Finding(
-        model.CLIENT_SECRET,
+        item,
         "warn",
         f"{len(stray)} live client secret(s) of the stack's naming that no resource holds: "
         f"{', '.join(stray)}",
@@ -504,7 +1049,18 @@ def _client_authorization(
                 context.up_command,
             )
         return Finding(item, "pass", f"pre-authorizes {names} for {rules.CLIENT_SCOPE_VALUE}")
-    agents = sorted(agent for agent, clients in authorized.items() if app.name in clients)
+    # An agent on Agent ID authorizes its clients by its blueprint's app role instead
+    # (`_app_role_of_client`), and by its registration's pre-authorization while it keeps one.
+    by_registration = {
+        a.name
+        for a in context.settings.applications
+        if not a.on_agent_id or a.registration == "parallel"
+    }
+    agents = sorted(
+        agent
+        for agent, clients in authorized.items()
+        if app.name in clients and agent in by_registration
+    )
     if not agents:
         return None
     refused, remedies = [], []
@@ -617,15 +1173,21 @@ def _ocelot_users(environment: str) -> Finding:
 def _route_access(
     context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]
 ) -> list[Finding]:
-    """Each region's entry, read from Ocelot. With `ocelot.mode: manual` people keep the
-    entries: a remedy says what to add in the UI, and an Ocelot that cannot be read makes the
-    item manual, with the values to check."""
+    """The registration's entry on each region's route."""
+    return _route_entries(context, app, str(outputs["clientId"]).lower())
+
+
+def _route_entries(
+    context: Context, app: ApplicationSettings, client_id: str, whose: str = ""
+) -> list[Finding]:
+    """Each region's entry of `client_id` (the registration's, or `whose`), read from Ocelot.
+    With `ocelot.mode: manual` people keep the entries: a remedy says what to add in the UI,
+    and an Ocelot that cannot be read makes the item manual, with the values to check."""
     findings = []
-    client_id = str(outputs["clientId"]).lower()
     by_hand = context.settings.ocelot.mode == "manual"
     for region in app.regions:
         route_id = rules.lkps_host(region, context.settings.environment)
-        item = f"{model.ROUTE_ACCESS} ({region})"
+        item = model.route_access(region, whose)
         ui = rules.ocelot_ui_url(route_id)
         add = (
             f"add client ID {client_id} with BEAT ID {app.beat_id} to {route_id} in the "

@@ -19,6 +19,26 @@ OCELOT_USERS: Final = "Membership in the Ocelot Users group"
 ROUTE_ACCESS: Final = "Ocelot route access"
 CLIENT_AUTHORIZATION: Final = "Client-to-agent authorization"
 
+# An agent on Microsoft Entra Agent ID (`identity: agentId`) has these instead of the
+# registration's items (beside them while its registration stays, `registration: parallel`):
+# the stack's blueprint, the agent's identity of it, the blueprint's credentials, through which
+# the agent identity signs in, and the blueprint's app role that authorizes its clients.
+AGENT_ID_BLUEPRINT: Final = "An agent identity blueprint (Microsoft Entra Agent ID)"
+AGENT_IDENTITY: Final = "An agent identity of the blueprint"
+AGENT_ID_CLIENT_SECRET: Final = "Blueprint client secret (stored securely)"
+AGENT_ID_FEDERATED: Final = "Blueprint federated credentials (no secret)"
+AGENT_ID_TOKEN: Final = "It works: the agent identity's token for LKPS"
+AGENT_ID_SEPARATE: Final = "Separate blueprints for non-prod and prod"
+AGENT_ID_CLIENT_AUTHORIZATION: Final = "Client-to-agent authorization (blueprint app role)"
+# Whose Client Access List entry an Ocelot route item is, when it is not the registration's.
+AGENT_IDENTITY_ENTRY: Final = "agent identity"
+RETIRED_REGISTRATION_ENTRY: Final = "retired registration"
+
+
+def route_access(region: str, whose: str = "") -> str:
+    """The Ocelot route item of one region: the registration's entry, or `whose`."""
+    return f"{ROUTE_ACCESS} ({region}{f', {whose}' if whose else ''})"
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -3,6 +3,9 @@
 Graph permissions are read from the identity's app role assignments; vault rights from Azure's
 effective permissions on the vault (RBAC). Each right is granted, missing, or unknown when it
 could not be read; a missing right that the stack's config does not need is reported as such.
+Microsoft Entra Agent ID's rights are needed while an application is on `identity: agentId`;
+the directory role people need to act on its blueprint by hand is then named too, as no right
+of the deployer's (directory roles are not read).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from components.azure_reads import LiveSources, RefusedError, UnreachableError
-from lkps.rights import RIGHTS, Right
+from lkps.rights import AGENT_ID_ROLES, ONLY_ON_AGENT_ID, RIGHTS, Right
 from lkps.settings import StackSettings
 
 Status = Literal["granted", "missing", "not needed", "unknown"]
@@ -28,9 +31,15 @@ class RightCheck:
     detail: str = ""
 
 
+def _on_agent_id(settings: StackSettings) -> bool:
+    return any(app.on_agent_id for app in settings.applications)
+
+
 def _needed(right: Right, settings: StackSettings) -> bool:
     if right.name == "Application.Read.All":
-        return any(app.adopt is not None for app in settings.applications)
+        return _on_agent_id(settings) or any(app.adopt is not None for app in settings.applications)
+    if right.optional_when == ONLY_ON_AGENT_ID:
+        return _on_agent_id(settings)
     return not right.name.endswith("/getSecret/action")
 
 
@@ -78,6 +87,11 @@ def check_rights(sources: LiveSources, settings: StackSettings) -> list[RightChe
             checks.append(RightCheck(right, "missing", right.needed_for))
         else:
             checks.append(RightCheck(right, "not needed", right.optional_when))
+    if _on_agent_id(settings):
+        checks.extend(
+            RightCheck(role, "not needed", f"not the deployer's; needed by {role.needed_for}")
+            for role in AGENT_ID_ROLES
+        )
     return checks
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from components import rest
 from lkps import rules
 from sandbox.ocelot import OcelotEmulator, OcelotStore
 from tests.support.ocelot_fixtures import CANARY_TOKEN, FOREIGN_CLIENT, NP_EU, NP_US, SCOPE
@@ -43,6 +44,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("engine") is not None:
             item.add_marker(unraisable)
+
+
+@pytest.fixture(autouse=True)
+def _pooled_clients_closed() -> Iterator[None]:
+    """The checks a test runs in its own process (verify's Ocelot reads) keep keep-alive
+    connections to that test's emulators in the process-wide pool: closed with the test."""
+    yield
+    rest.close_pooled_clients()
 
 
 @pytest.fixture(scope="session")
