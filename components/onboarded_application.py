@@ -151,7 +151,7 @@ class OnboardedApplication(pulumi.ComponentResource):
             return
         for region, route_id in self.route_ids.items():
             OcelotRouteAccess(
-                f"{name}-agent-ocelot-{region}",
+                f"{name}-ocelot-{region}{agent_id.ROUTE_ACCESS_SUFFIX}",
                 route_id=route_id,
                 client_id=self.agent_identity_id,
                 beat_id=args.beat_id,

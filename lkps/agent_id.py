@@ -29,6 +29,10 @@ MAX_AGENT_IDENTITIES_PER_BLUEPRINT: Final = 250
 # The key of the blueprint's client secret in the stack's `secretRotation` output (application
 # names are uppercase, so it names no application).
 ROTATION_KEY: Final = "agentIdBlueprint"
+# Ends the resource name of an agent identity's Client Access List entry, after the name a
+# registration's entry on that route has (`<application>-ocelot-<region>`): no registration's
+# entry ends so, whatever the application's name.
+ROUTE_ACCESS_SUFFIX: Final = "-agent-identity"
 _APP_ROLE_NAMESPACE: Final = uuid.UUID("0b6f3c1e-8a2d-4f7b-9e5c-2d4a6b8c0e1f")
 
 

@@ -153,9 +153,9 @@ def test_a_new_agent_on_agent_id_has_no_registration_and_is_on_every_route() -> 
     assert types.count(APP_ROLE_ASSIGNMENT) == 1
     names = [r.name for r in run.registrations]
     assert "MY-LIVEKIT-AGENT-NP" not in _registrations(run), "no app registration for the agent"
-    assert sorted(n for n in names if "-agent-ocelot-" in n) == [
-        "lkps-my-livekit-agent-np-agent-ocelot-eu",
-        "lkps-my-livekit-agent-np-agent-ocelot-us",
+    assert sorted(n for n in names if n.endswith("-agent-identity") and "-ocelot-" in n) == [
+        "lkps-my-livekit-agent-np-ocelot-eu-agent-identity",
+        "lkps-my-livekit-agent-np-ocelot-us-agent-identity",
     ]
     agent = run.outputs["applications"]["MY-LIVEKIT-AGENT"]
     assert agent["identity"] == "agentId"
@@ -220,7 +220,12 @@ def test_each_step_of_the_move_is_accepted_after_the_one_before(
     names = {r.name for r in run.registrations}
     has_registration = "MY-LIVEKIT-AGENT-NP" in _registrations(run)
     assert has_registration == ("registration" in agent)
-    registration_routes = {n for n in names if n.startswith("lkps-my-livekit-agent-np-ocelot-")}
+    registration_routes = {
+        n
+        for n in names
+        if n.startswith("lkps-my-livekit-agent-np-ocelot-")
+        and not n.endswith(agent_id.ROUTE_ACCESS_SUFFIX)
+    }
     assert bool(registration_routes) == (agent.get("registration") == "parallel")
 
 

@@ -133,7 +133,11 @@ def test_an_agent_on_agent_id_passes_every_policy(environment: Environment) -> N
     run = _run(environment, _on_agent_id(environment))
     made = {r.type for r in run.registrations}
     assert {AGENT_BLUEPRINT, AGENT_IDENTITY} <= made
-    routes = [r for r in run.registrations if r.type == ROUTE_ACCESS and "-agent-ocelot-" in r.name]
+    routes = [
+        r
+        for r in run.registrations
+        if r.type == ROUTE_ACCESS and r.name.endswith("-agent-identity")
+    ]
     assert len(routes) == len(_settings(environment).applications[0].regions)
     violations = evaluate(run, environment, pack_config(environment))
     assert [v for v in violations if _mandatory(v)] == []

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from lkps import ownership
+from lkps import agent_id, ownership
 from lkps.resource_types import (
     AGENT_BLUEPRINT,
     AGENT_IDENTITY,
@@ -118,8 +118,6 @@ TYPE_ORDER: Final = {
         )
     )
 }
-# The Client Access List entries of an agent identity (components/onboarded_application.py).
-AGENT_ROUTE_MARK: Final = "-agent-ocelot-"
 
 
 def _default_provider(step: Step) -> bool:
@@ -288,21 +286,23 @@ def _agent_id_words(step: Step) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _of_agent_identity(step: Step) -> bool:
+    """An agent identity's Client Access List entry (components/onboarded_application.py)."""
+    return step.type == ROUTE_ACCESS and step.name.endswith(agent_id.ROUTE_ACCESS_SUFFIX)
+
+
 def _agent_id_move(steps: Sequence[Step]) -> tuple[str | None, str | None]:
     """An agent's move to Agent ID, in its two reviewed steps: its agent identity joins the
     routes beside its registration; later the registration leaves them."""
     created = any(
-        s.type == ROUTE_ACCESS and AGENT_ROUTE_MARK in s.name and s.op == "create" for s in steps
+        s.type == ROUTE_ACCESS and _of_agent_identity(s) and s.op == "create" for s in steps
     )
-    kept = any(s.type == ROUTE_ACCESS and AGENT_ROUTE_MARK in s.name for s in steps)
+    kept = any(s.type == ROUTE_ACCESS and _of_agent_identity(s) for s in steps)
     registration_kept = any(
-        s.type == ROUTE_ACCESS and AGENT_ROUTE_MARK not in s.name and s.op == "same" for s in steps
+        s.type == ROUTE_ACCESS and not _of_agent_identity(s) and s.op == "same" for s in steps
     )
     registration_left = any(
-        s.type == ROUTE_ACCESS
-        and AGENT_ROUTE_MARK not in s.name
-        and s.op == "delete"
-        and not s.retained
+        s.type == ROUTE_ACCESS and not _of_agent_identity(s) and s.op == "delete" and not s.retained
         for s in steps
     )
     if created and registration_kept:
@@ -320,7 +320,7 @@ def _agent_id_move(steps: Sequence[Step]) -> tuple[str | None, str | None]:
 
 def _route(step: Step, ocelot_ui: str) -> tuple[str | None, str | None]:
     route = step.new_inputs.get("route_id") or step.old_inputs.get("route_id") or step.name
-    if AGENT_ROUTE_MARK in step.name:
+    if _of_agent_identity(step):
         if step.op == "create":
             return f"agent identity's LKPS access added on `{route}`", None
         if step.op == "delete" and not step.retained:

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from lkps import agent_id, rules
+from lkps import agent_id, resource_types, rules
 from lkps.resource_types import AGENT_IDENTITY
 from lkps.rotation import today_utc
+from lkps.rules import Environment
 from sandbox.entra_store import EntraStore
 from stack_command.review.events import PreviewEvents
 from stack_command.review.report import Review, build_review
@@ -73,8 +74,15 @@ def _outputs(session: Session) -> dict[str, Any]:
 def _review(session: Session, names: list[str]) -> Review:
     events = PreviewEvents()
     session.preview(on_event=events)
-    blueprint = agent_id.blueprint_display_name(session.stack.name, "np")
-    return build_review("np", "np", [*names, blueprint], "https://ocelot.example/api/v1", events)
+    environment = _environment(session)
+    blueprint = agent_id.blueprint_display_name(session.stack.name, environment)
+    return build_review(
+        session.stack.name,
+        environment,
+        [*names, blueprint],
+        "https://ocelot.example/api/v1",
+        events,
+    )
 
 
 def _no_secret_anywhere(session: Session) -> None:
@@ -89,11 +97,17 @@ def project(pulumi_cli: str, tmp_path: Path) -> SandboxProject:
     return SandboxProject(tmp_path)
 
 
-@pytest.fixture
-def deployed(project: SandboxProject) -> Iterator[Session]:
-    """The committed np stack as its first up leaves it."""
-    with project.deployed("np") as session:
+@pytest.fixture(params=["np"])
+def deployed(project: SandboxProject, request: pytest.FixtureRequest) -> Iterator[Session]:
+    """The committed stack (np unless the test names another) as its first up leaves it."""
+    with project.deployed(request.param) as session:
         yield session
+
+
+def _environment(session: Session) -> Environment:
+    environment = rules.environment_of_stack(session.stack.name)
+    assert environment is not None
+    return environment
 
 
 def test_a_new_agent_on_agent_id_from_an_empty_stack(project: SandboxProject) -> None:
@@ -183,14 +197,17 @@ def _on_routes_throughout(
     return changed
 
 
+@pytest.mark.parametrize("deployed", ["np", "prod"], indirect=True)
 def test_the_committed_agent_moves_to_agent_id_on_the_routes_throughout(
     deployed: Session,
 ) -> None:
     session = deployed
+    environment = _environment(session)
+    agent_name, client_name = (rules.display_name(n, environment) for n in (AGENT, CLIENT))
     store = session.sandbox.entra.store
-    registration = applications(store)["MY-LIVEKIT-AGENT-NP"]["appId"]
+    registration = applications(store)[agent_name]["appId"]
     ocelot = session.sandbox.ocelot
-    routes = ROUTES
+    routes = [rules.lkps_host(region, environment) for region in rules.REGIONS]
     for route in routes:
         assert registration in ocelot.store.entries(route)
     listed = {route: set(ocelot.store.entries(route)) for route in routes}
@@ -204,11 +221,14 @@ def test_the_committed_agent_moves_to_agent_id_on_the_routes_throughout(
     )
 
     session.edit_config(lambda config: _app(config, AGENT).update(registration="parallel"))
-    review = _review(session, ["MY-LIVEKIT-AGENT-NP", "MY-LIVEKIT-CLIENT-NP"])
-    moved = review.applications["MY-LIVEKIT-AGENT-NP"]
+    review = _review(session, [agent_name, client_name])
+    moved = review.applications[agent_name]
     assert moved.changes[0].startswith("moves to Microsoft Entra Agent ID"), moved.changes
     assert "agent identity (Microsoft Entra Agent ID)" in " ".join(moved.changes)
     assert moved.dangers == []
+    assert review.applications[client_name].changes == [
+        "may start LKPS sessions with the agents on Agent ID (app role access_as_client)"
+    ]
     session.up()
     agent = _outputs(session)["applications"][AGENT]
     assert agent["clientId"] == registration, "the registration stays beside the identity"
@@ -217,8 +237,8 @@ def test_the_committed_agent_moves_to_agent_id_on_the_routes_throughout(
         assert {registration, identity} <= set(ocelot.store.entries(route))
 
     session.edit_config(lambda config: _app(config, AGENT).update(registration="retired"))
-    review = _review(session, ["MY-LIVEKIT-AGENT-NP", "MY-LIVEKIT-CLIENT-NP"])
-    retiring = review.applications["MY-LIVEKIT-AGENT-NP"]
+    review = _review(session, [agent_name, client_name])
+    retiring = review.applications[agent_name]
     assert retiring.dangers[-1].startswith("app registration retired: the agent reaches LKPS as")
     session.up()
     for route in routes:
@@ -231,10 +251,15 @@ def test_the_committed_agent_moves_to_agent_id_on_the_routes_throughout(
 
     session.edit_config(remove_registration)
     session.up()
-    assert "MY-LIVEKIT-AGENT-NP" not in applications(store)
+    assert agent_name not in applications(store)
     agent = _outputs(session)["applications"][AGENT]
     assert "clientId" not in agent
     assert agent["agentIdentityId"] == identity
+    protected = {r["type"] for r in session.deployment() if r.get("protect")}
+    if environment == "prod":
+        assert {AGENT_IDENTITY, resource_types.AGENT_BLUEPRINT} <= protected
+    else:
+        assert protected == set()
 
     # Two entries made for the identity, two deleted for the registration.
     assert _on_routes_throughout(session, {registration, identity}, listed) == 4
