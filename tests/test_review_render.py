@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from lkps.resource_types import APPLICATION, FEDERATED_CREDENTIAL, ROUTE_ACCESS, VAULT_SECRET
+from lkps import agent_id
+from lkps.resource_types import (
+    AGENT_BLUEPRINT,
+    AGENT_IDENTITY,
+    APP_ROLE_ASSIGNMENT,
+    APPLICATION,
+    FEDERATED_CREDENTIAL,
+    ROUTE_ACCESS,
+    VAULT_SECRET,
+)
 from lkps.resource_types import APPLICATION_PASSWORD as PASSWORD
 from stack_command.review.events import Drift, Note, PolicyResult, PreviewEvents, Step
 from stack_command.review.render import COMMENT_LIMIT, as_markdown
@@ -154,4 +163,52 @@ def test_a_federated_credential_trusting_another_subject_is_a_danger() -> None:
     assert review.applications["APP-0000-NP"].dangers == [
         "federated credential ci now trusts https://i/new: a workload signing in as "
         "https://i/old loses access"
+    ]
+
+
+def test_agent_id_changes_and_drift_in_onboarding_words() -> None:
+    sponsor, other = "3f8e1c52-7a4b-4d9e-8b21-5c6d7e8f9a01", "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
+    identity = "lkps-agent-np-agent-identity"
+    events = PreviewEvents()
+    events.steps += [
+        Step(
+            "update",
+            f"urn:pulumi:np::p::{AGENT_IDENTITY}::{identity}",
+            AGENT_IDENTITY,
+            {"sponsors": [sponsor, other]},
+            {"sponsors": [sponsor]},
+            ("sponsors",),
+            False,
+        ),
+        _step("delete", AGENT_BLUEPRINT, "lkps-lkps-agents-np"),
+        _step("delete", APP_ROLE_ASSIGNMENT, "lkps-client-np-agentid-access"),
+        _step(
+            "delete",
+            ROUTE_ACCESS,
+            f"lkps-agent-np-ocelot-eu{agent_id.ROUTE_ACCESS_SUFFIX}",
+            route_id="eu-x",
+        ),
+    ]
+    events.drift.append(
+        Drift(
+            f"urn:pulumi:np::p::{AGENT_IDENTITY}::{identity}",
+            AGENT_IDENTITY,
+            {"sponsors": [sponsor, other]},
+            {"sponsors": [sponsor]},
+            gone=False,
+        )
+    )
+    names = ["AGENT-NP", "CLIENT-NP", "LKPS-AGENTS-NP"]
+    review = build_review("np", "np", names, "https://o/api/v1", events)
+    agent = review.applications["AGENT-NP"]
+    assert agent.changes == ["agent identity (Microsoft Entra Agent ID): changes -1 sponsor(s)"]
+    assert agent.dangers == ["agent identity's LKPS access removed from `eu-x`"]
+    assert agent.drift == [
+        f"the agent identity's sponsor {other} was removed by hand: this run repairs it"
+    ]
+    assert review.applications["LKPS-AGENTS-NP"].dangers == [
+        "agent identity blueprint deleted: Entra deletes every agent identity of it"
+    ]
+    assert review.applications["CLIENT-NP"].dangers == [
+        "app role access_as_client removed: loses access to the agents on Agent ID"
     ]

@@ -400,3 +400,33 @@ def test_verify_catches_a_removed_sponsor_and_a_disabled_agent_identity(
     # A refresh sees the sponsor gone and the next up puts it back.
     session.up(refresh=True)
     assert second in {s["id"] for s in _agent_identities(store)[identity]["sponsors"]}
+
+
+def test_a_blueprint_without_a_secret_signs_in_by_federated_credential(
+    project: SandboxProject,
+) -> None:
+    github = "https://token.actions.githubusercontent.com"
+    credential = {"name": "agents-np", "issuer": github, "subject": "repo:lkps/agents:env:np"}
+
+    def secretless(config: dict[str, Any]) -> None:
+        _on_agent_id(config)
+        config["agentId"].update(clientSecret=False, federatedCredentials=[credential])
+
+    edit_stack_file(project.project, "np", secretless)
+    with project.session("np") as session:
+        session.up()
+        store = session.sandbox.entra.store
+        blueprint = _outputs(session)["agentIdBlueprint"]
+        assert blueprint["credentialKinds"] == ["federated"]
+        assert "vaultSecretName" not in blueprint
+        assert agent_id.ROTATION_KEY not in _outputs(session)["secretRotation"]
+        made = applications(store)["LKPS-AGENTS-NP"]
+        assert made["passwordCredentials"] == []
+        (vault,) = store.data["vaults"]
+        assert "lkps-agents-np-client-secret" not in {
+            s["id"].rsplit("/", 1)[-1] for s in store.list_secrets(vault)
+        }
+        found = _findings(session)[AGENT]
+        assert found[model.AGENT_ID_FEDERATED].status == "pass", found[model.AGENT_ID_FEDERATED]
+        assert model.AGENT_ID_CLIENT_SECRET not in found
+        assert set(changes(session.up())) == {"same"}
