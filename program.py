@@ -412,10 +412,7 @@ def _outputs(app: ApplicationSettings, onboarded: OnboardedApplication) -> dict[
         "clientId": onboarded.client_id,
         "objectId": onboarded.object_id,
         "servicePrincipalObjectId": onboarded.service_principal_object_id,
-        "credentialKinds": [
-            *(["clientSecret"] if app.client_secret else []),
-            *(["federated"] if app.federated_credentials else []),
-        ],
+        "credentialKinds": _credential_kinds(app.client_secret, app.federated_credentials),
     }
     agent_identity: dict[str, object] = {
         "identity": app.identity,
@@ -431,18 +428,8 @@ def _outputs(app: ApplicationSettings, onboarded: OnboardedApplication) -> dict[
         **(registration if app.has_registration else {}),
         **(secret if app.client_secret and app.has_registration else {}),
         **(
-            {
-                "federatedCredentials": [
-                    {
-                        "name": credential.name,
-                        "issuer": credential.issuer,
-                        "subject": credential.subject,
-                        "credentialId": onboarded.federated_credential_ids[credential.name],
-                    }
-                    for credential in app.federated_credentials
-                ]
-            }
-            if app.federated_credentials and app.has_registration
+            _federated_outputs(app.federated_credentials, onboarded.federated_credential_ids)
+            if app.has_registration
             else {}
         ),
         "routes": sorted(onboarded.route_ids.values()),
@@ -471,24 +458,32 @@ def _blueprint_outputs(settings: StackSettings, blueprint: AgentBlueprint) -> di
         "appRoleId": blueprint.app_role_id,
         "beatId": spec.beat_id,
         "sponsors": list(spec.sponsors),
-        "credentialKinds": [
-            *(["clientSecret"] if spec.client_secret else []),
-            *(["federated"] if spec.federated_credentials else []),
-        ],
+        "credentialKinds": _credential_kinds(spec.client_secret, spec.federated_credentials),
         **(secret if spec.client_secret else {}),
-        **(
+        **_federated_outputs(spec.federated_credentials, blueprint.federated_credential_ids),
+    }
+
+
+def _credential_kinds(
+    client_secret: bool, federated: Sequence[FederatedCredentialSettings]
+) -> list[str]:
+    return [*(["clientSecret"] if client_secret else []), *(["federated"] if federated else [])]
+
+
+def _federated_outputs(
+    federated: Sequence[FederatedCredentialSettings], ids: Mapping[str, pulumi.Output[str]]
+) -> dict[str, object]:
+    """The federated credentials as deployed (name, issuer, subject, credential ID), if any."""
+    if not federated:
+        return {}
+    return {
+        "federatedCredentials": [
             {
-                "federatedCredentials": [
-                    {
-                        "name": credential.name,
-                        "issuer": credential.issuer,
-                        "subject": credential.subject,
-                        "credentialId": blueprint.federated_credential_ids[credential.name],
-                    }
-                    for credential in spec.federated_credentials
-                ]
+                "name": credential.name,
+                "issuer": credential.issuer,
+                "subject": credential.subject,
+                "credentialId": ids[credential.name],
             }
-            if spec.federated_credentials
-            else {}
-        ),
+            for credential in federated
+        ]
     }
