@@ -40,6 +40,8 @@ class AgentBlueprintArgs:
     rotation: RotationPlan | None
     federated: Sequence[FederatedCredentialSpec] = ()
     protect: bool = False
+    # No agent relies on its agent identity alone yet: the blueprint may go with a change back.
+    parallel: bool = False
     purge_deleted_secret: bool = False
     vault_resource: str = rules.VAULT_SECRET_RESOURCE
     recovered: Mapping[str, str] = field(default_factory=dict)
@@ -49,7 +51,8 @@ class AgentBlueprint(pulumi.ComponentResource):
     """An agent identity blueprint with its principal, its `access_as_client` app role, and its
     credentials: a rotating client secret published to Key Vault like an app registration's,
     federated identity credentials, or both. Deleting a blueprint deletes its agent identities
-    (Entra's cascade), so it is protected where applications are."""
+    (Entra's cascade), so it is protected where applications are once an agent relies on it
+    alone (`parallel` until then)."""
 
     app_id: pulumi.Output[str]
     object_id: pulumi.Output[str]
@@ -88,7 +91,7 @@ class AgentBlueprint(pulumi.ComponentResource):
                     ),
                 }
             ],
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect and not args.parallel),
         )
         principal = AgentBlueprintPrincipal(
             f"{name}-principal",
@@ -127,8 +130,9 @@ class AgentBlueprint(pulumi.ComponentResource):
                         "displayName": args.display_name,
                         "role": "agentIdBlueprint",
                         **({rules.FEDERATED_TAG: "true"} if args.federated else {}),
+                        **({rules.PARALLEL_TAG: "true"} if args.parallel else {}),
                     },
-                    protect_vault_secret=args.protect and not args.federated,
+                    protect_vault_secret=args.protect and not args.federated and not args.parallel,
                     purge_deleted_secret=args.purge_deleted_secret,
                     vault_resource=args.vault_resource,
                     recovered=args.recovered,

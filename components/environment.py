@@ -277,6 +277,10 @@ class LkpsEnvironment(pulumi.ComponentResource):
                 rotation=plan,
                 federated=blueprint.federated,
                 protect=args.protect,
+                parallel=not any(
+                    app.agent_id and app.registration != "active" and not app.retired
+                    for app in args.applications
+                ),
                 purge_deleted_secret=args.purge_deleted_secrets,
                 recovered=args.recovered,
             ),

@@ -77,6 +77,10 @@ RETIRING_TAG: Final = "lkps-retiring"
 # Marks the vault secret of an application that also signs in with federated credentials: its
 # protection is lifted so that the change removing the client secret can delete it.
 FEDERATED_TAG: Final = "lkps-federated"
+# Marks the vault secret of the Agent ID blueprint while no agent relies on its agent identity
+# alone (every agent on Agent ID still has its registration on the routes): its protection is
+# lifted so that going back can delete the blueprint.
+PARALLEL_TAG: Final = "lkps-parallel"
 PASSWORD_TYPE_NAME: Final = "azuread:index/applicationPassword:ApplicationPassword"
 CLIENT_SECRET_CONTENT_TYPE: Final = "application/vnd.lkps.client-secret"
 

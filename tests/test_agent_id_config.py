@@ -245,3 +245,34 @@ def test_the_blueprint_secret_goes_only_after_its_federated_credentials() -> Non
     run = run_program(raw, "np", TODAY, last_outputs=last)
     assert run.outputs["agentIdBlueprint"]["credentialKinds"] == ["federated"]
     assert agent_id.ROTATION_KEY not in run.outputs["secretRotation"]
+
+
+@pytest.mark.parametrize(
+    ("agent", "last", "protected"),
+    [
+        ({"registration": "parallel"}, _recorded(), 0),
+        (
+            {"registration": "retired"},
+            _recorded(registration="parallel", agentIdentityId="i"),
+            True,
+        ),
+        ({}, _recorded(registration="retired", agentIdentityId="i"), True),
+        ({"retired": True}, _recorded(registration="retired", agentIdentityId="i"), False),
+    ],
+    ids=["parallel", "retired-registration", "agent-identity-alone", "agent-retired"],
+)
+def test_prod_protects_the_agent_identity_and_blueprint_once_the_agent_relies_on_them(
+    agent: dict[str, Any], last: dict[str, Any], protected: int
+) -> None:
+    raw = copy.deepcopy(stack_config("prod"))
+    raw["agentId"] = dict(BLUEPRINT)
+    raw["applications"][0].update({"identity": "agentId", "sponsors": [SPONSOR], **agent})
+    if agent.get("retired"):
+        raw["applications"][0]["clients"] = []
+        raw["applications"][1].pop("agents", None)
+    last = {"applications": {"MY-LIVEKIT-AGENT": last["applications"]["MY-LIVEKIT-AGENT"]}}
+    run = run_program(raw, "prod", TODAY, last_outputs=last)
+    flags = {
+        r.type: r.protect for r in run.registrations if r.type in (AGENT_BLUEPRINT, AGENT_IDENTITY)
+    }
+    assert flags == {AGENT_BLUEPRINT: protected, AGENT_IDENTITY: protected}

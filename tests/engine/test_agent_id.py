@@ -430,3 +430,31 @@ def test_a_blueprint_without_a_secret_signs_in_by_federated_credential(
         assert found[model.AGENT_ID_FEDERATED].status == "pass", found[model.AGENT_ID_FEDERATED]
         assert model.AGENT_ID_CLIENT_SECRET not in found
         assert set(changes(session.up())) == {"same"}
+
+
+@pytest.mark.parametrize("deployed", ["prod"], indirect=True)
+def test_going_back_from_a_parallel_run_deletes_the_agent_identity_and_blueprint(
+    deployed: Session,
+) -> None:
+    session = deployed
+    store = session.sandbox.entra.store
+    registration = applications(store)[AGENT]["appId"]
+    routes = [rules.lkps_host(region, "prod") for region in rules.REGIONS]
+    before = session.stack.outputs()["applications"].value
+    session.edit_config(lambda config: _on_agent_id(config, registration="parallel"))
+    session.up()
+    assert len(_agent_identities(store)) == 1
+
+    def back(config: dict[str, Any]) -> None:
+        config.pop("agentId")
+        for key in ("identity", "sponsors", "registration"):
+            _app(config, AGENT).pop(key)
+
+    session.edit_config(back)
+    session.up()
+    assert _agent_identities(store) == {}
+    assert "LKPS-AGENTS" not in applications(store)
+    for route in routes:
+        assert set(session.sandbox.ocelot.store.entries(route)) & {registration}
+    assert session.stack.outputs()["applications"].value == before
+    assert "agentIdBlueprint" not in session.stack.outputs()
