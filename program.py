@@ -223,8 +223,8 @@ def agent_id_move_problems(settings: StackSettings, outputs: Mapping[str, Any]) 
                 f"{where}.identity: agentId would delete the app registration of '{app.name}' "
                 "while it is on the LKPS routes; first set registration: parallel (the agent "
                 "identity joins the routes beside it), move the agent to the agent identity, "
-                "then retire the registration (README: Moving an agent to Agent ID). Nothing "
-                "was changed."
+                "then retire the registration (README: Agents on Microsoft Entra Agent ID). "
+                "Nothing was changed."
             )
         elif app.on_agent_id and app.registration is None and registration == "parallel":
             problems.append(
