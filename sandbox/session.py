@@ -237,10 +237,13 @@ class Sandbox:
         return env
 
 
-def grant_documented_rights(store: EntraStore, object_id: str) -> None:
+def grant_documented_rights(store: EntraStore, object_id: str, agent_id: bool = False) -> None:
     """The pinned deployer set up as the README says: every right except those needed only
-    for adoption (Application.Read.All); the verify command's getSecret included."""
-    needed = [right for right in RIGHTS if not right.name.startswith("Application.Read.")]
+    for adoption (Application.Read.All), unless an agent is on Agent ID, which needs it too; the
+    verify command's getSecret included."""
+    needed = [
+        right for right in RIGHTS if agent_id or not right.name.startswith("Application.Read.")
+    ]
     store.grant(
         object_id,
         app_roles=[r.name for r in needed if r.plane == "graph"],
@@ -343,8 +346,15 @@ def running(
         route_claims=lkps_claims,
         tls=folder.certificate.server_context(),
     )
+    on_agent_id = any(
+        isinstance(app, dict) and app.get("identity") == "agentId"
+        for app in config.get("applications") or []
+    )
     if pinned and not store.has_grants(str(pinned)):
-        grant_documented_rights(store, str(pinned))
+        grant_documented_rights(store, str(pinned), agent_id=on_agent_id)
+    elif pinned and on_agent_id:
+        # Agent ID came with a config change: what its README rows add to the setup.
+        store.grant(str(pinned), app_roles=["Application.Read.All"])
     sandbox = Sandbox(folder, entra, ocelot, workload_issuer=workload_issuer)
     inline = (ENTRA_URL_VARIABLE, "IDENTITY_ENDPOINT", "IDENTITY_HEADER", *folder.certificate.trust)
     try:

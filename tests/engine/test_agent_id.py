@@ -113,6 +113,9 @@ def _environment(session: Session) -> Environment:
 def test_a_new_agent_on_agent_id_from_an_empty_stack(project: SandboxProject) -> None:
     edit_stack_file(project.project, "np", _on_agent_id)
     with project.session("np") as session:
+        deployer = str(session.sandbox.entra.deployer.object_id)
+        granted = session.sandbox.entra.store.data["grants"][deployer]["appRoles"]
+        assert "Application.Read.All" in granted, "the README's rights for Agent ID"
         planned = preview_changes(session.preview())
         made = changes(session.up())
         assert made == {"create": planned["create"]}, (planned, made)
