@@ -346,8 +346,10 @@ class AgentIdentityBlueprintProvider(_AgentIdProvider):
             if props.get("app_roles") is not None:
                 body["appRoles"] = [_wire_role(role) for role in props["app_roles"]]
             made = graph.upsert_blueprint(unique_name, body)
+        current = made
         if made is None:
-            # It existed (or another run made it in between): the same upsert updates it.
+            # It existed (or another run made it in between): the same upsert updates it. Its
+            # id and appId, all that is read of it afterwards, do not change.
             current = existing or graph.get_blueprint(None, unique_name)
             plan = _app_roles_plan(
                 (current or {}).get("appRoles") or [],
@@ -359,7 +361,7 @@ class AgentIdentityBlueprintProvider(_AgentIdProvider):
                 if disabling is not None:
                     graph.upsert_blueprint(unique_name, {"appRoles": disabling})
             graph.upsert_blueprint(unique_name, properties)
-        blueprint = made or graph.get_blueprint(None, unique_name)
+        blueprint = current
         if blueprint is None:
             raise GraphPermanentError("read", target, None, None, "gone right after the upsert")
         object_id = str(blueprint["id"])

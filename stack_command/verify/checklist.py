@@ -93,9 +93,11 @@ def verify(
     ]
     done = itertools.count(1)
     lock = threading.Lock()
+    # The blueprint is the same for every agent on Agent ID: read and checked once.
+    blueprint = _check_blueprint(context) if any(app.on_agent_id for app in apps) else None
 
     def check(app: ApplicationSettings) -> AppReport:
-        report = _check_application(context, app)
+        report = _check_application(context, app, blueprint)
         if progress:
             with lock:
                 progress(next(done), len(apps))
@@ -106,7 +108,26 @@ def verify(
     return Report(context.stack, context.settings.environment, reports, sandbox=context.sandbox)
 
 
-def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
+@dataclass(frozen=True)
+class BlueprintCheck:
+    """The stack's blueprint as read (None when it cannot be), its finding and those of its
+    credentials, shared by the reports of its agents."""
+
+    finding: Finding
+    blueprint: dict[str, Any] | None
+    credentials: list[Finding]
+
+
+def _check_blueprint(context: Context) -> BlueprintCheck:
+    outputs: Mapping[str, Any] = context.outputs.get("agentIdBlueprint") or {}
+    finding, blueprint = _blueprint(context, outputs)
+    credentials = [] if blueprint is None else _blueprint_credentials(context, outputs, blueprint)
+    return BlueprintCheck(finding, blueprint, credentials)
+
+
+def _check_application(
+    context: Context, app: ApplicationSettings, blueprint_check: BlueprintCheck | None = None
+) -> AppReport:
     environment = context.settings.environment
     display_name = app.display_name(environment)
     outputs = (context.outputs.get("applications") or {}).get(app.name)
@@ -130,7 +151,9 @@ def _check_application(context: Context, app: ApplicationSettings) -> AppReport:
         findings.append(_ocelot_users(environment))
         return report
     if app.on_agent_id:
-        findings.extend(_on_agent_id(context, app, outputs))
+        findings.extend(
+            _on_agent_id(context, app, outputs, blueprint_check or _check_blueprint(context))
+        )
         return report
     application = _guarded(
         findings, model.REGISTRATION, context.sources.application, outputs["objectId"]
@@ -183,7 +206,10 @@ def _registration_items(
 
 
 def _on_agent_id(
-    context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]
+    context: Context,
+    app: ApplicationSettings,
+    outputs: Mapping[str, Any],
+    blueprint_check: BlueprintCheck,
 ) -> list[Finding]:
     """The checklist of an agent on Agent ID: the registration's items while it keeps its
     registration beside the agent identity (`registration: parallel`), the absence of the
@@ -210,11 +236,10 @@ def _on_agent_id(
     if parallel and application is not _REFUSED:
         findings.extend(_registration_items(context, app, outputs, application))
     blueprint_outputs: Mapping[str, Any] = context.outputs.get("agentIdBlueprint") or {}
-    blueprint_finding, blueprint = _blueprint(context, blueprint_outputs)
-    findings.append(blueprint_finding)
+    blueprint = blueprint_check.blueprint
+    findings.append(blueprint_check.finding)
     findings.append(_agent_identity(context, app, outputs, blueprint_outputs))
-    if blueprint is not None:
-        findings.extend(_blueprint_credentials(context, blueprint_outputs, blueprint))
+    findings.extend(blueprint_check.credentials)
     if parallel:
         authorization = _client_authorization(context, app, application)
         if authorization is not None:
@@ -592,27 +617,19 @@ def _agent_token(
 
 def _separate_blueprints(context: Context, blueprint_outputs: Mapping[str, Any]) -> Finding:
     """The other environment's stack has its own blueprint, so its own agent identities."""
-    item = model.AGENT_ID_SEPARATE
-    other = rules.counterpart_stack(context.stack)
-    if context.other_outputs is None:
-        return Finding(
-            item,
-            "manual",
-            f"the {other} stack could not be read",
-            f"run `scripts/stack verify {other}` where it is readable",
-        )
-    theirs = context.other_outputs.get("agentIdBlueprint") or {}
-    if not theirs.get("appId"):
-        return Finding(item, "manual", f"the {other} stack has no agent identity blueprint")
-    ours = str(blueprint_outputs.get("appId") or "").lower()
-    if str(theirs["appId"]).lower() == ours:
-        return Finding(
-            item,
-            "fail",
-            f"{context.stack} and {other} share blueprint {ours}",
-            "give each environment its own blueprint",
-        )
-    return Finding(item, "pass", f"{other} uses its own blueprint {theirs['appId']}")
+
+    def blueprint_of(outputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        theirs = outputs.get("agentIdBlueprint") or {}
+        return theirs if theirs.get("appId") else None
+
+    return _not_shared(
+        context,
+        model.AGENT_ID_SEPARATE,
+        blueprint_of,
+        "the {other} stack has no agent identity blueprint",
+        ("appId", str(blueprint_outputs.get("appId") or "").lower()),
+        ("blueprint", "blueprint"),
+    )
 
 
 def _retired_entries(context: Context, app: ApplicationSettings, client_id: str) -> list[Finding]:
@@ -1138,7 +1155,27 @@ def _federated_token(
 
 
 def _separate(context: Context, app: ApplicationSettings, outputs: Mapping[str, Any]) -> Finding:
-    item = model.SEPARATE
+    return _not_shared(
+        context,
+        model.SEPARATE,
+        lambda other_outputs: (other_outputs.get("applications") or {}).get(app.name),
+        f"{app.name} is not in the {{other}} stack",
+        ("clientId", str(outputs["clientId"])),
+        ("client ID", "registration"),
+    )
+
+
+def _not_shared(
+    context: Context,
+    item: str,
+    theirs_in: Callable[[Mapping[str, Any]], Mapping[str, Any] | None],
+    absent: str,
+    ours: tuple[str, str],
+    words: tuple[str, str],
+) -> Finding:
+    """Whether the other environment's stack (`theirs_in` its outputs; None: `absent`, with
+    `{other}` for its name) has another value of `ours` (an output key and this stack's value)
+    than this one; `words` name the value and what each environment needs its own of."""
     other = rules.counterpart_stack(context.stack)
     if context.other_outputs is None:
         return Finding(
@@ -1147,17 +1184,18 @@ def _separate(context: Context, app: ApplicationSettings, outputs: Mapping[str, 
             f"the {other} stack could not be read",
             f"run `scripts/stack verify {other}` where it is readable",
         )
-    theirs = (context.other_outputs.get("applications") or {}).get(app.name)
+    theirs = theirs_in(context.other_outputs)
     if theirs is None:
-        return Finding(item, "manual", f"{app.name} is not in the {other} stack")
-    if str(theirs.get("clientId")).lower() == str(outputs["clientId"]).lower():
+        return Finding(item, "manual", absent.format(other=other))
+    (key, value), (what, own) = ours, words
+    if str(theirs.get(key)).lower() == value.lower():
         return Finding(
             item,
             "fail",
-            f"{context.stack} and {other} share client ID {outputs['clientId']}",
-            "give each environment its own registration",
+            f"{context.stack} and {other} share {what} {value}",
+            f"give each environment its own {own}",
         )
-    return Finding(item, "pass", f"{other} uses its own client ID {theirs.get('clientId')}")
+    return Finding(item, "pass", f"{other} uses its own {what} {theirs.get(key)}")
 
 
 def _ocelot_users(environment: str) -> Finding:
