@@ -6,10 +6,19 @@ reports every problem at once (`lkps.config_messages`, `lkps.config_checks`).
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from lkps import federation, rules
@@ -46,6 +55,20 @@ def _unique(values: list[Any]) -> list[Any]:
         raise ValueError(f"must not repeat a value (repeated: {', '.join(duplicates)})")
     return values
 
+
+# An unquoted date in a stack file (`emergencyRotation: 2026-12-07`) is a YAML timestamp: the
+# Pulumi CLI hands it to the program as Go's rendering of a time.Time, "2026-12-07 00:00:00
+# +0000 UTC". That midnight is taken as the date written; any other time stays an error.
+_YAML_MIDNIGHT: Final = re.compile(r"(\d{4}-\d{2}-\d{2}) 00:00:00 \+0000 UTC")
+
+
+def _written_date(value: Any) -> Any:
+    if isinstance(value, str) and (midnight := _YAML_MIDNIGHT.fullmatch(value)):
+        return midnight.group(1)
+    return value
+
+
+ConfigDate = Annotated[date, BeforeValidator(_written_date)]
 
 # GUIDs compare case-insensitively everywhere: Entra returns them in lowercase.
 Guid = Annotated[str, _matching(rules.GUID, rules.GUID_FORM), AfterValidator(str.lower)]
@@ -189,7 +212,7 @@ class BlueprintSettings(_Settings):
         list[FederatedCredentialSettings], Field(max_length=federation.MAX_PER_APPLICATION)
     ] = []
     # As an application's: revoke every client secret of the blueprint older than this day.
-    emergency_rotation: date | None = None
+    emergency_rotation: ConfigDate | None = None
     # The Graph provider's patience (components.agent_id.provider reads them in its process).
     request_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
     retry_deadline_seconds: Annotated[float, Field(gt=0, le=3600)] = 120.0
@@ -212,7 +235,7 @@ class ApplicationSettings(_Settings):
     clients: Annotated[list[AppBaseName], AfterValidator(_unique)] = []
     external_clients: list[ExternalClient] = []
     agents: Annotated[list[AppBaseName], AfterValidator(_unique)] = []
-    emergency_rotation: date | None = None
+    emergency_rotation: ConfigDate | None = None
     retired: bool = False
     adopt: AdoptionSettings | None = None
     # Its credentials: a rotating client secret published to the vault (the default), federated

@@ -359,3 +359,15 @@ def test_both_spellings_and_external_clients_are_accepted(np_config: dict[str, A
     settings = parse_settings(np_config, "np")
     assert settings.authorized_clients() == {"MY-LIVEKIT-AGENT": ["MY-LIVEKIT-CLIENT"]}
     assert settings.applications[0].external_clients[0].label == "Partner web"
+
+
+def test_an_unquoted_yaml_date_is_the_date_written(np_config: dict[str, Any]) -> None:
+    """`emergencyRotation: 2026-11-20` unquoted reaches the program as the Pulumi CLI renders a
+    YAML timestamp; a time other than midnight stays an error naming the key."""
+    np_config["applications"][0]["emergencyRotation"] = "2026-11-20 00:00:00 +0000 UTC"
+    settings = parse_settings(np_config, "np")
+    assert settings.applications[0].emergency_rotation == date(2026, 11, 20)
+    np_config["applications"][0]["emergencyRotation"] = "2026-11-20 10:30:00 +0000 UTC"
+    problems = _problems(np_config)
+    assert len(problems) == 1
+    assert problems[0].startswith("applications[0].emergencyRotation:"), problems

@@ -271,7 +271,7 @@ def test_the_committed_agent_moves_to_agent_id_on_the_routes_throughout(
     _no_secret_anywhere(session)
 
 
-def test_the_blueprint_secret_rotates_without_downtime(deployed: Session) -> None:
+def test_the_blueprint_secret_rotates_and_is_replaced_after_a_leak(deployed: Session) -> None:
     session = deployed
     session.edit_config(lambda config: _on_agent_id(config, registration="parallel"))
     today = today_utc()
@@ -290,6 +290,15 @@ def test_the_blueprint_secret_rotates_without_downtime(deployed: Session) -> Non
     rotation = _outputs(session)["secretRotation"][agent_id.ROTATION_KEY]
     assert rotation["published"] != published_before, "the vault publishes the new slot"
     assert _outputs(session)["agentIdBlueprint"]["appId"] == blueprint["appId"]
+
+    # The blueprint's secret may have leaked: every secret made before that day is revoked, the
+    # newest only once the vault publishes its successor.
+    leaked = today + timedelta(days=32)
+    session.edit_config(lambda config: config["agentId"].update(emergencyRotation=leaked))
+    session.up(today=leaked)
+    emergency = {p["keyId"] for p in applications(store)["LKPS-AGENTS-NP"]["passwordCredentials"]}
+    assert emergency, "the blueprint keeps a secret"
+    assert not emergency & after, "every secret of before the leak is revoked"
     assert_journal_is_safe(store)
     assert_vault_publishes_live_secrets(store)
     _no_secret_anywhere(session)
@@ -461,3 +470,40 @@ def test_going_back_from_a_parallel_run_deletes_the_agent_identity_and_blueprint
         assert set(session.sandbox.ocelot.store.entries(route)) & {registration}
     assert session.stack.outputs()["applications"].value == before
     assert "agentIdBlueprint" not in session.stack.outputs()
+
+
+def test_retiring_an_agent_on_agent_id_in_prod(project: SandboxProject) -> None:
+    edit_stack_file(project.project, "prod", _on_agent_id)
+    with project.session("prod") as session:
+        session.up()
+        store = session.sandbox.entra.store
+        identity = _outputs(session)["applications"][AGENT]["agentIdentityId"]
+        protected = {r["type"] for r in session.deployment() if r.get("protect")}
+        assert {AGENT_IDENTITY, resource_types.AGENT_BLUEPRINT} <= protected
+
+        def remove_agent(config: dict[str, Any]) -> None:
+            config["applications"] = [a for a in config["applications"] if a["name"] != AGENT]
+            config.pop("agentId")
+
+        stack_file = project.project / "Pulumi.prod.yaml"
+        deployed = stack_file.read_text()
+        session.edit_config(remove_agent)
+        with pytest.raises(auto.CommandError) as refused:
+            session.preview()
+        assert f"applications: '{AGENT}' was removed while its resources are protected" in str(
+            refused.value
+        )
+        stack_file.write_text(deployed)
+
+        session.edit_config(lambda config: _app(config, AGENT).update(retired=True))
+        session.up()
+        routes = [rules.lkps_host(region, "prod") for region in rules.REGIONS]
+        for route in routes:
+            assert identity not in session.sandbox.ocelot.store.entries(route)
+        assert identity in _agent_identities(store), "a retired agent keeps its identity"
+
+        session.edit_config(remove_agent)
+        session.up()
+        assert _agent_identities(store) == {}
+        assert "LKPS-AGENTS" not in applications(store)
+        assert "agentIdBlueprint" not in session.stack.outputs()
